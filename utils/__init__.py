@@ -1,0 +1,30 @@
+"""dl1-kit's helpers: `from utils import *` gives the names the 2017 course's videos typed.
+
+Names load on first use, so `import utils.arrays` alone does not start TensorFlow.
+"""
+import importlib
+
+_HOMES = {
+    "utils.arrays": ["save_array", "load_array"],
+    "utils.env": ["setup", "doctor"],
+    "utils.images": ["get_batches", "get_data", "get_classes", "onehot"],
+    "utils.kaggle": ["do_clip", "fetch", "make_submission", "submit"],
+    "utils.models": ["Vgg16"],
+    "utils.plots": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
+    "utils.training": ["set_lr"],
+}
+_WHERE = {name: module for module, names in _HOMES.items() for name in names}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name):
+    """Import a course name from its module the first time it is asked for."""
+    if name not in _WHERE:
+        raise AttributeError(f"module 'utils' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,43 @@
+"""What every stand-in dataset shares: how it is marked on disk, and the banner that says so.
+
+A stand-in is small, seeded, learnable data written in exactly the real dataset's layout, so a
+lesson runs its real code path on a machine without the real data. It must never be taken for
+the real thing: it lives under `data/standin/`, carries a STANDIN.txt marker, and the lesson
+prints a banner saying how to get the real data.
+"""
+from pathlib import Path
+
+DATA_MODES = ("auto", "full", "sample", "standin")
+MARKER = "STANDIN.txt"
+
+
+def mark(folder, what):
+    """Write the marker that labels a folder as stand-in data; all lessons."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\n")
+
+
+def is_standin(folder):
+    """True when a folder holds stand-in data; all lessons."""
+    folder = Path(folder)
+    return any((p / MARKER).exists() for p in (folder, *folder.parents))
+
+
+def banner(name, how_to_get):
+    """A loud box saying the lesson runs on stand-in data, and how to get the real data."""
+    lines = [f"STAND-IN DATA: {name} was not found, so this lesson runs on a small",
+             "synthetic dataset in the same layout. Its numbers are NOT the course's results.",
+             *how_to_get.splitlines()]
+    width = max(map(len, lines)) + 4
+    box = ["#" * width, *[f"# {line:<{width - 4}} #" for line in lines], "#" * width]
+    text = "\n".join(box)
+    print(text)
+    return text
+
+
+def check_mode(data):
+    """Reject a data mode the lessons don't know, saying which ones exist."""
+    if data not in DATA_MODES:
+        raise ValueError(f"DATA must be one of {DATA_MODES}, not {data!r}")
+    return data

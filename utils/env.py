@@ -1,0 +1,99 @@
+"""Getting a notebook ready, and saying what this machine has.
+
+`setup()` is the one call at the top of every lesson: it fixes the random seeds, detects where
+the notebook runs (Colab, Kaggle Notebooks, a GPU box, a laptop) and warns about anything missing
+without ever stopping the lesson. `doctor()` prints the same facts on one screen for `make doctor`.
+"""
+import importlib.metadata
+import os
+import shutil
+import sys
+import warnings
+from types import SimpleNamespace
+
+from utils.paths import data_dir
+
+# Packages whose versions decide whether course code runs; printed by doctor().
+KEY_PACKAGES = ("keras", "tensorflow", "numpy", "pandas", "pillow", "matplotlib",
+                "scikit-learn", "kaggle", "bcolz-zipline", "papermill")
+# The Kaggle competitions the lessons use, so doctor() can say which are on disk.
+COMPETITIONS = ("dogs-vs-cats-redux-kernels-edition", "state-farm-distracted-driver-detection",
+                "the-nature-conservancy-fisheries-monitoring")
+
+
+def platform():
+    """Where this notebook runs: 'colab', 'kaggle' or 'local'; all lessons."""
+    if "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules:
+        return "colab"
+    if "KAGGLE_KERNEL_RUN_TYPE" in os.environ or "KAGGLE_URL_BASE" in os.environ:
+        return "kaggle"
+    return "local"
+
+
+def gpus():
+    """Names of the GPUs TensorFlow can see (empty on a CPU machine); all lessons."""
+    import tensorflow as tf
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def package_version(name):
+    """Installed version of a distribution, or None when it is missing; make doctor."""
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def setup(seed=0, quiet=False):
+    """Seed every generator, detect the platform and GPUs, and warn about gaps; all lessons."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter out of the notes
+    import keras
+    keras.utils.set_random_seed(seed)
+    info = SimpleNamespace(platform=platform(), gpus=_gpus_quietly(), seed=seed,
+                           keras=keras.__version__, backend=keras.backend.backend())
+    if not info.gpus:
+        _warn(quiet, "No GPU found: the lessons run on the CPU, fine for the stand-in data, "
+                     "slow for the real datasets.")
+    for name in ("kaggle", "bcolz-zipline"):
+        if package_version(name) is None:
+            _warn(quiet, f"Package {name} is missing: pip install -r requirements.txt")
+    if not quiet:
+        where = f"{len(info.gpus)} GPU(s)" if info.gpus else "CPU only"
+        print(f"dl1-kit: keras {info.keras} ({info.backend}), {where}, "
+              f"platform {info.platform}, seed {seed}")
+    return info
+
+
+def _gpus_quietly():
+    """GPU list, or an empty list when TensorFlow itself cannot start."""
+    try:
+        return gpus()
+    except Exception as err:  # a broken CUDA install must not stop a lesson
+        warnings.warn(f"Could not ask TensorFlow for GPUs: {err}")
+        return []
+
+
+def _warn(quiet, message):
+    """Warn once, unless the caller asked for silence."""
+    if not quiet:
+        warnings.warn(message, stacklevel=3)
+
+
+def doctor():
+    """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
+    from utils.kaggle import credentials_present
+    print(f"python      {sys.version.split()[0]}  ({sys.executable})")
+    for name in KEY_PACKAGES:
+        print(f"{name:<12}{package_version(name) or 'MISSING'}")
+    info = setup(quiet=True)
+    print(f"backend     {info.backend}")
+    print(f"platform    {info.platform}")
+    print(f"GPUs        {', '.join(info.gpus) or 'none (CPU only)'}")
+    print(f"kaggle      credentials {'present' if credentials_present() else 'MISSING'}")
+    root = data_dir()
+    for comp in COMPETITIONS:
+        here = (root / comp).exists()
+        print(f"data        {comp}: {'present' if here else 'absent'}")
+    free = shutil.disk_usage(root if root.exists() else root.parent).free / 2**30
+    print(f"disk        {free:.1f} GiB free under {root}")
+    return info

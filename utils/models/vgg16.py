@@ -1,0 +1,166 @@
+"""VGG16 with the course's API, built on `keras.applications.VGG16`.
+
+The 2014 ImageNet winner-runner-up is the model of lessons 1-3: 13 convolutions in five blocks,
+then three dense layers. The course's preprocessing (RGB to BGR, subtract the ImageNet channel
+means) lives inside the model as its first layer, so callers pass plain 0-255 RGB images and their
+arrays are never changed in place (Keras's own `preprocess_input` mutates float arrays).
+"""
+import json
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from utils.images import get_batches
+from utils.training import compile_classifier, set_lr
+
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+CLASS_INDEX_URL = ("https://storage.googleapis.com/download.tensorflow.org/data/"
+                   "imagenet_class_index.json")
+WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights could not be downloaded or found in the Keras cache."""
+
+
+@keras.saving.register_keras_serializable(package="dl1kit")
+class VggPreprocess(keras.layers.Layer):
+    """RGB 0-255 in, BGR minus the ImageNet means out: what VGG16's weights expect; lessons 1-3."""
+
+    def call(self, x):
+        mean = keras.ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=x.dtype)
+        return keras.ops.flip(x, axis=-1) - mean
+
+
+def _applications_vgg16(weights, size, include_top):
+    """keras.applications.VGG16, with an offline weights failure turned into advice."""
+    try:
+        return keras.applications.VGG16(include_top=include_top, weights=weights,
+                                        input_shape=(*size, 3))
+    except Exception as err:
+        if weights != "imagenet":
+            raise
+        raise WeightsUnavailable(
+            f"Could not get VGG16's ImageNet weights ({err}). On a machine with internet run "
+            "`python -c \"import keras; keras.applications.VGG16()\"` once (it caches "
+            f"{WEIGHTS_FILE}, 528 MB, in ~/.keras/models/), or copy that file there by hand. "
+            "For stand-in data and tests use weights=None.") from None
+
+
+def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
+    """VGG16 as one flat Keras model taking 0-255 RGB images; lessons 1-3."""
+    size = tuple(size)
+    if weights == "imagenet" and include_top and size != (224, 224):
+        raise ValueError("ImageNet's dense layers need 224x224 images: use size=(224, 224), "
+                         "include_top=False, or weights=None.")
+    base = _applications_vgg16(weights, size, include_top)
+    inputs = keras.Input((*size, 3), name="image")
+    x = VggPreprocess(name="vgg_preprocess")(inputs)
+    for layer in base.layers[1:]:
+        # Fresh copies, so each layer belongs to this graph alone and course code such as
+        # `model.layers[-2].output` finds the tensor of this model, not of the one it came from.
+        twin = layer.__class__.from_config(layer.get_config())
+        x = twin(x)
+        twin.set_weights(layer.get_weights())
+    return keras.Model(inputs, x, name="vgg16")
+
+
+def conv_block(x, layers, filters):
+    """`layers` 3x3 ReLU convolutions then a 2x2 max-pool, as in each VGG block; lesson 1."""
+    for _ in range(layers):
+        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+    return keras.layers.MaxPooling2D(2, strides=2)(x)
+
+
+def fc_block(x, units=4096):
+    """A dense ReLU layer of VGG's classifier; lesson 1."""
+    return keras.layers.Dense(units, activation="relu")(x)
+
+
+def vgg16_by_hand(size=(224, 224), num_classes=1000):
+    """VGG16 spelled out block by block, to read its architecture; lesson 1."""
+    inputs = keras.Input((*size, 3))
+    x = VggPreprocess()(inputs)
+    for layers, filters in ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)):
+        x = conv_block(x, layers, filters)
+    x = fc_block(fc_block(keras.layers.Flatten()(x)))
+    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
+    return keras.Model(inputs, outputs, name="vgg16_by_hand")
+
+
+def imagenet_classes():
+    """The 1,000 ImageNet class names in output order (placeholders offline); lesson 1."""
+    try:
+        path = keras.utils.get_file("imagenet_class_index.json", CLASS_INDEX_URL,
+                                    cache_subdir="models")
+        index = json.loads(Path(path).read_text())
+        return [index[str(i)][1] for i in range(1000)]
+    except Exception:
+        return [f"imagenet_{i}" for i in range(1000)]
+
+
+class Vgg16:
+    """The course's Vgg16 object: a model plus the few calls lessons 1-3 make on it."""
+
+    def __init__(self, weights="imagenet", size=(224, 224), include_top=True):
+        self.size = tuple(size)
+        self.model = vgg16_model(weights, self.size, include_top)
+        self.classes = imagenet_classes() if weights == "imagenet" else [
+            f"class_{i}" for i in range(self.model.output_shape[-1])]
+
+    def get_batches(self, path, augment=None, shuffle=True, batch_size=8,
+                    class_mode="categorical"):
+        """Batches from a folder at this model's image size; lesson 1."""
+        return get_batches(path, augment=augment, shuffle=shuffle, batch_size=batch_size,
+                           class_mode=class_mode, target_size=self.size)
+
+    def predict(self, imgs, details=False):
+        """Top class probability, index and name for each image; lesson 1."""
+        probs = self.model.predict(np.asarray(imgs), verbose=0)
+        idxs = np.argmax(probs, axis=1)
+        preds = probs[np.arange(len(idxs)), idxs]
+        classes = [self.classes[i] for i in idxs]
+        if details:
+            for p, c in zip(preds, classes):
+                print(f"{c:<24}{p:.4f}")
+        return preds, idxs, classes
+
+    def ft(self, num):
+        """Freeze every layer and swap the last one for a new `num`-way softmax; lessons 1-2."""
+        for layer in self.model.layers:
+            layer.trainable = False
+        x = self.model.layers[-2].output
+        out = keras.layers.Dense(num, activation="softmax", name=f"finetune_{num}")(x)
+        self.model = keras.Model(self.model.input, out, name=self.model.name)
+        self.compile()  # trainable flags take effect only at compile time
+
+    def finetune(self, batches):
+        """Retarget the model to the classes of `batches`; lesson 1."""
+        self.ft(batches.num_classes)
+        self.classes = list(batches.class_names)
+
+    def compile(self, lr=0.001):
+        """(Re)compile with Adam at `lr`, cross-entropy and accuracy; lessons 1-2."""
+        compile_classifier(self.model, lr)
+
+    def set_lr(self, lr):
+        """Change the learning rate between fits, for real; lessons 1-2."""
+        return set_lr(self.model, lr)
+
+    def fit(self, batches, val_batches, nb_epoch=1, epochs=None, **kwargs):
+        """Train on batches, validating each epoch; lesson 1."""
+        # Batches shuffle themselves each epoch; Keras's own shuffle flag does not apply to them.
+        kwargs.setdefault("shuffle", False)
+        return self.model.fit(batches, validation_data=val_batches,
+                              epochs=epochs or nb_epoch, **kwargs)
+
+    def fit_data(self, trn, labels, val, val_labels, nb_epoch=1, batch_size=64, epochs=None):
+        """Train on in-memory arrays; lessons 2-3."""
+        return self.model.fit(trn, labels, validation_data=(val, val_labels),
+                              epochs=epochs or nb_epoch, batch_size=batch_size)
+
+    def test(self, path, batch_size=8):
+        """Predict every image under `path` in file order: (batches, predictions); lesson 1."""
+        batches = self.get_batches(path, shuffle=False, batch_size=batch_size, class_mode=None)
+        return batches, self.model.predict(batches, verbose=0)
