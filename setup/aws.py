@@ -28,6 +28,7 @@ import argparse
 import ipaddress
 import json
 import os
+import re
 import shlex
 import sys
 import time
@@ -477,7 +478,10 @@ def cmd_connect(args, session, fetch_ip, confirm) -> int:
         return 0
     if args.command == "tunnel":
         print(f"Forwarding http://localhost:{JUPYTER_PORT} to the box; Ctrl-C to close.", flush=True)
-    os.execvp(cmd[0], cmd)
+    try:
+        os.execvp(cmd[0], cmd)
+    except OSError as err:
+        raise SetupError(f"Could not run ssh ({err.strerror}); install an OpenSSH client.") from None
     return 0  # not reached
 
 
@@ -597,11 +601,18 @@ def ask_yes_no(prompt: str) -> bool:
         return False
 
 
+def name_arg(text: str) -> str:
+    """Accept names usable in tags, key names and file names."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,40}", text):
+        raise argparse.ArgumentTypeError("use letters, digits, - and _ (at most 41)")
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="setup/aws.py", description="Manage the course's GPU box on AWS.")
     p.add_argument("--region", help="AWS region (default: from your AWS config / AWS_DEFAULT_REGION)")
-    p.add_argument("--name", default=DEFAULT_NAME, help="names the tag, key pair and security group")
+    p.add_argument("--name", type=name_arg, default=DEFAULT_NAME, help="names the tag, key pair and security group")
     p.add_argument("--key-dir", type=Path, default=Path("~/.ssh"), help="where the private key is kept")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     up = sub.add_parser("up", help="create or reuse the box and start it")

@@ -215,6 +215,7 @@ def test_lifecycle(moto, run, keys, monkeypatch, region, ami_source, default_vpc
     assert sorted(v["VpcId"] for v in ec2(region).describe_vpcs()["Vpcs"]) == sorted(vpc_ids)
     assert not pem.exists()
     assert run(region, "down", "--yes")[0] == 0
+    assert "No dl1-kit instance" in run(region, "status")[1]
 
     assert "0.0.0.0/0" not in run.seen
     assert secret not in run.seen and not any(line in run.seen for line in body)
@@ -383,6 +384,24 @@ def test_hourly_price_parses_or_skips():
 
     assert aws.hourly_price(Session(Pricing()), "g5.xlarge", "eu-central-1") == pytest.approx(1.006)
     assert aws.hourly_price(Session(object()), "g5.xlarge", "eu-central-1") is None
+
+
+def test_missing_ssh_client(moto, run, monkeypatch):
+    region = "ap-northeast-1"
+    extra, _ = provide_ami(region, "flag", None)
+    run(region, "up", *extra)
+
+    def no_ssh(prog, argv):
+        raise FileNotFoundError(2, "No such file or directory")
+    monkeypatch.setattr(aws.os, "execvp", no_ssh)
+    code, _, err = run(region, "ssh")
+    assert code == 1 and "OpenSSH" in err and "Traceback" not in err
+
+
+def test_bad_name_rejected():
+    with pytest.raises(SystemExit) as exc:
+        aws.main(["--name", "../evil", "status"])
+    assert exc.value.code == 2
 
 
 def test_help():

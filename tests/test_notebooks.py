@@ -1,0 +1,47 @@
+"""Lesson notebooks: committed clean, and executed end to end in fast mode on stand-in data."""
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from utils.runner import NBS, run_lesson
+
+NOTEBOOKS = sorted(NBS.glob("lesson*.ipynb"))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_has_no_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    dirty = [i for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and (c.outputs or c.execution_count is not None)]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_has_one_parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: {len(tagged)} cells tagged 'parameters'"
+
+
+def test_lesson1_runs_on_standin_and_writes_a_valid_submission(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson1", {"DATA": "standin", "EPOCHS": 1,
+                                          "RESULTS": str(results)}, tmp_path / "build")
+    assert ipynb.exists() and page.exists()
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["standin"] is True
+    assert summary["val_accuracy"] > 0.7, summary  # two balanced classes: chance is 0.5
+    sub = pd.read_csv(results / "dogscats-submission.csv")
+    sample = pd.read_csv(tmp_path / "data/standin/dogs-vs-cats-redux-kernels-edition/sample_submission.csv")
+    assert list(sub.columns) == ["id", "label"]
+    assert sorted(sub["id"]) == sorted(sample["id"])
+    assert sub["label"].between(0.05, 0.95).all()
+    # The stand-in says so loudly, and never lands where the real data belongs.
+    text = page.read_text()
+    assert "STAND-IN DATA" in text
+    assert not (tmp_path / "data/dogs-vs-cats-redux-kernels-edition").exists()
