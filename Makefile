@@ -29,7 +29,7 @@ bench: $(STAMP)
 	@for script in bench/bench_*.py; do $(PY) $$script || exit 1; done
 
 doctor: $(STAMP)
-	@$(PY) -c 'from utils.env import doctor; doctor()'
+	@TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c 'from utils.env import doctor; doctor()'
 
 clean:
 	rm -rf build

@@ -224,6 +224,19 @@ def default_network(ec2, zones: list[str]) -> tuple[str, str] | None:
     return (vpc_id, subnet["SubnetId"]) if subnet else None
 
 
+def ensure_gateway(ec2, name: str, vpc_id: str) -> None:
+    """Give the tagged VPC a tagged internet gateway and a default route to it."""
+    if ec2.describe_internet_gateways(Filters=tag_filter(name))["InternetGateways"]:
+        return
+    igw_id = ec2.create_internet_gateway(TagSpecifications=tag_spec("internet-gateway", name))[
+        "InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                               {"Name": "association.main", "Values": ["true"]}])
+    ec2.create_route(RouteTableId=table["RouteTables"][0]["RouteTableId"],
+                     DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
+
+
 def own_network(ec2, name: str, zones: list[str]) -> tuple[str, str]:
     """Reuse or create a tagged VPC with a public subnet and an internet gateway."""
     vpcs = ec2.describe_vpcs(Filters=tag_filter(name))["Vpcs"]
@@ -233,15 +246,7 @@ def own_network(ec2, name: str, zones: list[str]) -> tuple[str, str]:
         vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=tag_spec("vpc", name))["Vpc"]["VpcId"]
         ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
         print(f"Created VPC {vpc_id}")
-    igws = ec2.describe_internet_gateways(Filters=tag_filter(name))["InternetGateways"]
-    if not igws:
-        igw_id = ec2.create_internet_gateway(TagSpecifications=tag_spec("internet-gateway", name))[
-            "InternetGateway"]["InternetGatewayId"]
-        ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
-        table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                                   {"Name": "association.main", "Values": ["true"]}])
-        ec2.create_route(RouteTableId=table["RouteTables"][0]["RouteTableId"],
-                         DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
+    ensure_gateway(ec2, name, vpc_id)
     subnets = ec2.describe_subnets(Filters=tag_filter(name) + [{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
     if subnets:
         return vpc_id, subnets[0]["SubnetId"]
@@ -406,9 +411,15 @@ def describe(inst: dict, key: Path, name: str, region: str) -> str:
     return "\n".join(lines)
 
 
+def self_command(args, sub: str) -> str:
+    """This script's command line for subcommand `sub` with the same region and name."""
+    name = f" --name {args.name}" if args.name != DEFAULT_NAME else ""
+    return f"python setup/aws.py --region {args.region}{name} {sub}"
+
+
 def stop_reminder(args) -> str:
     """The reminder that a running GPU box costs money."""
-    return (f"Remember: `python setup/aws.py --region {args.region} stop` when you are done; "
+    return (f"Remember: `{self_command(args, 'stop')}` when you are done; "
             "a running GPU instance is billed by the second.")
 
 
@@ -424,6 +435,8 @@ def cmd_up(args, session, fetch_ip, confirm) -> int:
         ensure_key_pair(ec2, args.name, path)
         ensure_security_group(ec2, args.name, None, cidr)
         print(f"Reusing {inst['InstanceId']} ({inst['State']['Name']})")
+        if inst["InstanceType"] != args.type:
+            print(f"  it is a {inst['InstanceType']}; to switch to {args.type}, run `down` first")
         inst = start(ec2, inst)
     else:
         zones = check_offered(ec2, args.type, args.region)
@@ -449,7 +462,7 @@ def require_instance(ec2, args) -> dict:
     """The tagged live instance, or a SetupError saying to run `up`."""
     inst = find_instance(ec2, args.name)
     if not inst:
-        raise SetupError(f"No {args.name} instance in {args.region}; run `python setup/aws.py up` first.")
+        raise SetupError(f"No {args.name} instance in {args.region}; run `{self_command(args, 'up')}` first.")
     return inst
 
 
@@ -471,7 +484,7 @@ def cmd_connect(args, session, fetch_ip, confirm) -> int:
     inst = require_instance(session.client("ec2"), args)
     ip = inst.get("PublicIpAddress")
     if inst["State"]["Name"] != "running" or not ip:
-        raise SetupError(f"{inst['InstanceId']} is {inst['State']['Name']}; run `python setup/aws.py start`.")
+        raise SetupError(f"{inst['InstanceId']} is {inst['State']['Name']}; run `{self_command(args, 'start')}`.")
     cmd = ssh_command(key_path(args.key_dir, args.name, args.region), ip, tunnel=args.command == "tunnel")
     if args.print:
         print(shlex.join(cmd))

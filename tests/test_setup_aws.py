@@ -27,7 +27,8 @@ TEST_PARAM = "/dl1-kit-test/deeplearning-base-gpu/ami-id"  # moto refuses to sto
 @pytest.fixture(autouse=True)
 def fake_aws_env(monkeypatch, tmp_path):
     """Fake credentials, no real AWS config, no instance-metadata lookups."""
-    for var in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN"):
+    for var in ("AWS_PROFILE", "AWS_REGION", "AWS_SESSION_TOKEN", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -35,6 +36,7 @@ def fake_aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")  # skip ~1300 stock images per region: faster
 
 
 @pytest.fixture
@@ -106,6 +108,8 @@ def provide_ami(region, how, monkeypatch):
         newest = register_dlami(region, base.format("24.04") + " 20250601", datetime(2025, 6, 1, tzinfo=timezone.utc))
         register_dlami(region, base.format("24.04") + " 20250301", datetime(2025, 3, 1, tzinfo=timezone.utc))
         register_dlami(region, base.format("22.04") + " 20250901", datetime(2025, 9, 1, tzinfo=timezone.utc))
+        register_dlami(region, "Deep Learning AMI GPU PyTorch 2.7 (Ubuntu 24.04) 20251001",
+                       datetime(2025, 10, 1, tzinfo=timezone.utc))  # another DLAMI family: not ours
         return [], newest
     image_id = register_dlami(region, "my own image", datetime(2025, 1, 1, tzinfo=timezone.utc))
     return ["--ami", image_id], image_id

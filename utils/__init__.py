@@ -21,7 +21,9 @@ def __getattr__(name):
     """Import a course name from its module the first time it is asked for."""
     if name not in _WHERE:
         raise AttributeError(f"module 'utils' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_WHERE[name]), name)
+    from utils.env import native_logs_silenced
+    with native_logs_silenced():  # the first name that needs Keras starts TensorFlow
+        value = getattr(importlib.import_module(_WHERE[name]), name)
     globals()[name] = value
     return value
 

@@ -4,6 +4,7 @@
 the notebook runs (Colab, Kaggle Notebooks, a GPU box, a laptop) and warns about anything missing
 without ever stopping the lesson. `doctor()` prints the same facts on one screen for `make doctor`.
 """
+import contextlib
 import importlib.metadata
 import os
 import shutil
@@ -21,6 +22,25 @@ COMPETITIONS = ("dogs-vs-cats-redux-kernels-edition", "state-farm-distracted-dri
                 "the-nature-conservancy-fisheries-monitoring")
 
 
+@contextlib.contextmanager
+def native_logs_silenced():
+    """Hide what C++ libraries print straight to stderr (TensorFlow's start-up log) meanwhile."""
+    # TensorFlow 2.21 logs CUDA probes and CPU features through absl before TF_CPP_MIN_LOG_LEVEL
+    # is read; in a notebook those lines land in the lecture notes. Python errors still raise.
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr to silence
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def platform():
     """Where this notebook runs: 'colab', 'kaggle' or 'local'; all lessons."""
     if "COLAB_RELEASE_TAG" in os.environ or "google.colab" in sys.modules:
@@ -32,8 +52,9 @@ def platform():
 
 def gpus():
     """Names of the GPUs TensorFlow can see (empty on a CPU machine); all lessons."""
-    import tensorflow as tf
-    return [d.name for d in tf.config.list_physical_devices("GPU")]
+    with native_logs_silenced():
+        import tensorflow as tf
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
 
 
 def package_version(name):
@@ -44,13 +65,65 @@ def package_version(name):
         return None
 
 
-def setup(seed=0, quiet=False):
+def precision_policy(compute_capability):
+    """The mixed-precision policy a GPU of this compute capability runs fastest; all lessons."""
+    if compute_capability is None:
+        return "float32"
+    if tuple(compute_capability) >= (8, 0):  # Ampere and newer have bfloat16 tensor cores
+        return "mixed_bfloat16"
+    if tuple(compute_capability) >= (7, 0):  # Volta and Turing: float16 tensor cores only
+        return "mixed_float16"
+    return "float32"
+
+
+def _prepare_gpus(mixed_precision):
+    """Let GPU memory grow as needed and pick the precision policy; returns the policy."""
+    import keras
+    import tensorflow as tf
+    devices = tf.config.list_physical_devices("GPU")
+    for gpu in devices:
+        try:  # must happen before the GPU is first used; a re-run of setup() finds it done
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            pass
+    policy = "float32"
+    if devices and mixed_precision:
+        details = tf.config.experimental.get_device_details(devices[0])
+        policy = precision_policy(details.get("compute_capability"))
+    keras.mixed_precision.set_global_policy(policy)
+    return policy
+
+
+_STRATEGY = None
+
+
+def use_strategy(chosen):
+    """Make every model the kit builds use this tf.distribute strategy; all lessons."""
+    global _STRATEGY
+    _STRATEGY = chosen
+    return chosen
+
+
+def strategy():
+    """MirroredStrategy over every GPU when there are several, else the default one; all lessons."""
+    import tensorflow as tf
+    if _STRATEGY is None and len(tf.config.list_logical_devices("GPU")) > 1:
+        use_strategy(tf.distribute.MirroredStrategy())
+    return _STRATEGY or tf.distribute.get_strategy()
+
+
+def setup(seed=0, quiet=False, mixed_precision=True):
     """Seed every generator, detect the platform and GPUs, and warn about gaps; all lessons."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter out of the notes
-    import keras
+    with native_logs_silenced():
+        import keras
+        import tensorflow as tf
+    tf.get_logger().setLevel("ERROR")  # retracing notices are for library authors, not learners
     keras.utils.set_random_seed(seed)
     info = SimpleNamespace(platform=platform(), gpus=_gpus_quietly(), seed=seed,
                            keras=keras.__version__, backend=keras.backend.backend())
+    info.policy = _prepare_gpus(mixed_precision) if info.gpus else "float32"
+    info.replicas = strategy().num_replicas_in_sync if info.gpus else 1
     if not info.gpus:
         _warn(quiet, "No GPU found: the lessons run on the CPU, fine for the stand-in data, "
                      "slow for the real datasets.")
@@ -58,7 +131,8 @@ def setup(seed=0, quiet=False):
         if package_version(name) is None:
             _warn(quiet, f"Package {name} is missing: pip install -r requirements.txt")
     if not quiet:
-        where = f"{len(info.gpus)} GPU(s)" if info.gpus else "CPU only"
+        where = (f"{len(info.gpus)} GPU(s), {info.policy}, {info.replicas} replica(s)"
+                 if info.gpus else "CPU only")
         print(f"dl1-kit: keras {info.keras} ({info.backend}), {where}, "
               f"platform {info.platform}, seed {seed}")
     return info
@@ -82,18 +156,18 @@ def _warn(quiet, message):
 def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
     from utils.kaggle import credentials_present
-    print(f"python      {sys.version.split()[0]}  ({sys.executable})")
+    print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     for name in KEY_PACKAGES:
-        print(f"{name:<12}{package_version(name) or 'MISSING'}")
+        print(f"{name:<15}{package_version(name) or 'MISSING'}")
     info = setup(quiet=True)
-    print(f"backend     {info.backend}")
-    print(f"platform    {info.platform}")
-    print(f"GPUs        {', '.join(info.gpus) or 'none (CPU only)'}")
-    print(f"kaggle      credentials {'present' if credentials_present() else 'MISSING'}")
+    print(f"backend        {info.backend}")
+    print(f"platform       {info.platform}")
+    print(f"GPUs           {', '.join(info.gpus) or 'none (CPU only)'}")
+    print(f"kaggle         credentials {'present' if credentials_present() else 'MISSING'}")
     root = data_dir()
     for comp in COMPETITIONS:
         here = (root / comp).exists()
-        print(f"data        {comp}: {'present' if here else 'absent'}")
+        print(f"data           {comp}: {'present' if here else 'absent'}")
     free = shutil.disk_usage(root if root.exists() else root.parent).free / 2**30
-    print(f"disk        {free:.1f} GiB free under {root}")
+    print(f"disk           {free:.1f} GiB free under {root}")
     return info

@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.env import strategy
 from utils.images import get_batches
 from utils.training import compile_classifier, set_lr
 
@@ -60,7 +61,10 @@ def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
     for layer in base.layers[1:]:
         # Fresh copies, so each layer belongs to this graph alone and course code such as
         # `model.layers[-2].output` finds the tensor of this model, not of the one it came from.
-        twin = layer.__class__.from_config(layer.get_config())
+        config = layer.get_config()
+        if layer is base.layers[-1] and include_top:
+            config["dtype"] = "float32"  # softmax in half precision rounds small probabilities
+        twin = layer.__class__.from_config(config)
         x = twin(x)
         twin.set_weights(layer.get_weights())
     return keras.Model(inputs, x, name="vgg16")
@@ -105,14 +109,17 @@ class Vgg16:
 
     def __init__(self, weights="imagenet", size=(224, 224), include_top=True):
         self.size = tuple(size)
-        self.model = vgg16_model(weights, self.size, include_top)
+        with strategy().scope():  # on several GPUs, one copy of the model per GPU
+            self.model = vgg16_model(weights, self.size, include_top)
         self.classes = imagenet_classes() if weights == "imagenet" else [
             f"class_{i}" for i in range(self.model.output_shape[-1])]
 
     def get_batches(self, path, augment=None, shuffle=True, batch_size=8,
                     class_mode="categorical"):
-        """Batches from a folder at this model's image size; lesson 1."""
-        return get_batches(path, augment=augment, shuffle=shuffle, batch_size=batch_size,
+        """Batches from a folder at this model's size, `batch_size` per GPU; lesson 1."""
+        # Several GPUs split each batch between them, so the batch grows with their number.
+        return get_batches(path, augment=augment, shuffle=shuffle,
+                           batch_size=batch_size * strategy().num_replicas_in_sync,
                            class_mode=class_mode, target_size=self.size)
 
     def predict(self, imgs, details=False):
@@ -131,8 +138,10 @@ class Vgg16:
         for layer in self.model.layers:
             layer.trainable = False
         x = self.model.layers[-2].output
-        out = keras.layers.Dense(num, activation="softmax", name=f"finetune_{num}")(x)
-        self.model = keras.Model(self.model.input, out, name=self.model.name)
+        with strategy().scope():
+            out = keras.layers.Dense(num, activation="softmax", dtype="float32",
+                                     name=f"finetune_{num}")(x)
+            self.model = keras.Model(self.model.input, out, name=self.model.name)
         self.compile()  # trainable flags take effect only at compile time
 
     def finetune(self, batches):
@@ -142,7 +151,8 @@ class Vgg16:
 
     def compile(self, lr=0.001):
         """(Re)compile with Adam at `lr`, cross-entropy and accuracy; lessons 1-2."""
-        compile_classifier(self.model, lr)
+        with strategy().scope():
+            compile_classifier(self.model, lr)
 
     def set_lr(self, lr):
         """Change the learning rate between fits, for real; lessons 1-2."""

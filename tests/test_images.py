@@ -1,0 +1,298 @@
+"""utils/images.py: batches from class folders, file order, labels, and corrupt-file screening.
+
+Every image is tiny (32 px) and written by PIL into tmp_path. Images whose pixels all hold their
+own id prove that batches come back in `filenames` order when shuffle=False.
+"""
+import io
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from utils.images import (get_batches, get_classes, get_data, image_files, is_corrupt, onehot,
+                          screen_images)
+
+SIZE = (32, 32)
+# File names that sort differently as text (1, 10, 100, 2) and as numbers (1, 2, 10, 100).
+CATS = (1, 2, 10, 100)
+DOGS = (3, 20, 200)
+
+
+def write_const(path, value, fmt="PNG", size=SIZE):
+    """An image whose every pixel is (value, value, value): its id can be read off its pixels."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, (value, value, value)).save(path, fmt)
+    return path
+
+
+def jpeg_bytes(value=128, size=SIZE):
+    """A valid, noisy JPEG (noise so it has real entropy-coded data to cut in half)."""
+    rng = np.random.default_rng(value)
+    arr = rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def make_classes(root, classes=(("cats", CATS), ("dogs", DOGS)), ext=".png"):
+    """root/<class>/<id><ext>, each image filled with its id."""
+    for name, ids in classes:
+        for i in ids:
+            write_const(root / name / f"{i}{ext}", i, "PNG" if ext == ".png" else "JPEG")
+    return root
+
+
+def ids_of(filenames):
+    """Ids parsed from file names such as 'cats/10.png'."""
+    return [int(Path(f).stem) for f in filenames]
+
+
+def pixel_ids(images):
+    """The id each image carries in its pixels (all pixels of an image hold the same value)."""
+    images = np.asarray(images)
+    assert np.all(images == images[:, :1, :1, :1]), "images should be constant"
+    return [int(round(v)) for v in images[:, 0, 0, 0]]
+
+
+def tiny_model(num_classes=2):
+    model = keras.Sequential([
+        keras.Input((*SIZE, 3)),
+        keras.layers.Rescaling(1 / 255),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(num_classes, activation="softmax"),
+    ])
+    model.compile("sgd", "categorical_crossentropy")
+    return model
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches and their attributes
+
+
+def test_get_batches_describes_the_folder(tmp_path):
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=False, batch_size=3, target_size=SIZE)
+    assert b.samples == b.nb_sample == 7
+    assert b.num_classes == b.nb_class == 2
+    assert b.class_names == ["cats", "dogs"]
+    assert b.class_indices == {"cats": 0, "dogs": 1}
+    assert b.batch_size == 3
+    assert b.directory == str(root)
+    assert b.filenames == ["cats/1.png", "cats/10.png", "cats/100.png", "cats/2.png",
+                           "dogs/20.png", "dogs/200.png", "dogs/3.png"]
+    assert b.classes.tolist() == [0, 0, 0, 0, 1, 1, 1]
+    assert b.classes.dtype == np.int32
+
+
+def test_unshuffled_batches_come_in_filenames_order(tmp_path):
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=False, batch_size=3, target_size=SIZE)
+    images, labels = [], []
+    for x, y in b:  # 3 + 3 + 1: the order must hold across batch boundaries
+        images.append(np.asarray(x))
+        labels.append(np.asarray(y))
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    assert images.shape == (7, *SIZE, 3)
+    assert pixel_ids(images) == ids_of(b.filenames) == [1, 10, 100, 2, 20, 200, 3]
+    assert labels.shape == (7, 2)
+    np.testing.assert_array_equal(labels.argmax(1), b.classes)
+    np.testing.assert_array_equal(labels, onehot(b.classes, 2))
+
+
+def test_predictions_follow_filenames_order(tmp_path):
+    """What a model predicts for batch row k belongs to filenames[k]: here the model's 'prediction'
+    is the pixel value itself, so each row must carry the id parsed from its file name."""
+    root = make_classes(tmp_path / "test", classes=(("unknown", (5, 1, 10, 100, 2, 42)),))
+    b = get_batches(root, shuffle=False, batch_size=4, class_mode=None, target_size=SIZE)
+    echo = keras.Sequential([keras.Input((*SIZE, 3)), keras.layers.GlobalAveragePooling2D()])
+    preds = echo.predict(b, verbose=0)
+    assert preds.shape == (6, 3)
+    assert [int(round(p)) for p in preds[:, 0]] == ids_of(b.filenames)
+    assert ids_of(b.filenames) == [1, 10, 100, 2, 42, 5]
+
+
+def test_class_mode_none_yields_images_only(tmp_path):
+    root = make_classes(tmp_path / "test", classes=(("unknown", (7, 8, 9)),), ext=".jpg")
+    b = get_batches(root, shuffle=False, batch_size=2, class_mode=None, target_size=SIZE)
+    first = next(iter(b))
+    assert not isinstance(first, tuple)
+    assert tuple(first.shape) == (2, *SIZE, 3)
+    assert b.samples == 3
+    assert b.filenames == ["unknown/7.jpg", "unknown/8.jpg", "unknown/9.jpg"]
+    assert b.class_names == [] and b.num_classes == 0 and b.classes.size == 0
+
+
+@pytest.mark.parametrize("mode, shape, dtype", [
+    ("categorical", (7, 2), "float32"),
+    ("binary", (7, 1), "float32"),
+    ("sparse", (7,), "int32"),
+])
+def test_label_shapes_per_class_mode(tmp_path, mode, shape, dtype):
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=False, batch_size=7, class_mode=mode, target_size=SIZE)
+    x, y = next(iter(b))
+    assert tuple(x.shape) == (7, *SIZE, 3)
+    assert tuple(y.shape) == shape
+    assert y.dtype.name == dtype
+    flat = np.asarray(y).reshape(7, -1)
+    got = flat.argmax(1) if mode == "categorical" else flat[:, 0].astype(int)
+    np.testing.assert_array_equal(got, b.classes)
+
+
+@pytest.mark.parametrize("class_mode", ["categorical", None])
+def test_augmentation_keeps_shapes(tmp_path, class_mode):
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, augment=True, batch_size=4, class_mode=class_mode, target_size=SIZE)
+    first = next(iter(b))
+    x = first[0] if class_mode else first
+    assert tuple(x.shape) == (4, *SIZE, 3)
+    assert np.isfinite(np.asarray(x)).all()
+    if class_mode:
+        assert tuple(first[1].shape) == (4, 2)
+    assert b.samples == 7 and b.num_classes == (2 if class_mode else 0)
+
+
+def test_shuffled_batches_still_describe_the_folder(tmp_path):
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=True, batch_size=7, target_size=SIZE, seed=3)
+    assert sorted(b.filenames) == sorted(get_batches(root, shuffle=False, target_size=SIZE).filenames)
+    # classes follow filenames, whatever their order
+    assert [b.class_indices[Path(f).parts[0]] for f in b.filenames] == b.classes.tolist()
+    x, y = next(iter(b))
+    assert sorted(pixel_ids(x)) == sorted(CATS + DOGS)
+
+
+def test_bad_class_mode_and_missing_folder(tmp_path):
+    root = make_classes(tmp_path / "train")
+    with pytest.raises(ValueError, match="class_mode"):
+        get_batches(root, class_mode="multi", target_size=SIZE)
+    with pytest.raises(FileNotFoundError, match="No image folder"):
+        get_batches(tmp_path / "nowhere", target_size=SIZE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Corrupt files
+
+
+def corrupt_files(folder):
+    """An empty file, random bytes named .jpg, and a valid JPEG cut in half."""
+    folder.mkdir(parents=True, exist_ok=True)
+    empty = folder / "empty.jpg"
+    empty.write_bytes(b"")
+    noise = folder / "noise.jpg"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes())
+    cut = folder / "cut.jpg"
+    whole = jpeg_bytes(7)
+    cut.write_bytes(whole[: len(whole) // 2])
+    return [empty, noise, cut]
+
+
+def test_is_corrupt(tmp_path):
+    bad = corrupt_files(tmp_path / "bad")
+    for path in bad:
+        assert is_corrupt(path), path.name
+    good_jpg = tmp_path / "good.jpg"
+    good_jpg.write_bytes(jpeg_bytes(7))
+    assert not is_corrupt(good_jpg)
+    assert not is_corrupt(write_const(tmp_path / "good.png", 9))
+    # the same pixels the cut file came from are fine when whole
+    assert Image.open(good_jpg).size == SIZE
+
+
+def test_screen_images_moves_corrupt_files_aside(tmp_path, capsys):
+    root = make_classes(tmp_path / "train", ext=".jpg")
+    bad = corrupt_files(root / "cats")
+    moved = screen_images(root)
+    assert len(moved) == 3
+    quarantine = tmp_path / "train.corrupt"
+    assert sorted(p.relative_to(quarantine).as_posix() for p in moved) == [
+        "cats/cut.jpg", "cats/empty.jpg", "cats/noise.jpg"]
+    assert all(p.exists() for p in moved)
+    assert not any(p.exists() for p in bad)
+    assert "Moved 3 corrupt" in capsys.readouterr().out
+    assert len(image_files(root)) == 7
+    assert screen_images(root) == []  # nothing left to move, and nothing said
+    assert capsys.readouterr().out == ""
+
+
+def test_fit_over_a_folder_with_corrupt_files_does_not_crash(tmp_path, capsys):
+    root = make_classes(tmp_path / "train", ext=".jpg")
+    corrupt_files(root / "dogs")
+    b = get_batches(root, batch_size=4, target_size=SIZE)
+    assert "Moved 3 corrupt" in capsys.readouterr().out
+    assert b.samples == 7
+    assert sorted(p.name for p in (tmp_path / "train.corrupt" / "dogs").iterdir()) == [
+        "cut.jpg", "empty.jpg", "noise.jpg"]
+    history = tiny_model().fit(b, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+@pytest.mark.parametrize("kind", ["empty.jpg", "noise.jpg", "cut.jpg"])
+def test_without_screening_each_corrupt_file_crashes_a_fit(tmp_path, kind):
+    """The control for the test above: every kind of file screened aside really breaks a fit."""
+    import tensorflow as tf
+    root = make_classes(tmp_path / "train", ext=".jpg")
+    bad = {p.name: p for p in corrupt_files(tmp_path / "bad")}
+    bad[kind].rename(root / "dogs" / kind)
+    b = get_batches(root, batch_size=4, target_size=SIZE, screen=False)
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tiny_model().fit(b, epochs=1, verbose=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole arrays and labels
+
+
+def test_get_data_returns_every_image_in_filenames_order(tmp_path):
+    root = make_classes(tmp_path / "train")
+    data = get_data(root, target_size=SIZE, batch_size=3)
+    assert data.shape == (7, *SIZE, 3)
+    assert data.dtype == np.float32
+    b = get_batches(root, shuffle=False, target_size=SIZE)
+    assert pixel_ids(data) == ids_of(b.filenames)
+
+
+def test_get_data_resizes(tmp_path):
+    root = make_classes(tmp_path / "train", classes=(("a", (4, 5)),))
+    assert get_data(root, target_size=(16, 24)).shape == (2, 16, 24, 3)
+
+
+def test_get_data_of_an_empty_folder_is_an_empty_array(tmp_path):
+    """get_data's own code returns zeros((0, h, w, 3)) when a folder holds no images (for example
+    after screening moved all of them aside); the folder must not make it raise first."""
+    root = tmp_path / "test" / "unknown"
+    root.mkdir(parents=True)
+    data = get_data(tmp_path / "test", target_size=SIZE)
+    assert data.shape == (0, *SIZE, 3)
+
+
+def test_onehot():
+    np.testing.assert_array_equal(onehot([0, 2, 1]), [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
+    assert onehot(np.array([[1], [0]])).shape == (2, 2)
+    assert onehot([0, 1], num_classes=4).shape == (2, 4)
+    assert onehot([1, 1]).dtype == np.float32
+    assert onehot([]).shape == (0, 0)
+
+
+def test_get_classes_on_a_prepared_layout(tmp_path):
+    make_classes(tmp_path / "train", classes=(("cats", (1, 2, 3)), ("dogs", (4, 5))))
+    make_classes(tmp_path / "valid", classes=(("cats", (6,)), ("dogs", (7, 8))))
+    make_classes(tmp_path / "test", classes=(("unknown", (10, 9)),))
+    (val_classes, trn_classes, val_labels, trn_labels,
+     val_filenames, filenames, test_filenames) = get_classes(tmp_path)
+    assert trn_classes.tolist() == [0, 0, 0, 1, 1]
+    assert val_classes.tolist() == [0, 1, 1]
+    np.testing.assert_array_equal(trn_labels, onehot([0, 0, 0, 1, 1]))
+    np.testing.assert_array_equal(val_labels, [[1, 0], [0, 1], [0, 1]])
+    assert filenames == ["cats/1.png", "cats/2.png", "cats/3.png", "dogs/4.png", "dogs/5.png"]
+    assert val_filenames == ["cats/6.png", "dogs/7.png", "dogs/8.png"]
+    assert test_filenames == ["unknown/10.png", "unknown/9.png"]
+
+
+def test_get_classes_without_test_folder(tmp_path):
+    make_classes(tmp_path / "train", classes=(("a", (1,)), ("b", (2,))))
+    make_classes(tmp_path / "valid", classes=(("a", (3,)), ("b", (4,))))
+    assert get_classes(tmp_path)[-1] == []
