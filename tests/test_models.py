@@ -106,7 +106,7 @@ def test_preprocessing_inside_the_model_matches_keras_and_leaves_input_alone(bui
     np.testing.assert_array_equal(x, original)
 
 
-def test_vgg_preprocess_on_uint8_images_equals_float_images(built):
+def test_vgg_preprocess_on_uint8_images_equals_float_images():
     """Decoded images are uint8 (tf.io.decode_jpeg, PIL): 100 - 103.939 must be -3.939, not a
     uint8 that wrapped around to 253."""
     x = np.full((1, 2, 2, 3), 100, np.uint8)
