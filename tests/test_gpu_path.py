@@ -1,0 +1,80 @@
+"""The GPU fast path: precision by device, and several replicas (simulated with two CPUs)."""
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from utils.env import precision_policy
+from utils.paths import ROOT
+
+
+@pytest.mark.parametrize("capability, policy", [
+    (None, "float32"), ((6, 1), "float32"), ((7, 0), "mixed_float16"), ((7, 5), "mixed_float16"),
+    ((8, 0), "mixed_bfloat16"), ((9, 0), "mixed_bfloat16")])
+def test_precision_policy_follows_the_gpu(capability, policy):
+    assert precision_policy(capability) == policy
+
+
+MIRRORED = textwrap.dedent("""
+    import numpy as np, tensorflow as tf, keras
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from utils import env
+    from utils.models import Vgg16
+    from PIL import Image
+    import tempfile, pathlib
+    env.use_strategy(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    folder = pathlib.Path(tempfile.mkdtemp())
+    for c in ("cats", "dogs"):
+        (folder / c).mkdir()
+        for i in range(8):
+            Image.fromarray(np.full((40, 40, 3), 60 * (c == "dogs") + i, "uint8")).save(folder / c / f"{i}.png")
+    vgg = Vgg16(weights=None, size=(32, 32))
+    batches = vgg.get_batches(folder, batch_size=4)
+    vgg.finetune(batches)
+    history = vgg.fit(batches, batches, nb_epoch=1, verbose=0)
+    print("replicas", env.strategy().num_replicas_in_sync)
+    print("global_batch", batches.batch_size)
+    print("head_dtype", vgg.model.layers[-1].dtype_policy.compute_dtype)
+    print("loss_finite", bool(np.isfinite(history.history["loss"][-1])))
+""")
+
+
+def test_vgg16_trains_under_mirrored_strategy_on_two_devices():
+    out = subprocess.run([sys.executable, "-c", MIRRORED], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    facts = dict(line.split() for line in out.stdout.splitlines() if line.count(" ") == 1)
+    assert facts["replicas"] == "2"
+    assert facts["global_batch"] == "8"  # 4 per replica, two replicas
+    assert facts["head_dtype"] == "float32"
+    assert facts["loss_finite"] == "True"
+
+
+def test_mixed_precision_model_keeps_softmax_in_float32():
+    code = textwrap.dedent("""
+        import keras
+        keras.mixed_precision.set_global_policy("mixed_bfloat16")
+        from utils.models import Vgg16
+        vgg = Vgg16(weights=None, size=(32, 32))
+        print(vgg.model.layers[1].compute_dtype, vgg.model.layers[-1].compute_dtype,
+              vgg.model.output.dtype)
+        vgg.ft(2)
+        print(vgg.model.layers[-1].compute_dtype, vgg.model.output.dtype)
+    """)
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    base, tuned = out.stdout.split("\n")[:2]
+    assert base.split() == ["bfloat16", "float32", "float32"]
+    assert tuned.split() == ["float32", "float32"]
+
+
+def test_gpu_bench_says_so_and_passes_without_a_gpu():
+    out = subprocess.run([sys.executable, "bench/gpu_throughput.py"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    assert out.returncode == 0
+    assert "no GPU on this machine" in out.stdout

@@ -1,0 +1,121 @@
+"""Text corpora for the character models of lesson 6: Nietzsche, or a stand-in, and char indices.
+
+The course trained its character models on the collected works of Nietzsche in English, one plain
+text file of about 600,900 characters. Offline, the stand-in is the English text of Python's own
+reference documentation, which every Python ships in `pydoc_data.topics` (about 465,000
+characters): real prose with a similar alphabet, but not Nietzsche, and labelled as such.
+"""
+from pathlib import Path
+
+import numpy as np
+
+from utils.datasets.standin import banner, check_mode, mark
+from utils.paths import data_dir, standin_dir
+
+NIETZSCHE_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
+FILENAME = "nietzsche.txt"
+MIN_CHARS = 500_000  # the real file has about 600,900; less means a broken download
+HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads\n"
+              f"{NIETZSCHE_URL}\ninto data/nietzsche/.")
+
+
+def check_text(path, min_chars=MIN_CHARS):
+    """Read a downloaded corpus, refusing an empty, cut-short or binary file; lesson 6."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not UTF-8 text: delete it and download it again.") from None
+    if len(text) < min_chars:
+        raise ValueError(f"{path} holds {len(text):,} characters, expected at least "
+                         f"{min_chars:,}: the download was cut short. Delete it and run again.")
+    return text
+
+
+def download_nietzsche(origin=NIETZSCHE_URL, cache_dir=None, min_chars=MIN_CHARS):
+    """Download the Nietzsche corpus with Keras (cached), check it, return its text; lesson 6."""
+    import keras
+    cache_dir = Path(cache_dir or data_dir())
+    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
+    path = keras.utils.get_file(FILENAME, origin, cache_dir=str(cache_dir),
+                                cache_subdir="nietzsche")
+    try:
+        return check_text(path, min_chars)
+    except ValueError:
+        Path(path).unlink()  # so the next run downloads it afresh instead of failing again
+        raise
+
+
+def standin_text():
+    """The English text of Python's reference documentation, shipped with Python; lesson 6."""
+    from pydoc_data.topics import topics
+    return "\n".join(topics[key] for key in sorted(topics))
+
+
+def write_standin(dest=None):
+    """Write the stand-in corpus as a plain text file like nietzsche.txt, marked; lesson 6."""
+    dest = Path(dest or standin_dir() / "nietzsche")
+    path = dest / FILENAME
+    if not path.exists():
+        mark(dest, "The English text of Python's reference documentation (pydoc_data.topics), "
+                   "standing in for Nietzsche.\n" + HOW_TO_GET)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(standin_text(), encoding="utf-8")
+        tmp.rename(path)  # renamed last: a half-written file is never taken for the corpus
+    return path
+
+
+def get_text(data="auto", origin=NIETZSCHE_URL):
+    """The lesson's corpus as (text, is_standin): Nietzsche, or the stand-in offline; lesson 6."""
+    mode = check_mode(data)
+    if mode in ("auto", "full", "sample"):
+        try:
+            return download_nietzsche(origin), False
+        except Exception as err:
+            if mode != "auto":
+                raise RuntimeError(f"Could not get the Nietzsche corpus ({err}). {HOW_TO_GET}")
+            print(f"Could not download the Nietzsche corpus, so using the stand-in:\n  {err}")
+    path = write_standin()
+    banner("The Nietzsche corpus", HOW_TO_GET)
+    return path.read_text(encoding="utf-8"), True
+
+
+def char_vocab(text):
+    """The sorted list of distinct characters in a text: the model's alphabet; lesson 6."""
+    return sorted(set(text))
+
+
+def char_indices(chars):
+    """Map each character to its position in the alphabet; lesson 6."""
+    return {c: i for i, c in enumerate(chars)}
+
+
+def indices_char(chars):
+    """Map each position in the alphabet back to its character; lesson 6."""
+    return dict(enumerate(chars))
+
+
+def encode(text, chars):
+    """A text as an int32 array of alphabet positions; unknown characters raise; lesson 6."""
+    index = char_indices(chars)
+    missing = sorted(set(text) - set(index))
+    if missing:
+        raise ValueError(f"Characters {missing[:10]} are not in the alphabet: build it with "
+                         "char_vocab on the whole text.")
+    return np.fromiter((index[c] for c in text), dtype=np.int32, count=len(text))
+
+
+def decode(idx, chars):
+    """Alphabet positions back to a string; lesson 6."""
+    return "".join(chars[int(i)] for i in idx)
+
+
+def split_text(idx, tune=0.05, test=0.05):
+    """Cut an encoded text into train, tune and test slices, in that order (no overlap); lesson 6."""
+    n = len(idx)
+    n_test, n_tune = int(n * test), int(n * tune)
+    if n_test < 1 or n_tune < 1 or n - n_test - n_tune < 1:
+        raise ValueError(f"A text of {n} characters is too short to split into "
+                         f"train/tune/test with fractions {1 - tune - test}/{tune}/{test}.")
+    cut1, cut2 = n - n_tune - n_test, n - n_test
+    return idx[:cut1], idx[cut1:cut2], idx[cut2:]
