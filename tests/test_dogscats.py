@@ -239,6 +239,27 @@ def test_prepare_resumes_after_an_interruption(flat, fetched, tmp_path, monkeypa
         assert names(fetched, pattern) == names(clean, pattern)
 
 
+def test_prepare_resumes_after_a_copy_cut_short(fetched, monkeypatch):
+    """A copy into sample/ that stops half way (process killed, disk full) leaves a partial file;
+    the re-run must not take it for a finished copy."""
+    real = shutil.copy2
+    calls = []
+
+    def copy_cut_short(src, dst, **kwargs):
+        if len(calls) == 2:
+            data = Path(src).read_bytes()
+            Path(dst).write_bytes(data[: len(data) // 2])
+            raise OSError(28, "No space left on device")
+        calls.append(dst)
+        return real(src, dst, **kwargs)
+    with monkeypatch.context() as mp:
+        mp.setattr(shutil, "copy2", copy_cut_short)
+        with pytest.raises(OSError):
+            dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
+    dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
+    assert_prepared(fetched, N_TRAIN, 10, (6, 4), N_TEST)  # every sample equals its source
+
+
 def test_prepare_refuses_n_valid_that_leaves_nothing_to_train_on(fetched):
     before = listing(fetched)
     for n_valid in (N_TRAIN, N_TRAIN + 1):

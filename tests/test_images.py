@@ -198,8 +198,18 @@ def test_is_corrupt(tmp_path):
     good_jpg.write_bytes(jpeg_bytes(7))
     assert not is_corrupt(good_jpg)
     assert not is_corrupt(write_const(tmp_path / "good.png", 9))
-    # the same pixels the cut file came from are fine when whole
-    assert Image.open(good_jpg).size == SIZE
+    with Image.open(good_jpg) as im:  # the bytes the cut file came from, whole, are fine
+        assert im.size == SIZE
+
+
+def test_a_jpeg_with_bytes_after_its_end_marker_is_not_corrupt(tmp_path):
+    """Cameras and phones append data after a JPEG's end-of-image marker (maker notes, the video
+    of a 'motion photo'); TensorFlow decodes such files fine, so screening must keep them."""
+    import tensorflow as tf
+    path = tmp_path / "trailer.jpg"
+    path.write_bytes(jpeg_bytes(7) + b"\x00" * 200)
+    assert tuple(tf.io.decode_image(tf.io.read_file(str(path))).shape) == (*SIZE, 3)
+    assert not is_corrupt(path)
 
 
 def test_screen_images_moves_corrupt_files_aside(tmp_path, capsys):

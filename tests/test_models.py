@@ -101,8 +101,8 @@ def test_preprocessing_inside_the_model_matches_keras_and_leaves_input_alone(bui
     np.testing.assert_array_equal(x, original)
     want = keras.applications.vgg16.preprocess_input(x.copy())
     np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-4)
-    # predicting with the whole model does not touch the caller's array either
-    built.vgg.predict(x)
+    # running the whole model does not touch the caller's array either
+    run(base, x)
     np.testing.assert_array_equal(x, original)
 
 
@@ -174,7 +174,9 @@ def test_fit_changes_the_head_and_nothing_else(tuned):
 
 def test_predict_returns_probability_index_and_class(tuned, capsys):
     x = images(3, seed=2)
+    original = x.copy()
     probs, idxs, classes = tuned.vgg.predict(x, details=True)
+    np.testing.assert_array_equal(x, original)  # preprocessing happened inside the model
     assert len(probs) == len(idxs) == len(classes) == 3
     full = run(tuned.vgg.model, x)
     np.testing.assert_array_equal(idxs, full.argmax(1))

@@ -187,7 +187,7 @@ def test_setup_makes_numpy_and_keras_reproducible(plain_env):
 def test_setup_says_what_it_found(plain_env, capsys, recwarn):
     info = env.setup(3)
     out = capsys.readouterr().out
-    assert f"seed 3" in out and "platform local" in out and info.keras in out
+    assert "seed 3" in out and "platform local" in out and info.keras in out
     if not info.gpus:
         assert "CPU only" in out
         assert any("No GPU found" in str(w.message) for w in recwarn)

@@ -38,13 +38,23 @@ def is_corrupt(path):
             im.verify()
     except Exception:
         return True
-    if fmt == "JPEG":
-        # verify() reads headers only; a download cut short loses the end-of-image marker,
-        # which TensorFlow's decoder then trips over in the middle of an epoch.
-        with open(path, "rb") as f:
-            f.seek(max(0, path.stat().st_size - 64))
-            return JPEG_END not in f.read()
+    if fmt == "JPEG" and not _ends_like_a_jpeg(path):
+        # verify() reads headers only. A download cut short loses the end-of-image marker, and
+        # TensorFlow's decoder then trips over it mid-epoch; but cameras may append data after
+        # the marker, so only a full decode tells a truncated file from one with extras.
+        try:
+            with Image.open(path) as im:
+                im.load()
+        except Exception:
+            return True
     return False
+
+
+def _ends_like_a_jpeg(path):
+    """True when the end-of-image marker sits in a JPEG's last bytes, as it usually does."""
+    with open(path, "rb") as f:
+        f.seek(max(0, path.stat().st_size - 64))
+        return JPEG_END in f.read()
 
 
 def screen_images(dirname, quarantine=None):
@@ -121,10 +131,12 @@ def _describe(ds, dirname, paths, class_names, batch_size, shuffle):
 
 def get_data(path, target_size=(224, 224), batch_size=64):
     """All images of a folder as one float32 array, in `filenames` order; lessons 2-3."""
+    screen_images(path)
+    if not image_files(path):
+        return np.zeros((0, *target_size, 3), "float32")
     batches = get_batches(path, shuffle=False, batch_size=batch_size, class_mode=None,
-                          target_size=target_size)
-    return np.concatenate([np.asarray(b) for b in batches]) if batches.samples else np.zeros(
-        (0, *target_size, 3), "float32")
+                          target_size=target_size, screen=False)
+    return np.concatenate([np.asarray(b) for b in batches])
 
 
 def onehot(x, num_classes=None):

@@ -189,10 +189,10 @@ def _call(fn, competition, path=None, /, **kwargs):
 # Fetching data
 
 
-def fetch(competition, path=None):
+def fetch(competition, path=None, use_mounted=True):
     """Folder with a competition's files extracted; downloads or unzips what is missing; lessons 1-4, 7."""
     path = Path(path) if path is not None else data_dir() / competition
-    mounted = _mounted(competition)
+    mounted = mounted_input(competition) if use_mounted else None
     if mounted is not None:
         zips = sorted(mounted.glob("*.zip"))
         if not zips:
@@ -220,7 +220,8 @@ def _extracted_by_hand(path):
                for e in path.iterdir())
 
 
-def _mounted(competition):
+def mounted_input(competition):
+    """The competition's folder attached to a Kaggle Notebook, or None elsewhere; lessons 1-4, 7."""
     root = Path(os.environ.get("DL1_KAGGLE_INPUT", KAGGLE_INPUT))
     # Newer Kaggle Notebook images mount competitions one level down, under competitions/.
     for folder in (root / competition, root / "competitions" / competition):

@@ -7,6 +7,7 @@ writes the executed notebook and its HTML to `build/`, and exits non-zero if a c
 import argparse
 import ast
 import html
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,9 @@ TITLES = {
 
 def parse_parameter(text):
     """NAME=VALUE to (name, value), reading VALUE as a Python literal when it is one."""
-    name, _, raw = text.partition("=")
+    name, sep, raw = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"parameters are NAME=VALUE, not {text!r}")
     try:
         value = ast.literal_eval(raw)
     except (ValueError, SyntaxError):
@@ -49,7 +52,7 @@ def run_lesson(name, parameters=None, out_dir=None):
     import papermill
     src = NBS / f"{name}.ipynb"
     if not src.exists():
-        raise FileNotFoundError(f"{name} is not written yet: {src.relative_to(ROOT)} does not exist.")
+        raise FileNotFoundError(f"{name} is not written yet: {os.path.relpath(src, ROOT)} does not exist.")
     out_dir = Path(out_dir or build_dir())
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{name}.ipynb"

@@ -23,7 +23,7 @@ class Adam(keras.optimizers.Adam):
 
 def set_lr(model, lr):
     """Change a compiled model's learning rate in place, between fits; lessons 1-7."""
-    if model.optimizer is None:
+    if getattr(model, "optimizer", None) is None:  # Keras 3 adds the attribute at compile
         raise ValueError("Compile the model before setting its learning rate.")
     model.optimizer.learning_rate = lr
     return get_lr(model)
@@ -31,6 +31,8 @@ def set_lr(model, lr):
 
 def get_lr(model):
     """A compiled model's current learning rate; lessons 1-7."""
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("Compile the model before reading its learning rate.")
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 

@@ -7,6 +7,7 @@ for quick experiments, and `test/unknown/`.
 """
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from utils.datasets.standin import banner, check_mode, mark
-from utils.kaggle import KaggleError, credentials_present, fetch
+from utils.kaggle import KaggleError, credentials_present, fetch, mounted_input
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "dogs-vs-cats-redux-kernels-edition"
@@ -76,7 +77,9 @@ def _copy_sample(path, split, n, seed):
         dst = path / "sample" / split / src.parent.name / src.name
         if not dst.exists():
             dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, dst)
+            part = dst.with_name(f".{dst.name}.part")  # a copy cut short never takes the name
+            shutil.copy2(src, part)
+            os.replace(part, dst)
 
 
 def _count(folder):
@@ -162,7 +165,8 @@ def get(data="auto", path=None, n_valid=2000, n_sample=(200, 50), standin=(400, 
     mode = check_mode(data)
     path = Path(path or data_dir() / COMPETITION)
     if mode == "auto":
-        mode = "full" if _real_on_disk(path) or credentials_present() else "standin"
+        real = _real_on_disk(path) or mounted_input(COMPETITION) or credentials_present()
+        mode = "full" if real else "standin"
         if mode == "full":
             try:
                 return _get_real(path, "full", n_valid, n_sample, seed), False
@@ -184,7 +188,8 @@ def _get_standin(standin, seed):
     """The stand-in, written once, then put through the same fetch and prepare as real data."""
     n_train, n_test, size = standin
     dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, size, seed)
-    folder = prepare(fetch(COMPETITION, dest), n_valid=n_train // 4,
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    folder = prepare(fetch(COMPETITION, dest, use_mounted=False), n_valid=n_train // 4,
                      n_sample=(n_train // 10, n_train // 20), seed=seed)
     banner("Kaggle's Dogs vs. Cats Redux", HOW_TO_GET)
     return folder

@@ -30,6 +30,7 @@ class VggPreprocess(keras.layers.Layer):
     """RGB 0-255 in, BGR minus the ImageNet means out: what VGG16's weights expect; lessons 1-3."""
 
     def call(self, x):
+        x = keras.ops.cast(x, self.compute_dtype)  # uint8 pixels would wrap around below zero
         mean = keras.ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=x.dtype)
         return keras.ops.flip(x, axis=-1) - mean
 

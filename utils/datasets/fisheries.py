@@ -1,0 +1,423 @@
+"""The Nature Conservancy Fisheries Monitoring (lesson 7): Kaggle's layout, fish boxes, a stand-in.
+
+Kaggle ships `train/{ALB,BET,DOL,LAG,NoF,OTHER,SHARK,YFT}/img_N.jpg` (3,777 photos from cameras on
+fishing boats), `test_stg1/img_N.jpg` (1,000) and `sample_submission_stg1.csv` (image,ALB,...,YFT).
+`prepare` moves a seeded share of each class into `valid/` and copies a small `sample/`.
+
+A competitor drew a box around the fish in every photo of the six fish classes and published them
+as one JSON file per class (NoF, "no fish", and OTHER have none). `download_boxes` gets them with
+Keras's hash-checked download; `match_boxes` lines them up with a list of image files, scales them
+to the model's input size, and counts everything that does not fit (entries for photos that are
+not there, photos without a box, boxes reaching outside the photo) instead of dropping it quietly.
+"""
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from utils.datasets.standin import banner, check_mode, mark
+from utils.kaggle import KaggleError, credentials_present, fetch
+from utils.paths import data_dir, standin_dir
+
+COMPETITION = "the-nature-conservancy-fisheries-monitoring"
+CLASSES = ("ALB", "BET", "DOL", "LAG", "NoF", "OTHER", "SHARK", "YFT")
+TEST = "test_stg1"
+SAMPLE_SUBMISSION = "sample_submission_stg1.csv"
+DONE = ".prepared"
+BOX_URL = "https://storage.googleapis.com/kaggle-forum-message-attachments/147157"
+# file name -> (attachment id, md5) of the published annotation files
+BOX_FILES = {"bet_labels.json": ("5458", "bd20591439b650f44b36b72a98d3ce27"),
+             "shark_labels.json": ("5459", "94b1b3110ca58ff4788fb659eda7da90"),
+             "dol_labels.json": ("5460", "91a25d29a29b7e8b8d7a8770355993de"),
+             "yft_labels.json": ("5461", "9ef63caad8f076457d48a21986d81ddc"),
+             "alb_labels.json": ("5462", "731c74d347748b5272042f0661dad37c"),
+             "lag_labels.json": ("5463", "92d75d9218c3333ac31d74125f2b380a")}
+BOX_SUBDIR = "boxes"
+# The photo sizes of the real training set: each comes from the cameras of one or a few boats.
+BOAT_SIZES = ((1280, 720), (1244, 700), (1276, 718), (1192, 670), (1280, 750), (1334, 750),
+              (1518, 854), (1732, 974))
+HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
+              "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Folders
+
+
+def prepare(path, valid_frac=0.15, n_sample=(12, 4), seed=0):
+    """Move a seeded share of each class into valid/ and copy a small sample/; lesson 7."""
+    path = Path(path)
+    if (path / DONE).exists():
+        return path
+    missing = [c for c in CLASSES if not (path / "train" / c).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{path}/train lacks the class folders {missing}: is this the "
+                                f"Fisheries data? Expected train/{{{','.join(CLASSES)}}}/.")
+    rng = np.random.default_rng(seed)
+    for c in CLASSES:
+        # A re-run after an interruption plans the same split from the union of both folders.
+        files = sorted(p.name for split in ("train", "valid") for p in (path / split / c).glob("*.jpg"))
+        n_valid = max(1, round(len(files) * valid_frac)) if len(files) > 1 else 0
+        valid = set(rng.permutation(files)[:n_valid])
+        for name in files:
+            split = "valid" if name in valid else "train"
+            for src in (path / "train" / c / name, path / "valid" / c / name):
+                dst = path / split / c / name
+                if src.exists() and src != dst:
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.move(src, dst)
+    for split, n in zip(("train", "valid"), n_sample):
+        _copy_sample(path, split, n, seed)
+    counts = {split: sum(1 for _ in (path / split).glob("*/*.jpg")) for split in ("train", "valid")}
+    counts["test"] = sum(1 for _ in (path / TEST).glob("*.jpg"))
+    (path / DONE).write_text(json.dumps(counts))
+    return path
+
+
+def _copy_sample(path, split, n_per_class, seed):
+    """Copy a few seeded files of each class of a split into sample/."""
+    rng = np.random.default_rng(seed + 1)
+    for c in CLASSES:
+        files = sorted((path / split / c).glob("*.jpg"))
+        for i in rng.permutation(len(files))[:n_per_class]:
+            dst = path / "sample" / split / c / files[i].name
+            if not dst.exists():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(files[i], dst)
+
+
+def image_sizes(folder, filenames):
+    """(width, height) of each image, read from the file headers only; lesson 7."""
+    sizes = np.zeros((len(filenames), 2), dtype="int32")
+    for i, name in enumerate(filenames):
+        with Image.open(Path(folder) / name) as im:
+            sizes[i] = im.size
+    return sizes
+
+
+def size_onehot(sizes, known=None):
+    """Each image's (width, height) as a one-hot row over the `known` sizes; lesson 7."""
+    sizes = [tuple(int(v) for v in s) for s in np.asarray(sizes)]
+    known = sorted(set(sizes)) if known is None else [tuple(k) for k in known]
+    index = {s: i for i, s in enumerate(known)}
+    out = np.zeros((len(sizes), len(known) + 1), dtype="float32")  # last column: a size not seen
+    for row, s in enumerate(sizes):
+        out[row, index.get(s, len(known))] = 1.0
+    return out, known
+
+
+# ---------------------------------------------------------------------------------------------
+# Bounding boxes
+
+
+def download_boxes(cache_dir=None, base_url=BOX_URL, files=None):
+    """Download the per-class box files (hash-checked, cached); returns their folder; lesson 7."""
+    import keras
+    files = BOX_FILES if files is None else files
+    cache_dir = Path(cache_dir or data_dir() / COMPETITION)
+    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
+    for name, (attachment, md5) in files.items():
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # no progress bars in the notes
+                keras.utils.get_file(name, f"{base_url}/{attachment}/{name}", file_hash=md5,
+                                     hash_algorithm="md5", cache_dir=str(cache_dir),
+                                     cache_subdir=BOX_SUBDIR)
+        except Exception as err:
+            raise RuntimeError(
+                f"Could not get the fish boxes file {name} ({err}). Download it from "
+                f"{base_url}/{attachment}/{name} and put it in {cache_dir / BOX_SUBDIR}/ "
+                f"(its md5 must be {md5}).") from None
+    return cache_dir / BOX_SUBDIR
+
+
+def read_box_files(folder):
+    """The rectangles of every box file in a folder, keyed by (class, image name); lesson 7."""
+    boxes, duplicates = {}, []
+    for f in sorted(Path(folder).glob("*_labels.json")):
+        cls = f.name.split("_")[0].upper()
+        for entry in json.loads(f.read_text()):
+            key = (cls, Path(str(entry["filename"]).replace("\\", "/")).name)
+            rects = [a for a in entry.get("annotations", []) if a.get("class", "rect") == "rect"]
+            if key in boxes:
+                duplicates.append(key)
+            boxes.setdefault(key, []).extend(rects)
+    return boxes, duplicates
+
+
+def largest_box(rects):
+    """The biggest of an image's rectangles as (x, y, width, height); lesson 7."""
+    best = max(rects, key=lambda a: float(a["width"]) * float(a["height"]))
+    return tuple(float(best[k]) for k in ("x", "y", "width", "height"))
+
+
+@dataclass
+class BoxReport:
+    """What did not line up between box files and images, counted with a few examples; lesson 7."""
+
+    images: int = 0
+    matched: int = 0
+    no_box_expected: int = 0
+    missing: list = field(default_factory=list)
+    unmatched: list = field(default_factory=list)
+    clipped: list = field(default_factory=list)
+    outside: list = field(default_factory=list)
+    duplicates: list = field(default_factory=list)
+
+    def counts(self):
+        """The report as plain numbers, for summaries and tests."""
+        return {"images": self.images, "matched": self.matched,
+                "no_box_expected": self.no_box_expected, "missing": len(self.missing),
+                "unmatched": len(self.unmatched), "clipped": len(self.clipped),
+                "outside": len(self.outside), "duplicates": len(self.duplicates)}
+
+    def __str__(self):
+        lines = [f"{self.images} images: {self.matched} with a box, {self.no_box_expected} of "
+                 "classes that have no boxes (NoF, OTHER)"]
+        for what, items in (("fish photos without a box (trained as 'no box')", self.missing),
+                            ("box entries for photos not in this set", self.unmatched),
+                            ("boxes reaching outside the photo (cut to its edges)", self.clipped),
+                            ("boxes entirely outside the photo (dropped)", self.outside),
+                            ("photos listed twice in the box files (largest box kept)",
+                             self.duplicates)):
+            if items:
+                shown = ", ".join("/".join(map(str, k)) for k in items[:3])
+                lines.append(f"{len(items)} {what}, e.g. {shown}")
+        return "\n".join(lines)
+
+
+def match_boxes(filenames, sizes, boxes, target_size):
+    """One box per image in `filenames` order, scaled to `target_size` (h, w); lesson 7."""
+    th, tw = target_size
+    out = np.zeros((len(filenames), 4), dtype="float32")
+    has_box = np.zeros(len(filenames), dtype=bool)
+    report = BoxReport(images=len(filenames))
+    seen = set()
+    for i, (name, (w, h)) in enumerate(zip(filenames, np.asarray(sizes))):
+        parts = Path(name).parts
+        key = (parts[-2] if len(parts) > 1 else "", parts[-1])
+        seen.add(key)
+        rects = boxes.get(key)
+        if not rects:
+            if key[0] in ("NoF", "OTHER"):
+                report.no_box_expected += 1
+            else:
+                report.missing.append(key)
+            continue
+        x, y, bw, bh = largest_box(rects)
+        x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + bw, w), min(y + bh, h)
+        if x1 <= x0 or y1 <= y0:
+            report.outside.append(key)
+            continue
+        if (x0, y0, x1, y1) != (x, y, x + bw, y + bh):
+            report.clipped.append(key)
+        # The model sees the photo stretched to target_size, so each axis scales on its own.
+        sx, sy = tw / w, th / h
+        out[i] = (x0 * sx, y0 * sy, (x1 - x0) * sx, (y1 - y0) * sy)
+        has_box[i] = True
+        report.matched += 1
+    report.unmatched = sorted(k for k in boxes if k not in seen)
+    return out, has_box, report
+
+
+def load_boxes(folder, sets, target_size):
+    """Read the box files and match them to several image sets at once; lesson 7.
+
+    `sets` maps a name to (image folder, file names relative to it, as batches list them).
+    Returns {name: (boxes, has_box)} and one BoxReport over all sets.
+    """
+    boxes, duplicates = read_box_files(folder)
+    results, total = {}, BoxReport(duplicates=list(duplicates))
+    for split, (image_folder, names) in sets.items():
+        out, has_box, report = match_boxes(names, image_sizes(image_folder, names), boxes,
+                                           target_size)
+        results[split] = (out, has_box)
+        total.images += report.images
+        total.matched += report.matched
+        total.no_box_expected += report.no_box_expected
+        for what in ("missing", "clipped", "outside"):
+            getattr(total, what).extend(getattr(report, what))
+    # An entry is unmatched only when no set holds its photo (train and valid split one class).
+    held = {(Path(n).parts[-2] if len(Path(n).parts) > 1 else "", Path(n).name)
+            for _, names in sets.values() for n in names}
+    total.unmatched = sorted(k for k in boxes if k not in held)
+    return results, total
+
+
+# ---------------------------------------------------------------------------------------------
+# Stand-in
+
+
+FISH = {  # hue (0-1), saturation, body length/height ratio, relative size
+    "ALB": (0.60, 0.75, 3.2, 1.0), "BET": (0.76, 0.70, 2.4, 1.15), "DOL": (0.30, 0.85, 3.6, 0.9),
+    "LAG": (0.00, 0.85, 1.5, 0.9), "SHARK": (0.00, 0.00, 4.2, 1.1), "YFT": (0.15, 0.95, 2.8, 1.0),
+    "OTHER": (0.47, 0.80, 2.0, 0.7)}
+DECKS = ((70, 70, 80), (120, 100, 80), (60, 90, 110), (140, 140, 130), (90, 60, 60),
+         (50, 80, 60), (110, 110, 60), (80, 80, 130))
+
+
+def _rgb(hue, sat, value):
+    """An RGB tuple from hue, saturation (0-1) and value (0-255)."""
+    im = Image.new("HSV", (1, 1), (int(hue * 255), int(sat * 255), int(value)))
+    return im.convert("RGB").getpixel((0, 0))
+
+
+def _standin_photo(cls, boat, rng, scale):
+    """One synthetic deck photo from `boat`, with a fish of class `cls`; returns (image, box)."""
+    w, h = (round(s / scale) for s in BOAT_SIZES[boat])
+    deck = np.array(DECKS[boat]) + rng.integers(-15, 16, 3)
+    im = Image.new("RGB", (w, h), tuple(int(c) for c in deck))
+    draw = ImageDraw.Draw(im)
+    for _ in range(int(rng.integers(2, 5))):  # ropes, crates and boots: clutter in every photo
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        grey = int(rng.integers(20, 230))
+        draw.rectangle([x, y, x + rng.uniform(3, w / 5), y + rng.uniform(3, h / 5)],
+                       fill=(grey, grey, grey))
+    box = None
+    if cls != "NoF":
+        hue, sat, ratio, rel = FISH[cls]
+        length = w * rng.uniform(0.22, 0.32) * rel
+        height = length / ratio
+        tail = length * 0.3
+        x0 = rng.uniform(2, w - length - tail - 2)
+        y0 = rng.uniform(height * 0.4 + 2, h - height * 1.4 - 2)
+        colour = _rgb(hue, sat, rng.uniform(150, 235))
+        tail_right = rng.random() < 0.5
+        bx = x0 if tail_right else x0 + tail
+        draw.ellipse([bx, y0, bx + length, y0 + height], fill=colour)
+        base = bx + length * (0.95 if tail_right else 0.05)
+        tip = x0 + length + tail if tail_right else x0
+        draw.polygon([(base, y0 + height / 2), (tip, y0 - height * 0.3),
+                      (tip, y0 + height * 1.3)], fill=colour)
+        top = y0 - height * 0.3
+        if cls == "SHARK":  # a dorsal fin
+            fx = bx + length * 0.5
+            draw.polygon([(fx - height * 0.4, y0 + 1), (fx, y0 - height * 0.4),
+                          (fx + height * 0.4, y0 + 1)], fill=colour)
+            top = y0 - height * 0.4
+        box = (x0, top, length + tail, y0 + height * 1.3 - top)
+    noise = rng.normal(0, 8, (h, w, 3))
+    return Image.fromarray(np.clip(np.asarray(im) + noise, 0, 255).astype(np.uint8)), box
+
+
+def _boat_weights(n_boats=len(BOAT_SIZES)):
+    """How often each boat photographs each class: each boat favours two classes."""
+    p = np.full((n_boats, len(CLASSES)), 0.4)
+    for b in range(n_boats):
+        p[b, b % len(CLASSES)] += 3.0
+        p[b, (b + 3) % len(CLASSES)] += 2.0
+    return p / p.sum(axis=1, keepdims=True)
+
+
+def _jpeg(im):
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _box_entry(name, box):
+    x, y, w, h = (round(float(v), 1) for v in box)
+    return {"annotations": [{"class": "rect", "x": x, "y": y, "width": w, "height": h}],
+            "class": "image", "filename": name}
+
+
+def make_standin(dest, n_train=320, n_test=80, scale=8, seed=0):
+    """Write a learnable Fisheries stand-in as Kaggle ships it, with box files; lesson 7."""
+    dest = Path(dest)
+    if (dest / "train.zip").exists() and (dest / f"{TEST}.zip").exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    weights = _boat_weights()
+    entries = {c: [] for c in CLASSES}
+    with zipfile.ZipFile(dest / "train.zip.tmp", "w") as z:
+        for i in range(n_train):
+            boat = int(rng.integers(len(BOAT_SIZES)))
+            # every class appears at least a few times, the rest follows the boat's habits
+            cls = CLASSES[i % len(CLASSES)] if i < 4 * len(CLASSES) else str(
+                rng.choice(CLASSES, p=weights[boat]))
+            im, box = _standin_photo(cls, boat, rng, scale)
+            name = f"img_{i:05d}.jpg"
+            z.writestr(f"train/{cls}/{name}", _jpeg(im))
+            if box is not None and cls != "OTHER":
+                # the published files name some photos with a folder in front: keep that quirk
+                shown = f"../data/fish/train/{cls}/{name}" if i % 5 == 0 else name
+                entries[cls].append(_box_entry(shown, box))
+    test_names = []
+    with zipfile.ZipFile(dest / f"{TEST}.zip.tmp", "w") as z:
+        for i in range(n_test):
+            boat = int(rng.integers(len(BOAT_SIZES)))
+            cls = str(rng.choice(CLASSES, p=weights[boat]))
+            name = f"img_{n_train + 1000 + i:05d}.jpg"
+            z.writestr(f"{TEST}/{name}", _jpeg(_standin_photo(cls, boat, rng, scale)[0]))
+            test_names.append(name)
+    sample = pd.DataFrame({"image": test_names, **{c: 1 / len(CLASSES) for c in CLASSES}})
+    sample.to_csv(dest / SAMPLE_SUBMISSION, index=False)
+    for name, (attachment, _) in BOX_FILES.items():
+        folder = dest / BOX_SUBDIR / attachment
+        folder.mkdir(parents=True, exist_ok=True)
+        cls = name.split("_")[0].upper()
+        (folder / name).write_text(json.dumps(entries[cls], indent=1))
+    mark(dest, f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET)
+    for name in ("train.zip", f"{TEST}.zip"):  # renamed last: a half-written stand-in is redone
+        (dest / f"{name}.tmp").rename(dest / name)
+    return dest
+
+
+def standin_box_files(dest):
+    """The stand-in's box files as a BOX_FILES-like table with their own md5s; lesson 7."""
+    files = {}
+    for name, (attachment, _) in BOX_FILES.items():
+        data = (Path(dest) / BOX_SUBDIR / attachment / name).read_bytes()
+        files[name] = (attachment, hashlib.md5(data).hexdigest())
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+
+
+def _real_on_disk(path):
+    """True when the real competition's files (zips or folders) are already in `path`."""
+    return path.is_dir() and any((path / n).exists() for n in (
+        f"{COMPETITION}.zip", "train.zip", "train", DONE))
+
+
+def get(data="auto", path=None, valid_frac=0.15, standin=(320, 80), seed=0):
+    """Fetch and prepare Fisheries, or its stand-in; returns (folder, is_standin); lesson 7."""
+    mode = check_mode(data)
+    path = Path(path or data_dir() / COMPETITION)
+    if mode == "auto":
+        mode = "full" if _real_on_disk(path) or credentials_present() else "standin"
+        if mode == "full":
+            try:
+                return prepare(fetch(COMPETITION, path), valid_frac, seed=seed), False
+            except KaggleError as err:
+                print(f"Could not get the real data, so using the stand-in:\n{err}")
+                mode = "standin"
+    if mode == "standin":
+        n_train, n_test = standin
+        dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, seed=seed)
+        folder = prepare(fetch(COMPETITION, dest), valid_frac, n_sample=(2, 1), seed=seed)
+        banner("Kaggle's Fisheries Monitoring", HOW_TO_GET)
+        return folder, True
+    folder = prepare(fetch(COMPETITION, path), valid_frac, seed=seed)
+    return (folder / "sample" if mode == "sample" else folder), False
+
+
+def get_boxes(folder, standin):
+    """The box files' folder: downloaded for real data, the stand-in's own otherwise; lesson 7."""
+    folder = Path(folder)
+    if not standin:
+        return download_boxes(data_dir() / COMPETITION)
+    # The stand-in's files go through the same hash-checked download, from a file:// address.
+    root = next(p for p in (folder, *folder.parents) if (p / BOX_SUBDIR).is_dir())
+    return download_boxes(root / ".downloaded", base_url=(root / BOX_SUBDIR).as_uri(),
+                          files=standin_box_files(root))
