@@ -306,3 +306,24 @@ def test_get_classes_without_test_folder(tmp_path):
     make_classes(tmp_path / "train", classes=(("a", (1,)), ("b", (2,))))
     make_classes(tmp_path / "valid", classes=(("a", (3,)), ("b", (4,))))
     assert get_classes(tmp_path)[-1] == []
+
+
+def test_random_affine_without_randomness_is_the_identity_and_mirror():
+    import tensorflow as tf
+    from utils.images import RandomAffine
+    x = tf.constant(np.arange(2 * 6 * 8 * 3, dtype="float32").reshape(2, 6, 8, 3))
+    assert np.allclose(RandomAffine(0, 0, 0, False)(x, training=True), x, atol=1e-3)
+    flipped = RandomAffine(0, 0, 0, True)(x, training=True).numpy()
+    for out, src in zip(flipped, x.numpy()):
+        assert np.allclose(out, src, atol=1e-3) or np.allclose(out, src[:, ::-1], atol=1e-3)
+    assert np.array_equal(RandomAffine()(x, training=False), x)
+
+
+def test_random_affine_moves_pixels_and_keeps_shape_and_range():
+    import tensorflow as tf
+    from utils.images import RandomAffine
+    x = tf.constant(np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"))
+    y = RandomAffine(10, 0.1, 0.1, True)(x, training=True).numpy()
+    assert y.shape == x.shape
+    assert 0 <= y.min() and y.max() <= 255  # bilinear mixes and edge fill never leave 0-255
+    assert not np.allclose(y, x.numpy())
