@@ -38,3 +38,17 @@ def accuracy(probs, labels):
     if labels.ndim > 1:
         labels = labels.argmax(axis=-1)
     return float(np.mean(np.asarray(probs).argmax(axis=-1) == labels))
+
+
+def train_ensemble(build, fit, n=6, seed=0):
+    """Build and train n models alike, each from its own random seed; returns them; lesson 3."""
+    import keras
+    if n < 1:
+        raise ValueError("an ensemble needs at least one model")
+    models = []
+    for i in range(n):
+        keras.utils.set_random_seed(seed + i)  # different starting weights and batch order
+        model = build()
+        fit(model)
+        models.append(model)
+    return models

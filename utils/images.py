@@ -1,8 +1,9 @@
 """Images from folders into models: batches, whole arrays, labels, and corrupt-file screening.
 
 The course read images with Keras 1's ImageDataGenerator. That class is gone from Keras 3 (a
-legacy copy survives and is about ten times slower), so batches here are a `tf.data.Dataset`
-built by `keras.utils.image_dataset_from_directory`, which decodes in parallel and prefetches.
+legacy copy survives; it decodes on one core, so it falls further behind the more cores a machine
+has), so batches here are a `tf.data.Dataset` built by `keras.utils.image_dataset_from_directory`,
+which decodes on every core and prefetches.
 The dataset is handed straight to `model.fit` / `model.predict` and also carries the attributes
 course code reads: `samples`, `num_classes`, `class_indices`, `classes` and `filenames`.
 """

@@ -33,3 +33,13 @@ def fit_schedule(model, x, y=None, schedule=((0.001, 1),), **fit_kwargs):
     change = keras.callbacks.LearningRateScheduler(lambda epoch, lr: rates[epoch])
     callbacks = [*fit_kwargs.pop("callbacks", []), change]
     return model.fit(x, y, epochs=len(rates), callbacks=callbacks, **fit_kwargs)
+
+
+def scale_schedule(schedule, epochs):
+    """The same stages stretched or shrunk to about `epochs` in all, each at least one; lesson 3."""
+    total = sum(e for _, e in schedule)
+    if epochs < 1 or total < 1:
+        raise ValueError("a schedule needs at least one epoch")
+    if epochs >= total or epochs >= len(schedule):
+        return tuple((lr, max(1, round(e * epochs / total))) for lr, e in schedule)
+    return tuple((lr, 1) for lr, _ in schedule[:epochs])  # the first stages, one epoch each

@@ -90,8 +90,8 @@ def bn_modes(seed=0):
         bn.moving_mean.assign(np.full(3, 5.0, "float32"))
         bn.moving_variance.assign(np.full(3, 4.0, "float32"))
         bn.trainable = state == "trainable"
-        in_training = keras.ops.convert_to_numpy(bn(x, training=True))
         in_inference = keras.ops.convert_to_numpy(bn(x, training=False))
+        in_training = keras.ops.convert_to_numpy(bn(x, training=True))  # as inside model.fit
         out[state] = {"output_mean_training": float(in_training.mean()),
                       "output_mean_inference": float(in_inference.mean()),
                       "moving_mean_after": float(keras.ops.convert_to_numpy(bn.moving_mean)[0])}

@@ -7,6 +7,7 @@ The course's names are kept: `split_at`, `vgg_ft`, `vgg_ft_bn`, `adjust_dropout`
 `copy_weights`, `copy_model`, `insert_layer`.
 """
 import keras
+import numpy as np
 from keras import layers as kl
 
 from utils.training import compile_classifier
@@ -149,3 +150,16 @@ def insert_layer(model, new_layer, index):
         if id(layer) in copies:
             copies[id(layer)].set_weights(layer.get_weights())
     return res
+
+
+def set_trainable(model, from_layer):
+    """Freeze every layer before `from_layer` (a name or index), train it and all after; lessons 2-3."""
+    names = [layer.name for layer in model.layers]
+    if isinstance(from_layer, str):
+        if from_layer not in names:
+            raise ValueError(f"{model.name} has no layer named {from_layer!r}")
+        from_layer = names.index(from_layer)
+    for i, layer in enumerate(model.layers):
+        layer.trainable = i >= from_layer
+    # Keras reads trainable flags when compiling: compile again before the next fit.
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)

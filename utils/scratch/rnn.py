@@ -130,7 +130,7 @@ def batches_of(idx, batch, steps):
         yield x[:, start:start + steps], y[:, start:start + steps]
 
 
-def train_rnn(params, idx, epochs=1, batch=32, steps=25, lr=0.5, clip=5.0, max_updates=None):
+def train_rnn(params, idx, epochs=1, batch=32, steps=25, lr=0.3, clip=5.0, max_updates=None):
     """Truncated BPTT with SGD over an encoded text; the hidden state flows on; lesson 6."""
     losses = []
     for _ in range(epochs):
