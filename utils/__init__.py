@@ -12,6 +12,7 @@ _HOMES = {
     "utils.models": ["Vgg16"],
     "utils.plots": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
     "utils.training": ["set_lr"],
+    "utils.pseudo": ["MixIterator"],
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = list(_WHERE)

@@ -1,0 +1,199 @@
+"""MovieLens `ml-latest-small` (lesson 4): the grouplens download, its checks, and a stand-in.
+
+The real data is one zip from grouplens, fetched with `keras.utils.get_file` into
+`data/movielens/` and extracted beside it: `ml-latest-small/ratings.csv` (userId, movieId,
+rating, timestamp) and `movies.csv` (movieId, title, genres). Today's release has 100,836 ratings
+of 9,742 movies by 610 users; the course's copy (2016) had 100,004 ratings by 671 users.
+
+No checksum is pinned. GroupLens calls ml-latest-small a *development* dataset that "may change
+over time", and it already has changed under the same URL (the 2016 and 2018 releases above), so
+a pinned hash would refuse every future release while proving nothing about it. Pass
+`file_hash=` to `download` to pin the copy you have. What is always checked instead: the columns
+of ratings.csv, that every value is a number, ratings on the half-star scale 0.5-5, and a row count
+in a plausible range for this dataset.
+
+The stand-in is written in the same zip and CSV layout and goes through the same download (from
+a file:// URL) and checks. Its ratings are made from known low-rank factors plus Gaussian noise of
+known standard deviation `sigma`, so no model can beat an RMSE of `sigma` on it and a good one
+comes close; `truth.json` and `truth.npz` beside the zip hold the settings and the factors. Its
+ratings are real numbers, not half stars, so that the noise stays exactly Gaussian.
+"""
+import json
+import socket
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.datasets.standin import banner, check_mode, is_standin, mark
+from utils.paths import data_dir, standin_dir
+
+URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
+NAME = "ml-latest-small"
+COLUMNS = ("userId", "movieId", "rating", "timestamp")
+REAL_ROWS = (80_000, 250_000)  # 100,004 (2016) and 100,836 (2018) ratings so far
+STARS = (0.5, 5.0)
+HOW_TO_GET = (f"Real data: DATA='full' downloads {URL}\n"
+              "(about 1 MB) into data/movielens/ on a machine with internet.")
+
+
+class MovieLensError(ValueError):
+    """A ratings file that is not MovieLens as expected; the message says what is wrong."""
+
+
+def download(origin=URL, cache_dir=None, file_hash=None, timeout=60):
+    """Download and extract the zip with keras.utils.get_file; folder holding ratings.csv; lesson 4."""
+    import keras
+    cache_dir = Path(cache_dir or data_dir() / "movielens")
+    cache_dir.mkdir(parents=True, exist_ok=True)  # else Keras silently falls back to /tmp
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)  # urlretrieve has no timeout of its own
+    try:
+        extracted = keras.utils.get_file(f"{NAME}.zip", origin, file_hash=file_hash, extract=True,
+                                         cache_dir=str(cache_dir), cache_subdir=".")
+    except BaseException:
+        if not any(cache_dir.iterdir()):  # a failed first download leaves no empty folder behind
+            cache_dir.rmdir()
+        raise
+    finally:
+        socket.setdefaulttimeout(old)
+    return find_folder(extracted)
+
+
+def find_folder(root):
+    """The folder under `root` that holds ratings.csv, or an error saying what is there; lesson 4."""
+    root = Path(root)
+    found = sorted(root.rglob("ratings.csv"), key=lambda p: len(p.parts))
+    if not found:
+        raise MovieLensError(f"No ratings.csv under {root}: the download is not MovieLens "
+                             f"{NAME}. Delete {root} and its zip, then download again.")
+    return found[0].parent
+
+
+def check_ratings(ratings, rows=REAL_ROWS, stars=True):
+    """Raise MovieLensError unless ratings have MovieLens's columns, values and size; lesson 4."""
+    problems = []
+    missing = [c for c in COLUMNS if c not in ratings.columns]
+    if missing:
+        problems.append(f"columns {missing} are missing (found {list(ratings.columns)})")
+    else:
+        for c in COLUMNS:
+            if not pd.api.types.is_numeric_dtype(ratings[c]) or ratings[c].isna().any():
+                problems.append(f"column {c!r} holds missing or non-numeric values")
+        r = ratings["rating"]
+        if stars and not problems and (~r.between(*STARS) | (r * 2 % 1 != 0)).any():
+            problems.append(f"ratings outside the half-star scale {STARS[0]}-{STARS[1]}")
+    if rows and not rows[0] <= len(ratings) <= rows[1]:
+        problems.append(f"{len(ratings):,} rows, expected {rows[0]:,} to {rows[1]:,}")
+    if problems:
+        raise MovieLensError("ratings.csv is not as expected: " + "; ".join(problems) +
+                             ". Delete the download and fetch it again.")
+    return ratings
+
+
+def read(folder, rows=REAL_ROWS, stars=True):
+    """(ratings, movies) from an extracted folder, ratings checked; lesson 4."""
+    folder = Path(folder)
+    ratings = check_ratings(pd.read_csv(folder / "ratings.csv"), rows, stars)
+    movies_csv = folder / "movies.csv"
+    if movies_csv.exists():
+        movies = pd.read_csv(movies_csv)
+    else:  # titles are only for display; numbers stand in for them
+        ids = np.unique(ratings["movieId"])
+        movies = pd.DataFrame({"movieId": ids, "title": [f"movie {i}" for i in ids], "genres": ""})
+    return ratings, movies
+
+
+def split(ratings, valid_frac=0.2, seed=0, user="userId", item="movieId"):
+    """Random train/valid split; valid rows of users or movies absent from train move back; lesson 4."""
+    rng = np.random.default_rng(seed)
+    is_valid = rng.random(len(ratings)) < valid_frac
+    train = ratings[~is_valid]
+    # A model knows nothing of a user or movie it never trained on, so such a validation row
+    # measures nothing; it is moved to training, and counted.
+    unseen = is_valid & (~ratings[user].isin(train[user]) | ~ratings[item].isin(train[item]))
+    if unseen.any():
+        print(f"Moved {int(unseen.sum())} validation ratings of users or movies with no other "
+              "rating into the training set.")
+    is_valid &= ~unseen
+    return ratings[~is_valid].reset_index(drop=True), ratings[is_valid].reset_index(drop=True)
+
+
+def make_standin(dest, n_users=200, n_movies=120, n_factors=3, sigma=0.5, per_user=(50, 110),
+                 seed=0):
+    """Write a MovieLens-layout zip of ratings = low-rank truth + N(0, sigma); path; lesson 4."""
+    dest = Path(dest)
+    zpath = dest / f"{NAME}.zip"
+    if zpath.exists():
+        return zpath
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    scale = (0.25 / n_factors) ** 0.25  # factor dot products with a spread of about 0.5
+    users = rng.normal(0, scale, (n_users, n_factors))
+    movies = rng.normal(0, scale, (n_movies, n_factors))
+    user_bias, movie_bias = rng.normal(0, 0.3, n_users), rng.normal(0, 0.4, n_movies)
+    popularity = rng.pareto(1.5, n_movies) + 1  # a few films are rated by many, most by few
+    rows = []
+    for u in range(n_users):
+        n = min(int(rng.integers(*per_user)), n_movies)
+        for m in rng.choice(n_movies, n, replace=False, p=popularity / popularity.sum()):
+            rows.append((u, m))
+    u, m = np.array(rows).T
+    rating = (3.5 + user_bias[u] + movie_bias[m] + np.sum(users[u] * movies[m], axis=1)
+              + rng.normal(0, sigma, len(u)))
+    movie_ids = np.sort(rng.choice(np.arange(1, 200_000), n_movies, replace=False))
+    ratings = pd.DataFrame({"userId": u + 1, "movieId": movie_ids[m], "rating": rating.round(4),
+                            "timestamp": rng.integers(8e8, 1.5e9, len(u))})
+    movies_csv = pd.DataFrame({"movieId": movie_ids, "title": [
+        _standin_title(i, f, b) for i, f, b in zip(movie_ids, movies, movie_bias)],
+        "genres": "(stand-in)"})
+    with zipfile.ZipFile(dest / f"{NAME}.zip.tmp", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(f"{NAME}/ratings.csv", ratings.to_csv(index=False))
+        z.writestr(f"{NAME}/movies.csv", movies_csv.to_csv(index=False))
+    truth = {"sigma": sigma, "n_factors": n_factors, "n_users": n_users, "n_movies": n_movies,
+             "n_ratings": len(ratings), "seed": seed}
+    (dest / "truth.json").write_text(json.dumps(truth, indent=2))
+    np.savez(dest / "truth.npz", user_ids=np.arange(1, n_users + 1), movie_ids=movie_ids,
+             user_factors=users, movie_factors=movies, user_bias=user_bias, movie_bias=movie_bias,
+             mean=3.5)
+    mark(dest, f"Synthetic MovieLens ratings, seed {seed}. " + HOW_TO_GET)
+    (dest / f"{NAME}.zip.tmp").rename(zpath)  # last: a half-written stand-in is redone
+    return zpath
+
+
+def _standin_title(movie_id, factors, bias):
+    """A title that says where the stand-in film sits, so the factor plots can be read."""
+    tags = " ".join(f"{'ABC'[i]}{'+' if f > 0 else '-'}" for i, f in enumerate(factors[:3]))
+    return f"Film {movie_id} [{tags}]{' (liked)' if bias > 0.4 else ''}"
+
+
+def get(data="auto", standin=None, seed=0):
+    """Ratings and movies, real or stand-in: (ratings, movies, info dict); lesson 4."""
+    mode = check_mode(data)
+    if mode == "sample":
+        raise ValueError("MovieLens has no sample/ subset; ml-latest-small is small already. "
+                         "Use DATA='full', 'standin' or 'auto'.")
+    if mode in ("auto", "full"):
+        try:
+            folder = download()
+            ratings, movies = read(folder)
+            return ratings, movies, {"standin": False, "folder": str(folder), "sigma": None}
+        except Exception as err:
+            if mode == "full":
+                raise
+            print(f"Could not get MovieLens ({err}), so using the stand-in.")
+    return _get_standin(standin or {}, seed)
+
+
+def _get_standin(params, seed):
+    """The stand-in written once, then downloaded from a file:// URL and checked like the real one."""
+    dest = standin_dir() / "movielens"
+    zpath = make_standin(dest, seed=seed, **params)
+    truth = json.loads((dest / "truth.json").read_text())
+    folder = download(zpath.resolve().as_uri(), cache_dir=dest / "cache")
+    assert is_standin(folder)
+    n = truth["n_ratings"]
+    ratings, movies = read(folder, rows=(n, n), stars=False)
+    banner("MovieLens ml-latest-small", HOW_TO_GET)
+    return ratings, movies, {"standin": True, "folder": str(folder), **truth}

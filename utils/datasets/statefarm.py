@@ -1,0 +1,292 @@
+"""State Farm Distracted Driver Detection (lesson 4): Kaggle's layout, a split by driver, a stand-in.
+
+Kaggle ships `imgs/train/c0..c9/img_N.jpg` (22,424 dashboard-camera photos, ten classes of
+behaviour), `imgs/test/img_N.jpg` (79,726 unlabelled), `driver_imgs_list.csv` (subject, classname,
+img: which driver is in each training photo) and `sample_submission.csv` (img, c0..c9).
+
+The training photos come from 26 drivers, many photos each, taken seconds apart. Split them at
+random and nearly every validation photo has a near twin in training: validation accuracy then
+measures how well the model remembers a driver, not how it does on new drivers, which is what
+the test set holds. So `prepare` splits BY DRIVER: every photo of a validation driver goes to
+`valid/`, every other to `train/`, and it checks that no driver lands in both.
+
+The driver list and the image folders must agree. A photo listed but missing, one on disk but
+listed for no driver, or one listed under another class than its folder cannot be placed safely:
+with `on_mismatch='skip'` (the default) they are left out of both sets, counted and reported;
+with `on_mismatch='error'` preparing stops and says what is wrong. Nothing is dropped silently.
+
+`prepare` links (or copies) the photos into `bydriver/{train,valid}/c0..c9/` and
+`bydriver/test/unknown/`, leaving Kaggle's folders as they were, so a new split is cheap.
+"""
+import io
+import json
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from PIL import Image, ImageDraw
+
+from utils.datasets.standin import banner, check_mode, mark
+from utils.kaggle import KaggleError, credentials_present, fetch
+from utils.paths import data_dir, standin_dir
+
+COMPETITION = "state-farm-distracted-driver-detection"
+CLASSES = [f"c{i}" for i in range(10)]
+DESCRIPTIONS = ("safe driving", "texting, right hand", "phone call, right hand",
+                "texting, left hand", "phone call, left hand", "operating the radio", "drinking",
+                "reaching behind", "hair and makeup", "talking to a passenger")
+LIST_COLUMNS = ("subject", "classname", "img")
+OUT = "bydriver"
+DONE = ".prepared"
+HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
+              "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'\n"
+              "(about 4 GB).")
+
+
+class StateFarmError(ValueError):
+    """The State Farm files disagree or are incomplete; the message says what and how to fix."""
+
+
+def images_root(path):
+    """The folder holding train/ and test/: `imgs/` as Kaggle ships it, or the top; lesson 4."""
+    path = Path(path)
+    for root in (path / "imgs", path):
+        if (root / "train").is_dir():
+            return root
+    raise StateFarmError(f"No train/ folder under {path} or {path / 'imgs'}: the State Farm data"
+                         " is not extracted there. Run utils.kaggle.fetch or unzip imgs.zip.")
+
+
+def read_driver_list(csv):
+    """driver_imgs_list.csv, checked: its columns, no image listed twice; lesson 4."""
+    csv = Path(csv)
+    if not csv.is_file():
+        raise StateFarmError(f"{csv} is missing: the split by driver needs it. It comes with the "
+                             "competition's data; fetch it again.")
+    drivers = pd.read_csv(csv, dtype=str)
+    missing = [c for c in LIST_COLUMNS if c not in drivers.columns]
+    if missing:
+        raise StateFarmError(f"{csv} lacks the columns {missing} (has {list(drivers.columns)})")
+    doubled = drivers[drivers.duplicated("img", keep=False)]
+    if len(doubled):
+        raise StateFarmError(f"{csv} lists {doubled.img.nunique()} image(s) more than once "
+                             f"(e.g. {doubled.img.iloc[0]}); one driver per image is needed.")
+    return drivers[list(LIST_COLUMNS)]
+
+
+def audit(root, drivers):
+    """Rows of the driver list that match the image folders, and what does not; lesson 4."""
+    on_disk = {p.name: p.parent.name for c in CLASSES for p in (Path(root) / "train" / c).glob("*")
+               if p.is_file()}
+    folder = drivers.img.map(on_disk)
+    problems = {
+        "listed but missing": drivers.img[folder.isna()].tolist(),
+        "in another class folder than listed": drivers.img[folder.notna()
+                                                           & (folder != drivers.classname)].tolist(),
+        "on disk but listed for no driver": sorted(set(on_disk) - set(drivers.img)),
+    }
+    good = drivers[folder.notna() & (folder == drivers.classname)]
+    return good.reset_index(drop=True), problems
+
+
+def _report(problems, on_mismatch):
+    """Raise or print the mismatches between the driver list and the folders."""
+    found = {k: v for k, v in problems.items() if v}
+    if not found:
+        return
+    lines = [f"{len(v)} image(s) {k} (e.g. {', '.join(v[:3])})" for k, v in found.items()]
+    if on_mismatch == "error":
+        raise StateFarmError("driver_imgs_list.csv and the image folders disagree:\n  - "
+                             + "\n  - ".join(lines) + "\nFetch the data again, or pass "
+                             "on_mismatch='skip' to leave these images out of both sets.")
+    print("Left out of both training and validation, as they cannot be placed by driver:\n  - "
+          + "\n  - ".join(lines))
+
+
+def split_by_driver(drivers, n_valid=3, seed=0, valid_drivers=None):
+    """(train rows, valid rows, validation drivers): whole drivers go to validation; lesson 4."""
+    subjects = sorted(drivers.subject.unique())
+    if valid_drivers is None:
+        if not 0 < n_valid < len(subjects):
+            raise StateFarmError(f"n_valid={n_valid} drivers, but there are {len(subjects)}: "
+                                 "both sets need at least one.")
+        valid_drivers = sorted(np.random.default_rng(seed).choice(subjects, n_valid,
+                                                                  replace=False).tolist())
+    unknown = sorted(set(valid_drivers) - set(subjects))
+    if unknown:
+        raise StateFarmError(f"validation drivers {unknown} are not in the driver list")
+    is_valid = drivers.subject.isin(valid_drivers)
+    train, valid = drivers[~is_valid], drivers[is_valid]
+    assert not set(train.subject) & set(valid.subject)
+    return train.reset_index(drop=True), valid.reset_index(drop=True), list(valid_drivers)
+
+
+def _place(src, dst):
+    """Hard-link src at dst, else symlink, else copy (read-only Kaggle inputs, other disks)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    for how in (os.link, lambda s, d: os.symlink(Path(s).resolve(), d), shutil.copy2):
+        try:
+            how(src, dst)
+            return
+        except OSError:
+            continue
+    raise OSError(f"could not link or copy {src} to {dst}")
+
+
+def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip", n_sample=(20, 10)):
+    """Split the training photos by driver into bydriver/train, valid, sample, test; lesson 4."""
+    if on_mismatch not in ("skip", "error"):
+        raise ValueError(f"on_mismatch must be 'skip' or 'error', not {on_mismatch!r}")
+    path = Path(path)
+    out = path / OUT
+    wanted = {"n_valid": n_valid, "seed": seed, "valid_drivers": valid_drivers,
+              "n_sample": list(n_sample)}
+    if (out / DONE).exists():
+        done = json.loads((out / DONE).read_text())
+        if done["settings"] == wanted:
+            return {**done, "data": str(path)}  # the folder may have moved since
+        shutil.rmtree(out)  # another split was asked for: only links are deleted
+    root = images_root(path)
+    good, problems = audit(root, read_driver_list(path / "driver_imgs_list.csv"))
+    _report(problems, on_mismatch)
+    train, valid, chosen = split_by_driver(good, n_valid, seed, valid_drivers)
+    for split, rows in (("train", train), ("valid", valid)):
+        for r in rows.itertuples():
+            _place(root / "train" / r.classname / r.img, out / split / r.classname / r.img)
+    for p in sorted((root / "test").glob("*")):
+        if p.is_file():
+            _place(p, out / "test" / "unknown" / p.name)
+    for split, rows, n in (("train", train, n_sample[0]), ("valid", valid, n_sample[1])):
+        for r in rows.groupby("classname").head(n).itertuples():
+            _place(out / split / r.classname / r.img, out / "sample" / split / r.classname / r.img)
+    info = {"settings": wanted, "data": str(path), "valid_drivers": chosen,
+            "train_drivers": sorted(train.subject.unique().tolist()),
+            "counts": {"train": len(train), "valid": len(valid),
+                       "test": len(list((out / "test" / "unknown").glob("*")))},
+            "skipped": {k: len(v) for k, v in problems.items()}}
+    check_split(out, path / "driver_imgs_list.csv")
+    (out / DONE).write_text(json.dumps(info, indent=1))
+    return info
+
+
+def check_split(out, driver_list):
+    """Raise unless no driver has photos in both bydriver/train and bydriver/valid; lesson 4."""
+    owner = read_driver_list(driver_list).set_index("img").subject
+    drivers = {s: set(owner.reindex([p.name for p in (Path(out) / s).glob("*/*")]).dropna())
+               for s in ("train", "valid")}
+    both = drivers["train"] & drivers["valid"]
+    if both:
+        raise StateFarmError(f"drivers {sorted(both)} have photos in both train and valid")
+    return drivers
+
+
+# ---------------------------------------------------------------------------------------------
+# Stand-in
+
+
+def _jpeg(im):
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _driver_look(rng):
+    """What stays the same across one driver's photos: background, shirt, skin, seat position."""
+    return {"back": tuple(int(c) for c in rng.integers(30, 120, 3)),
+            "shirt": tuple(int(c) for c in rng.integers(60, 230, 3)),
+            "skin": tuple(int(c) for c in (rng.uniform(150, 240), rng.uniform(110, 180), 100)),
+            "shift": rng.uniform(-0.06, 0.06, 2)}
+
+
+def _standin_photo(look, cls, rng, size):
+    """A cartoon driver whose hand, and the coloured thing in it, say what they are doing."""
+    w, h = size
+    im = Image.new("RGB", (w, h), look["back"])
+    d = ImageDraw.Draw(im)
+    dx, dy = (look["shift"] + rng.uniform(-0.03, 0.03, 2)) * (w, h)
+    d.rectangle([0.35 * w + dx, 0.45 * h + dy, 0.75 * w + dx, h], fill=look["shirt"])   # body
+    d.ellipse([0.45 * w + dx, 0.1 * h + dy, 0.65 * w + dx, 0.42 * h + dy], fill=look["skin"])
+    d.ellipse([0.02 * w, 0.45 * h, 0.32 * w, 0.95 * h], outline=(20, 20, 20), width=3)   # wheel
+    # Ten hand positions on a 5 x 2 grid, and an object whose hue is the class's own.
+    col, row = cls % 5, cls // 5
+    hx, hy = (0.1 + 0.2 * col) * w + dx, (0.3 + 0.4 * row) * h + dy
+    r = 0.09 * w
+    hue = Image.new("HSV", (1, 1), (int(cls * 25.5), 230, 230)).convert("RGB").getpixel((0, 0))
+    d.ellipse([hx - r, hy - r, hx + r, hy + r], fill=look["skin"])
+    d.rectangle([hx - r / 2, hy - 1.6 * r, hx + r / 2, hy - 0.5 * r], fill=hue)
+    noise = rng.normal(0, 10, (h, w, 3))
+    return Image.fromarray(np.clip(np.asarray(im) + noise, 0, 255).astype(np.uint8))
+
+
+def make_standin(dest, n_drivers=6, per_class=6, n_test=100, size=(64, 48), seed=0):
+    """Write a learnable State Farm stand-in as Kaggle ships it: one zip with imgs/ and CSVs; lesson 4."""
+    dest = Path(dest)
+    zpath = dest / f"{COMPETITION}.zip"
+    if zpath.exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    looks = {f"p{100 + 2 * i:03d}": _driver_look(rng) for i in range(n_drivers + 2)}
+    train_drivers, test_drivers = list(looks)[:n_drivers], list(looks)[n_drivers:]
+    rows, ids = [], iter(rng.permutation(10 * n_drivers * per_class + n_test) + 1)
+    with zipfile.ZipFile(dest / f"{zpath.name}.tmp", "w") as z:
+        for subject in train_drivers:
+            for cls in range(10):
+                for _ in range(per_class):
+                    name = f"img_{next(ids)}.jpg"
+                    z.writestr(f"imgs/train/c{cls}/{name}",
+                               _jpeg(_standin_photo(looks[subject], cls, rng, size)))
+                    rows.append((subject, f"c{cls}", name))
+        test_names = []
+        for _ in range(n_test):  # the test set's drivers are never seen in training, as on Kaggle
+            name = f"img_{next(ids)}.jpg"
+            look = looks[test_drivers[int(rng.integers(len(test_drivers)))]]
+            z.writestr(f"imgs/test/{name}", _jpeg(_standin_photo(look, int(rng.integers(10)),
+                                                                 rng, size)))
+            test_names.append(name)
+        z.writestr("driver_imgs_list.csv",
+                   pd.DataFrame(rows, columns=LIST_COLUMNS).to_csv(index=False))
+        sample = pd.DataFrame({"img": test_names, **{c: 0.1 for c in CLASSES}})
+        z.writestr("sample_submission.csv", sample.to_csv(index=False))
+    mark(dest, f"Synthetic State Farm photos, seed {seed}. " + HOW_TO_GET)
+    (dest / f"{zpath.name}.tmp").rename(zpath)  # last: a half-written stand-in is redone
+    return dest
+
+
+def _real_on_disk(path):
+    """True when the competition's files (zips or folders) are already in `path`."""
+    return path.is_dir() and any((path / n).exists() for n in (
+        f"{COMPETITION}.zip", "imgs.zip", "imgs", "train", OUT))
+
+
+def get(data="auto", path=None, n_valid=3, seed=0, standin=(6, 6, 100, (64, 48)), **kwargs):
+    """Fetch and split State Farm by driver, or its stand-in: (folder, is_standin, info); lesson 4."""
+    mode = check_mode(data)
+    path = Path(path or data_dir() / COMPETITION)
+    if mode == "auto":
+        mode = "full" if _real_on_disk(path) or credentials_present() else "standin"
+        if mode == "full":
+            try:
+                return _get_real(path, "full", n_valid, seed, **kwargs)
+            except KaggleError as err:
+                print(f"Could not get the real data, so using the stand-in:\n{err}")
+                mode = "standin"
+    if mode == "standin":
+        n_drivers, per_class, n_test, size = standin
+        dest = make_standin(standin_dir() / COMPETITION, n_drivers, per_class, n_test, size, seed)
+        info = prepare(fetch(COMPETITION, dest), n_valid=max(1, n_drivers // 4), seed=seed,
+                       n_sample=(2, 1), **kwargs)
+        banner("Kaggle's State Farm Distracted Driver Detection", HOW_TO_GET)
+        return dest / OUT, True, info
+    return _get_real(path, mode, n_valid, seed, **kwargs)
+
+
+def _get_real(path, mode, n_valid, seed, **kwargs):
+    """The real competition data, fetched and split by driver; its sample/ for mode 'sample'."""
+    folder = fetch(COMPETITION, path)
+    info = prepare(folder, n_valid, seed, **kwargs)
+    out = folder / OUT
+    return (out / "sample" if mode == "sample" else out), False, info
