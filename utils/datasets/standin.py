@@ -24,10 +24,10 @@ def is_standin(folder):
     return any((p / MARKER).exists() for p in (folder, *folder.parents))
 
 
-def banner(name, how_to_get):
+def banner(name, how_to_get, what="a small synthetic dataset"):
     """A loud box saying the lesson runs on stand-in data, and how to get the real data."""
-    lines = [f"STAND-IN DATA: {name} was not found, so this lesson runs on a small",
-             "synthetic dataset in the same layout. Its numbers are NOT the course's results.",
+    lines = [f"STAND-IN DATA: {name} was not found, so this lesson runs on",
+             f"{what} in the same layout. Its numbers are NOT the course's results.",
              *how_to_get.splitlines()]
     width = max(map(len, lines)) + 4
     box = ["#" * width, *[f"# {line:<{width - 4}} #" for line in lines], "#" * width]

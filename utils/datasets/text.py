@@ -76,8 +76,8 @@ def get_text(data="auto", origin=NIETZSCHE_URL):
                 raise RuntimeError(f"Could not get the Nietzsche corpus ({err}). {HOW_TO_GET}")
             print(f"Could not download the Nietzsche corpus, so using the stand-in:\n  {err}")
     path = write_standin()
-    banner("The Nietzsche corpus", "Stand-in: the English text of Python's reference documentation.\n"
-           + HOW_TO_GET)
+    banner("The Nietzsche corpus", HOW_TO_GET,
+           what="the English text of Python's own reference documentation")
     return path.read_text(encoding="utf-8"), True
 
 
@@ -112,7 +112,7 @@ def decode(idx, chars):
 
 
 def split_text(idx, tune=0.05, test=0.05):
-    """Cut an encoded text into train, tune and test slices, in that order (a fraction may be 0); lesson 6."""
+    """Cut an encoded text into train, tune and test slices, in that order; lesson 6."""
     n = len(idx)
     n_test, n_tune = int(n * test), int(n * tune)
     if (test and n_test < 1) or (tune and n_tune < 1) or n - n_test - n_tune < 1:

@@ -21,7 +21,8 @@ def init_rnn(vocab, hidden, seed=0, dtype=np.float64):
     scale = 1.0 / np.sqrt(hidden)
     return {"Wxh": rng.normal(0, 0.1, (hidden, vocab)).astype(dtype),
             # near the identity: the state is carried forward unchanged at first
-            "Whh": (np.eye(hidden) * 0.5 + rng.normal(0, scale * 0.5, (hidden, hidden))).astype(dtype),
+            "Whh": (np.eye(hidden) * 0.5
+                    + rng.normal(0, scale * 0.5, (hidden, hidden))).astype(dtype),
             "bh": np.zeros(hidden, dtype),
             "Why": rng.normal(0, scale, (vocab, hidden)).astype(dtype),
             "by": np.zeros(vocab, dtype)}

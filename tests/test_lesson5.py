@@ -1,0 +1,26 @@
+"""nbs/lesson5.ipynb runs end to end in fast mode on the IMDB and GloVe stand-ins."""
+import json
+
+from utils.runner import run_lesson
+
+
+def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson5", {"DATA": "standin", "STANDIN_SIZE": [2000, 500],
+                                         "SEQ_LEN": 100, "EPOCHS": 3, "VGG_SIZE": 48,
+                                         "RESULTS": str(results)}, tmp_path / "build")
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["standin"] is True and summary["glove_standin"] is True
+    assert summary["n_train"] == 2000 and summary["n_test"] == 500
+    acc = summary["accuracy"]
+    assert set(acc) == {"one hidden layer", "Conv1D", "GloVe, frozen", "GloVe, fine-tuned",
+                        "multi-size CNN", "LSTM"}
+    for name, value in acc.items():  # balanced classes: chance is 0.5
+        assert value > 0.65, (name, value)
+    assert acc["GloVe, frozen"] > 0.8  # the stand-in vectors already know the sentiment words
+    assert summary["glove_missing"] > 0  # some words are left out of the stand-in GloVe
+    assert summary["vgg_bn_max_change"] < 1e-4
+    text = page.read_text()
+    assert "STAND-IN DATA" in text and "GloVe" in text
+    assert not (tmp_path / "data" / "glove").exists()  # the stand-in never lands as real data

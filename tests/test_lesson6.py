@@ -1,0 +1,30 @@
+"""nbs/lesson6.ipynb runs end to end in fast mode on the stand-in text."""
+import json
+import math
+
+from utils.runner import run_lesson
+
+
+def test_lesson6_runs_on_the_standin_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson6", {"DATA": "standin", "CHARS": 30000, "N_HIDDEN": 64,
+                                         "EPOCHS": 1, "NUMPY_UPDATES": 150,
+                                         "RESULTS": str(results)}, tmp_path / "build")
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["standin"] is True and summary["chars"] == 30000
+    uniform = math.log2(summary["vocab"])
+    bpc = summary["bits_per_char"]
+    assert set(bpc) == {"3-char", "unrolled 8-char", "SimpleRNN", "SimpleRNN, every step",
+                        "stateful LSTM + BN", "GRU", "numpy RNN"}
+    for name, value in bpc.items():  # every model learnt something beyond guessing uniformly
+        assert 0 < value < uniform, (name, value)
+    unigram = summary["ngram"]["tuning_bits_per_char"]["1"]
+    assert bpc["3-char"] < unigram  # three characters of context beat letter frequencies
+    assert summary["ngram"]["bits_per_char"] < unigram
+    rnn = summary["numpy_rnn"]
+    assert rnn["grad_rel_error"] < 1e-6
+    assert rnn["loss_after"] < rnn["loss_before"] - 0.5 and rnn["updates"] == 150
+    text = page.read_text()
+    assert "STAND-IN DATA" in text and "Python's reference documentation" in text
+    assert not (tmp_path / "data" / "nietzsche").exists()

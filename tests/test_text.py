@@ -1,0 +1,134 @@
+"""utils/datasets/text.py and the character-model helpers of utils/models/text.py; lesson 6."""
+import functools
+import http.server
+import threading
+
+import keras
+import numpy as np
+import pytest
+
+from utils.datasets import text as textdata
+from utils.datasets.standin import is_standin
+from utils.models import text as tm
+
+CORPUS = "It was the best of times, it was the worst of times. " * 40
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A loopback HTTP server (127.0.0.1 only) serving tmp_path/www."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield www, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_real_download_path_fetches_checks_and_caches(tmp_path, served):
+    www, url = served
+    (www / "nietzsche.txt").write_text(CORPUS, encoding="utf-8")
+    cache = tmp_path / "cache"
+    got = textdata.download_nietzsche(f"{url}/nietzsche.txt", cache, min_chars=1000)
+    assert got == CORPUS
+    assert (cache / "nietzsche" / "nietzsche.txt").read_text() == CORPUS
+    (www / "nietzsche.txt").unlink()  # a second call uses the cache, not the network
+    assert textdata.download_nietzsche(f"{url}/nietzsche.txt", cache, min_chars=1000) == CORPUS
+
+
+def test_a_cut_short_download_is_refused_and_removed(tmp_path):
+    src = tmp_path / "short.txt"
+    src.write_text("too short", encoding="utf-8")
+    cache = tmp_path / "cache"
+    with pytest.raises(ValueError, match="cut short"):
+        textdata.download_nietzsche(src.as_uri(), cache, min_chars=1000)
+    assert not (cache / "nietzsche" / "nietzsche.txt").exists()
+
+
+def test_offline_auto_falls_back_to_the_marked_standin(tmp_path, capsys):
+    missing = (tmp_path / "nowhere.txt").as_uri()
+    corpus, standin = textdata.get_text("auto", origin=missing)
+    assert standin and corpus == textdata.standin_text()
+    assert len(corpus) > 300_000 and "statement" in corpus
+    assert is_standin(textdata.write_standin().parent)
+    assert "STAND-IN DATA" in capsys.readouterr().out
+    with pytest.raises(RuntimeError, match="DATA='full'"):
+        textdata.get_text("full", origin=missing)
+    with pytest.raises(ValueError, match="DATA must be"):
+        textdata.get_text("nietzsche")
+
+
+def test_char_vocab_encode_decode_and_split():
+    chars = textdata.char_vocab(CORPUS)
+    assert chars == sorted(set(CORPUS))
+    idx = textdata.encode(CORPUS, chars)
+    assert idx.dtype == np.int32 and textdata.decode(idx, chars) == CORPUS
+    assert textdata.indices_char(chars)[textdata.char_indices(chars)["w"]] == "w"
+    with pytest.raises(ValueError, match="not in the alphabet"):
+        textdata.encode("Zebra", chars)
+    train, tune, test = textdata.split_text(idx, 0.1, 0.1)
+    assert len(train) + len(tune) + len(test) == len(idx)
+    assert np.array_equal(np.concatenate([train, tune, test]), idx)
+    with pytest.raises(ValueError, match="too short"):
+        textdata.split_text(idx[:5])
+
+
+def test_windows_for_next_char_models():
+    idx = np.arange(20)
+    x, y = tm.char_windows(idx, 3)
+    assert x.shape == (17, 3) and list(x[0]) == [0, 1, 2] and y[0] == 3 and y[-1] == 19
+    xs, ys = tm.seq_windows(idx, 4, 2)
+    assert list(xs[1]) == [2, 3, 4, 5] and list(ys[1]) == [3, 4, 5, 6]
+
+
+def test_stateful_layout_continues_each_row_in_the_next_batch():
+    idx = np.arange(1000)
+    x, y = tm.stateful_layout(idx, batch_size=4, cs=10)
+    assert len(x) % 4 == 0 and np.array_equal(y, x + 1)
+    batches = x.reshape(-1, 4, 10)
+    for b in range(4):  # row b of batch i+1 starts where row b of batch i stopped
+        assert np.all(batches[1:, b, 0] == batches[:-1, b, -1] + 1)
+
+
+def test_stateful_model_fits_and_its_state_resets_per_layer():
+    keras.utils.set_random_seed(0)
+    model = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8)
+    x, y = tm.stateful_layout(np.arange(400) % 5, batch_size=4, cs=6)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
+              callbacks=[tm.ResetStatesEachEpoch()])
+    assert tm.reset_states(model) == 1
+    first = model.predict(x[:4], batch_size=4, verbose=0)
+    second = model.predict(x[:4], batch_size=4, verbose=0)  # the state carried over
+    assert not np.allclose(first, second)
+    assert tm.reset_states(model) == 1
+    assert np.allclose(model.predict(x[:4], batch_size=4, verbose=0), first, atol=1e-6)
+
+
+def test_char_log2_probs_scores_every_char_after_the_burn_in_exactly_once():
+    keras.utils.set_random_seed(0)
+    model = tm.char_rnn(vocab=4, n_fac=3, n_hidden=6)
+    idx = np.random.default_rng(0).integers(0, 4, 37)
+    got = tm.char_log2_probs(model, idx, burn=5, score=6)
+    assert got.shape == (37 - 5,)
+    # brute force: char j is predicted after reading its window from the window's start,
+    # and windows start `burn` chars before each block of `score` scored chars
+    want = []
+    for j in range(5, 37):
+        start = 5 + (j - 5) // 6 * 6 - 5
+        p = keras.ops.convert_to_numpy(model(idx[None, start:j]))[0, -1]
+        want.append(np.log2(p[idx[j]]))
+    assert np.allclose(got, want, atol=1e-5)
+
+
+def test_small_char_models_build_and_sample():
+    chars = list("abc ")
+    m3 = tm.char3_model(4, n_fac=3, n_hidden=8)
+    assert m3.predict([np.zeros((2, 1))] * 3, verbose=0).shape == (2, 4)
+    unrolled = tm.unrolled_rnn(4, cs=5, n_fac=3, n_hidden=8)
+    assert unrolled.predict(np.zeros((2, 5)), verbose=0).shape == (2, 4)
+    seq = tm.simple_rnn_model(4, cs=5, n_fac=3, n_hidden=8, return_sequences=True)
+    assert seq.predict(np.zeros((2, 5)), verbose=0).shape == (2, 5, 4)
+    out = tm.sample_text(unrolled, "abcab", 7, chars, temperature=0.8, cs=5)
+    assert out.startswith("abcab") and len(out) == 12 and set(out) <= set(chars)

@@ -1,0 +1,218 @@
+"""GloVe word vectors (lesson 5): download, careful loading, an embedding matrix for a vocabulary.
+
+Stanford's GloVe 6B vectors were learnt from 6 billion words of Wikipedia and news: 400,000
+lowercase words, each a line `word v1 v2 ... v50` (or 100, 200, 300 numbers) in the files of
+`glove.6B.zip` (about 822 MB). Words used in similar ways get similar vectors, which gives a
+sentiment model a head start: it already knows "superb" is like "excellent".
+
+Two promises: a word of our vocabulary that GloVe lacks gets a documented random vector and is
+counted, and a truncated or damaged file raises an error before any matrix is built.
+"""
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from utils.datasets.standin import banner, check_mode, mark
+from utils.paths import data_dir, standin_dir
+
+GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
+ARCHIVE = "glove.6B.zip"
+GLOVE_6B_WORDS = 400_000
+COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
+HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads\n"
+              f"{GLOVE_URL} (822 MB) into data/glove/ once.")
+
+
+class GloveFileError(ValueError):
+    """A GloVe file or archive is incomplete or damaged."""
+
+
+def filename(dim=50):
+    """Name of the GloVe 6B file with `dim` numbers per word; lesson 5."""
+    if dim not in (50, 100, 200, 300):
+        raise ValueError(f"GloVe 6B comes in 50, 100, 200 or 300 dimensions, not {dim}.")
+    return f"glove.6B.{dim}d.txt"
+
+
+def download_glove(dim=50, origin=GLOVE_URL, cache_dir=None, file_hash=None,
+                   expected_words=GLOVE_6B_WORDS):
+    """Download glove.6B.zip with Keras (progress bar), check it, extract one file; lesson 5."""
+    import keras
+    cache_dir = Path(cache_dir or data_dir())
+    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
+    name = filename(dim)
+    txt = cache_dir / "glove" / name
+    if txt.exists():
+        return txt
+    archive = Path(keras.utils.get_file(ARCHIVE, origin, cache_dir=str(cache_dir),
+                                        cache_subdir="glove", file_hash=file_hash))
+    try:
+        extract(archive, name, txt, expected_words)
+    except GloveFileError:
+        archive.unlink()  # damaged: the next run downloads it again instead of failing again
+        raise
+    return txt
+
+
+def extract(archive, name, dest, expected_words=None):
+    """Take one file out of the GloVe zip, checking the archive and the line count; lesson 5."""
+    archive, dest = Path(archive), Path(dest)
+    advice = f"Delete {archive} and download it again."
+    if not zipfile.is_zipfile(archive):
+        raise GloveFileError(f"{archive} is not a complete zip archive. {advice}")
+    tmp = dest.with_suffix(".tmp")
+    try:
+        with zipfile.ZipFile(archive) as z:
+            if name not in z.namelist():
+                raise GloveFileError(f"{archive} has no {name} (it holds {z.namelist()}). {advice}")
+            with z.open(name) as src, open(tmp, "wb") as out:  # a bad CRC raises at the end
+                lines = sum(chunk.count(b"\n") for chunk in _copy(src, out))
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
+        tmp.unlink(missing_ok=True)
+        raise GloveFileError(f"{archive} is damaged ({err}). {advice}") from None
+    if expected_words and lines != expected_words:
+        tmp.unlink()
+        raise GloveFileError(f"{name} in {archive} has {lines:,} lines, expected "
+                             f"{expected_words:,}. {advice}")
+    tmp.rename(dest)  # renamed last: a half-extracted file is never taken for the real one
+    return dest
+
+
+def _copy(src, out, size=1 << 20):
+    """Copy a stream in chunks, yielding each chunk."""
+    while chunk := src.read(size):
+        out.write(chunk)
+        yield chunk
+
+
+def load_glove(path, dim=None, expected_words=None):
+    """Words and float32 vectors of a GloVe text file; a truncated file raises; lesson 5."""
+    path = Path(path)
+    advice = f"The file looks truncated or damaged: delete {path} and download it again."
+    words, rows = [], []
+    last = ""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            last = line
+            parts = line.rstrip("\n").split(" ")
+            dim = dim or len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise GloveFileError(f"{path}, line {n}: {len(parts) - 1} numbers after "
+                                     f"{parts[0]!r}, expected {dim}. {advice}")
+            try:
+                rows.append(np.array(parts[1:], dtype=np.float32))
+            except ValueError:
+                raise GloveFileError(f"{path}, line {n}: not all numbers. {advice}") from None
+            words.append(parts[0])
+    if not words:
+        raise GloveFileError(f"{path} is empty. {advice}")
+    if expected_words is not None and len(words) != expected_words:
+        raise GloveFileError(f"{path} has {len(words):,} words, expected {expected_words:,}. "
+                             f"{advice}")
+    if not last.endswith("\n"):
+        # GloVe's files end every line with a newline; a cut in the middle of the last number
+        # still parses, and only the missing newline tells
+        raise GloveFileError(f"{path} ends in the middle of a line. {advice}")
+    return words, np.stack(rows)
+
+
+def glove_matrix(id_to_word, n_rows, words, vectors, seed=0):
+    """Embedding rows for model ids 0..n_rows-1 from GloVe; returns (matrix, missing); lesson 5.
+
+    Row i holds the GloVe vector of word `id_to_word[i]` (looked up as is, then lowercased).
+    Row 0 is padding and stays zero. A word GloVe lacks, and the reserved ids (start of review,
+    unknown word), get a random vector drawn from a normal distribution with the mean and spread
+    of each GloVe dimension: it looks like an ordinary word vector, carries no meaning, and
+    training can move it. The words GloVe lacks are returned, so they can be counted and shown.
+    """
+    lookup = {w: i for i, w in enumerate(words)}
+    rng = np.random.default_rng(seed)
+    matrix = rng.normal(vectors.mean(axis=0), vectors.std(axis=0),
+                        (n_rows, vectors.shape[1])).astype(np.float32)
+    matrix[0] = 0.0
+    missing = []
+    for i in range(1, n_rows):
+        word = id_to_word.get(i)
+        if word is None or word.startswith("<"):  # a reserved id, not a word
+            continue
+        j = lookup.get(word, lookup.get(word.lower()))
+        if j is None:
+            missing.append(word)
+        else:
+            matrix[i] = vectors[j]
+    return matrix, missing
+
+
+def nearest(word, words, vectors, n=8):
+    """The `n` words whose vectors point most the same way as `word`'s (cosine); lesson 5."""
+    lookup = {w: i for i, w in enumerate(words)}
+    if word not in lookup:
+        raise KeyError(f"{word!r} is not in the GloVe vocabulary.")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    sims = unit @ unit[lookup[word]]
+    best = [i for i in np.argsort(-sims) if words[i] != word][:n]
+    return [(words[i], float(sims[i])) for i in best]
+
+
+def pca_2d(vectors):
+    """The two directions along which vectors spread most, as 2-D points (PCA); lesson 5."""
+    centred = vectors - vectors.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:2].T
+
+
+def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0):
+    """Write a glove.6B-format stand-in for `vocab_words` (a few left out on purpose); lesson 5.
+
+    Sentiment words lie along one direction (positive one way, negative the other) and movie
+    words along another, so the vectors carry meaning a model can use; the rest are noise.
+    """
+    from utils.datasets.imdb import MOVIE_WORDS, NEGATIVE, POSITIVE
+    dest = Path(dest or standin_dir() / "glove")
+    path = dest / filename(dim)
+    settings = repr((list(vocab_words), dim, drop, n_extra, seed))
+    recipe = hashlib.sha256(settings.encode()).hexdigest()
+    if path.exists() and (dest / COUNTS).exists():
+        if json.loads((dest / COUNTS).read_text()).get("recipe") == recipe:
+            return path  # written before for this vocabulary; another one is written afresh
+    rng = np.random.default_rng(seed)
+    axes = np.linalg.qr(rng.normal(size=(dim, 3)))[0].T  # three orthogonal directions
+    special = {**{w: 1.0 for w in POSITIVE}, **{w: -1.0 for w in NEGATIVE}}
+    words = [w for w in vocab_words if w in special or w in MOVIE_WORDS or rng.random() > drop]
+    words += [f"{w}{w[-1]}s" for w in vocab_words[:n_extra]]  # words no review uses
+    lines = []
+    for w in words:
+        v = rng.normal(0, 0.3, dim)
+        if w in special:
+            v += 3.0 * special[w] * axes[0] + rng.normal(0, 0.5) * axes[2]
+        elif w in MOVIE_WORDS:
+            v += 2.0 * axes[1]
+        lines.append(w + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
+    dest.mkdir(parents=True, exist_ok=True)
+    mark(dest, f"Synthetic GloVe-format vectors, seed {seed}.\n" + HOW_TO_GET)
+    path.with_suffix(".tmp").write_text("".join(lines), encoding="utf-8")
+    path.with_suffix(".tmp").rename(path)
+    (dest / COUNTS).write_text(json.dumps({path.name: len(lines), "recipe": recipe}))
+    return path
+
+
+def get(data="auto", dim=50, vocab_words=None, origin=GLOVE_URL):
+    """GloVe 6B as (words, vectors, is_standin), or the stand-in for `vocab_words`; lesson 5."""
+    mode = check_mode(data)
+    if mode != "standin":
+        try:
+            return (*load_glove(download_glove(dim, origin), dim, GLOVE_6B_WORDS), False)
+        except Exception as err:
+            if mode != "auto":
+                raise RuntimeError(f"Could not get GloVe ({err}). {HOW_TO_GET}")
+            print(f"Could not get GloVe, so using the stand-in:\n  {err}")
+    if vocab_words is None:
+        raise ValueError("The GloVe stand-in needs the words of the stand-in reviews: "
+                         "pass vocab_words.")
+    path = make_standin(vocab_words, dim=dim)
+    banner("The GloVe 6B word-vector file", HOW_TO_GET)
+    expected = json.loads((path.parent / COUNTS).read_text())[path.name]
+    return (*load_glove(path, dim, expected), True)

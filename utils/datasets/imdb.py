@@ -1,0 +1,162 @@
+"""IMDB movie reviews (lesson 5): Keras's copy, or a stand-in written in exactly its format.
+
+Keras ships the 50,000 reviews (25,000 to train, 25,000 to test, half positive) already turned into
+numbers: `imdb.npz` holds `x_train`, `y_train`, `x_test`, `y_test`, each review a list of word
+ranks (1 = the most frequent word), and `imdb_word_index.json` maps each word to its rank.
+`keras.datasets.imdb.load_data` then shifts every rank by 3 to make room for 0 (padding),
+1 (start of review) and 2 (a word outside the vocabulary), and keeps the `num_words` most frequent.
+
+The stand-in is a pair of files in that same format: synthetic reviews whose words come from
+English prose, with a few sentiment words that decide the label. `load_npz` reads them exactly
+the way Keras reads its own file.
+"""
+import json
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from utils.datasets.standin import banner, check_mode, mark
+from utils.paths import standin_dir
+
+START, OOV, INDEX_FROM = 1, 2, 3
+RECIPE = "recipe.json"  # the stand-in's settings, so a change of size rewrites it
+KERAS_SEED = 113  # the seed keras.datasets.imdb shuffles with
+HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads the\n"
+              "IMDB reviews (imdb.npz, imdb_word_index.json) into ~/.keras/datasets/ once.")
+
+POSITIVE = ("great", "excellent", "wonderful", "brilliant", "superb", "enjoyable", "moving",
+            "delightful", "masterpiece", "charming", "gripping", "beautiful", "funny",
+            "touching", "memorable", "outstanding")
+NEGATIVE = ("awful", "boring", "terrible", "dull", "worst", "waste", "horrible", "mess",
+            "stupid", "pointless", "tedious", "poor", "bland", "clumsy", "unwatchable",
+            "disappointing")
+MOVIE_WORDS = ("movie", "film", "plot", "acting", "actor", "actress", "story", "scene",
+               "director", "script", "ending", "cast", "character", "watch", "screen")
+
+
+def load_real(num_words=5000):
+    """Keras's IMDB reviews and word index (downloaded once, hash-checked); lesson 5."""
+    import keras
+    (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
+    return (x_train, y_train), (x_test, y_test), keras.datasets.imdb.get_word_index()
+
+
+def load_npz(path, num_words=None, seed=KERAS_SEED):
+    """Read an `imdb.npz`-format file exactly as keras.datasets.imdb.load_data does; lesson 5."""
+    with np.load(path, allow_pickle=True) as f:  # ragged reviews are stored as object arrays
+        x_train, y_train = f["x_train"], f["y_train"]
+        x_test, y_test = f["x_test"], f["y_test"]
+    rng = np.random.RandomState(seed)
+    order = np.arange(len(x_train))
+    rng.shuffle(order)
+    x_train, y_train = x_train[order], y_train[order]
+    order = np.arange(len(x_test))
+    rng.shuffle(order)
+    x_test, y_test = x_test[order], y_test[order]
+    xs = [[START] + [w + INDEX_FROM for w in x] for x in (*x_train, *x_test)]
+    num_words = num_words or max(max(x) for x in xs)
+    xs = [[w if w < num_words else OOV for w in x] for x in xs]
+    n = len(x_train)
+    return (_ragged(xs[:n]), y_train), (_ragged(xs[n:]), y_test)
+
+
+def index_to_word(word_index):
+    """Model input ids back to words, with Keras's offset and its three reserved ids; lesson 5."""
+    words = {rank + INDEX_FROM: word for word, rank in word_index.items()}
+    words.update({0: "<pad>", START: "<start>", OOV: "<unk>"})
+    return words
+
+
+def decode_review(ids, word_index):
+    """A review's ids as readable text; lesson 5."""
+    words = index_to_word(word_index)
+    return " ".join(words.get(int(i), "<unk>") for i in ids if i != 0)
+
+
+def pad(reviews, maxlen=500):
+    """Make every review exactly `maxlen` ids: cut long ones, fill short ones with 0; lesson 5."""
+    out = np.zeros((len(reviews), maxlen), dtype=np.int32)
+    for i, review in enumerate(reviews):
+        kept = review[:maxlen]  # the start of a review, as the course kept
+        out[i, maxlen - len(kept):] = kept  # zeros in front: an RNN reads the words last
+    return out
+
+
+def _filler_words(n):
+    """The `n` most frequent lowercase words of Python's documentation, ranked."""
+    from pydoc_data.topics import topics
+    counts = Counter(re.findall(r"[a-z]+", " ".join(topics.values()).lower()))
+    sentiment = set(POSITIVE) | set(NEGATIVE)
+    return [w for w, _ in counts.most_common() if w not in sentiment and len(w) > 1][:n]
+
+
+def _review(rng, label, filler, weights):
+    """One synthetic review: filler prose, movie words, and sentiment words mostly of `label`."""
+    length = int(rng.integers(30, 200))
+    words = list(rng.choice(filler, size=length, p=weights))
+    for _ in range(int(rng.integers(1, 4))):
+        words[int(rng.integers(length))] = str(rng.choice(MOVIE_WORDS))
+    n_cues = int(rng.integers(3, 9))
+    for _ in range(n_cues):
+        # one cue in five points the other way: real reviews say "not great" too
+        own = rng.random() > 0.2
+        pool = POSITIVE if (label == 1) == own else NEGATIVE
+        words[int(rng.integers(length))] = str(rng.choice(pool))
+    return words
+
+
+def _ragged(lists):
+    """A 1-D object array of lists, even when they happen to share one length."""
+    out = np.empty(len(lists), dtype="object")
+    for i, item in enumerate(lists):
+        out[i] = item
+    return out
+
+
+def make_standin(dest=None, n_train=2500, n_test=2500, n_filler=3000, seed=0):
+    """Write a learnable stand-in as Keras ships IMDB: imdb.npz + imdb_word_index.json; lesson 5."""
+    dest = Path(dest or standin_dir() / "imdb")
+    recipe = json.dumps({"n_train": n_train, "n_test": n_test, "n_filler": n_filler, "seed": seed})
+    if ((dest / "imdb.npz").exists() and (dest / "imdb_word_index.json").exists()
+            and (dest / RECIPE).exists() and (dest / RECIPE).read_text() == recipe):
+        return dest
+    rng = np.random.default_rng(seed)
+    filler = _filler_words(n_filler)
+    weights = 1.0 / np.arange(1, len(filler) + 1)  # Zipf: a few words are very common
+    weights /= weights.sum()
+    labels = rng.permutation(np.arange(n_train + n_test) % 2)
+    reviews = [_review(rng, y, filler, weights) for y in labels]
+    counts = Counter(w for r in reviews for w in r)
+    # ranks by frequency, ties by word, as in Keras's index: rank 1 is the most frequent word
+    ranked = sorted(counts, key=lambda w: (-counts[w], w))
+    word_index = {w: i + 1 for i, w in enumerate(ranked)}
+    ids = _ragged([[word_index[w] for w in r] for r in reviews])
+    arrays = {"x_train": ids[:n_train], "y_train": labels[:n_train],
+              "x_test": ids[n_train:], "y_test": labels[n_train:]}
+    dest.mkdir(parents=True, exist_ok=True)
+    mark(dest, f"Synthetic IMDB-format reviews, seed {seed}.\n" + HOW_TO_GET)
+    (dest / "imdb_word_index.json.tmp").write_text(json.dumps(word_index))
+    with open(dest / "imdb.npz.tmp", "wb") as f:
+        np.savez(f, **arrays)
+    for name in ("imdb_word_index.json", "imdb.npz"):  # renamed last: half-written is redone
+        (dest / f"{name}.tmp").rename(dest / name)
+    (dest / RECIPE).write_text(recipe)  # other sizes asked for later are written afresh
+    return dest
+
+
+def get(data="auto", num_words=5000, standin=(2500, 2500)):
+    """IMDB as ((x_train, y_train), (x_test, y_test), word_index, is_standin); lesson 5."""
+    mode = check_mode(data)
+    if mode != "standin":
+        try:
+            return (*load_real(num_words), False)
+        except Exception as err:
+            if mode != "auto":
+                raise RuntimeError(f"Could not get the IMDB reviews ({err}). {HOW_TO_GET}")
+            print(f"Could not get the IMDB reviews, so using the stand-in:\n  {err}")
+    dest = make_standin(n_train=standin[0], n_test=standin[1])
+    banner("The IMDB review dataset", HOW_TO_GET)
+    word_index = json.loads((dest / "imdb_word_index.json").read_text())
+    return (*load_npz(dest / "imdb.npz", num_words), word_index, True)
