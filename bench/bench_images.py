@@ -45,22 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-@contextlib.contextmanager
-def quiet_stderr():
-    """Send file descriptor 2 to /dev/null for a while: TF 2.21 logs a few lines through absl
-    that TF_CPP_MIN_LOG_LEVEL does not stop (oneDNN, no CUDA drivers, cuInit) as it starts."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+from utils.env import native_logs_silenced  # noqa: E402
 
-
-with quiet_stderr():
+with native_logs_silenced():
     import tensorflow as tf
     import keras  # noqa: F401  (loaded here so its import chatter is silenced too)
     tf.constant(0)  # starts the runtime, which logs a failed cuInit on machines without a GPU
