@@ -11,6 +11,7 @@ _HOMES = {
     "utils.kaggle": ["do_clip", "fetch", "make_submission", "submit"],
     "utils.models": ["Vgg16"],
     "utils.models.vgg16bn": ["Vgg16BN", "vgg_ft_bn"],
+    "utils.models.resnet50": ["Resnet50"],
     "utils.plots": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
     "utils.training": ["set_lr"],
     "utils.pseudo": ["MixIterator"],

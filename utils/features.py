@@ -32,6 +32,9 @@ def precompute(model, batches, fname=None, progress=True):
     with tqdm(total=total, unit="img", disable=not progress, desc="features") as bar:
         for images, y in _batches_with_labels(batches):
             out = np.asarray(model.predict_on_batch(images))
+            if out.dtype.kind == "V" or (out.dtype.kind == "f" and out.dtype.itemsize < 4):
+                # Mixed precision on GPUs yields bfloat16, which .npy files cannot hold.
+                out = out.astype("float32")
             if writer:
                 writer.append(out)
             else:

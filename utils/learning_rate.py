@@ -31,7 +31,7 @@ def fit_schedule(model, x, y=None, schedule=((0.001, 1),), **fit_kwargs):
         raise ValueError("Compile the model before fitting it.")
     rates = expand_schedule(schedule)
     change = keras.callbacks.LearningRateScheduler(lambda epoch, lr: rates[epoch])
-    callbacks = [*fit_kwargs.pop("callbacks", []), change]
+    callbacks = [change, *fit_kwargs.pop("callbacks", [])]  # theirs see the new rate
     return model.fit(x, y, epochs=len(rates), callbacks=callbacks, **fit_kwargs)
 
 

@@ -1,8 +1,11 @@
-"""Pictures the lessons draw: image grids, confusion matrices and training curves."""
+"""Pictures the lessons draw: image grids, confusion matrices, training curves, and where a model
+looks (bounding boxes and class activation maps on photos)."""
 import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import Rectangle
+from PIL import Image
 
 
 def _as_images(ims):
@@ -66,5 +69,59 @@ def plot_history(history, metrics=("loss", "accuracy")):
         ax.set_xlabel("epoch")
         ax.set_title(name)
         ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def _grid(n, cols, figsize):
+    """A figure with n axes in rows of `cols`, axes turned off."""
+    cols = min(cols, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=figsize or (3.2 * cols, 2.2 * rows),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def _rect(ax, box, colour):
+    x, y, w, h = box
+    ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=2))
+
+
+def plot_boxes(ims, boxes=None, pred_boxes=None, titles=None, cols=4, figsize=None):
+    """Photos with true boxes (yellow) and predicted ones (red), as (x, y, w, h); lesson 7."""
+    ims = _as_images(ims)
+    fig, axes = _grid(len(ims), cols, figsize)
+    for i, (ax, im) in enumerate(zip(axes, ims)):
+        ax.imshow(im)
+        if boxes is not None and np.any(boxes[i]):
+            _rect(ax, boxes[i], "yellow")
+        if pred_boxes is not None:
+            _rect(ax, pred_boxes[i], "red")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def upsample(cam, shape):
+    """A small activation map stretched smoothly to an image's (height, width); lesson 7."""
+    h, w = shape
+    return np.asarray(Image.fromarray(np.asarray(cam, "float32"), mode="F").resize(
+        (w, h), Image.BILINEAR))
+
+
+def plot_cams(ims, cams, titles=None, boxes=None, cols=4, alpha=0.5, figsize=None):
+    """Class activation maps drawn over their photos, hot where the class was seen; lesson 7."""
+    ims = _as_images(ims)
+    fig, axes = _grid(len(ims), cols, figsize)
+    for i, (ax, im) in enumerate(zip(axes, ims)):
+        ax.imshow(im)
+        ax.imshow(upsample(cams[i], im.shape[:2]), cmap="jet", alpha=alpha)
+        if boxes is not None and np.any(boxes[i]):
+            _rect(ax, boxes[i], "white")
+        if titles is not None:
+            ax.set_title(str(titles[i]), fontsize=9)
     fig.tight_layout()
     return fig

@@ -64,7 +64,8 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4), seed=0):
     rng = np.random.default_rng(seed)
     for c in CLASSES:
         # A re-run after an interruption plans the same split from the union of both folders.
-        files = sorted(p.name for split in ("train", "valid") for p in (path / split / c).glob("*.jpg"))
+        files = sorted(p.name for split in ("train", "valid")
+                       for p in (path / split / c).glob("*.jpg"))
         n_valid = max(1, round(len(files) * valid_frac)) if len(files) > 1 else 0
         valid = set(rng.permutation(files)[:n_valid])
         for name in files:

@@ -94,7 +94,7 @@ def bn_modes(seed=0):
         in_training = keras.ops.convert_to_numpy(bn(x, training=True))  # as inside model.fit
         out[state] = {"output_mean_training": float(in_training.mean()),
                       "output_mean_inference": float(in_inference.mean()),
-                      "moving_mean_after": float(keras.ops.convert_to_numpy(bn.moving_mean)[0])}
+                      "moving_mean_after": float(bn.moving_mean.numpy()[0])}
     return out
 
 
@@ -110,7 +110,7 @@ class Resnet50(Vgg16):
             f"class_{i}" for i in range(self.model.output_shape[-1])]
 
     def ft(self, num):
-        """Freeze every layer (BN then runs in inference mode) and add a `num`-way softmax; lesson 7."""
+        """Freeze every layer (BN then runs in inference), add a `num`-way softmax; lesson 7."""
         for layer in self.model.layers:
             layer.trainable = False
         last = self.model.layers[-1]

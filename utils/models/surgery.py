@@ -52,7 +52,8 @@ def dense_head(input_shape, out_dim, units=4096, n_dense=2, bn=False, dropout=0.
     for i in range(n_dense):
         x = kl.Dense(units, use_bias=not bn, name=f"{name}_fc{i + 1}")(x)
         if bn:  # normalise each unit's input over the batch, before the ReLU
-            x = kl.BatchNormalization(name=f"{name}_bn{i + 1}")(x)
+            # momentum 0.9: the running averages used when predicting settle within an epoch
+            x = kl.BatchNormalization(momentum=0.9, name=f"{name}_bn{i + 1}")(x)
         x = kl.Activation("relu")(x)
         if dropout:
             x = kl.Dropout(dropout)(x)

@@ -1,0 +1,231 @@
+"""utils/datasets/fisheries.py: Kaggle's layout, the seeded split, fish boxes and the stand-in.
+
+Everything lives in tmp_path; no Kaggle credentials or API. Box files are downloaded with
+Keras's real, hash-checked `get_file` from file:// addresses.
+"""
+import hashlib
+import json
+import os
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import utils.datasets.fisheries as fi
+import utils.kaggle as kg
+from utils.datasets import is_standin
+from utils.kaggle import fetch
+
+N_TRAIN, N_TEST = 64, 8
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in [n for n in os.environ if n.startswith("KAGGLE_") or n == "XDG_CONFIG_HOME"]:
+        monkeypatch.delenv(name)
+
+    def no_api():
+        raise kg.KaggleError("No Kaggle API credentials found (test).")
+    monkeypatch.setattr(kg, "_api", no_api)
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory):
+    """A small stand-in as Kaggle ships it, fetched and prepared."""
+    dest = tmp_path_factory.mktemp("fish") / fi.COMPETITION
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "none"))
+        fi.make_standin(dest, N_TRAIN, N_TEST, seed=0)
+        fi.prepare(fetch(fi.COMPETITION, dest), n_sample=(1, 1))
+    return dest
+
+
+def write_image(path, size=(200, 100), colour=(90, 90, 90)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path)
+
+
+def rect(x, y, w, h):
+    return {"class": "rect", "x": x, "y": y, "width": w, "height": h}
+
+
+# --------------------------------------------------------------------------------------------
+# Layout and split
+
+
+def test_standin_has_kaggles_layout(standin):
+    assert (standin / "train.zip").is_file() and (standin / "test_stg1.zip").is_file()
+    with zipfile.ZipFile(standin / "train.zip") as z:
+        names = z.namelist()
+    assert {n.split("/")[1] for n in names} == set(fi.CLASSES)
+    assert all(n.startswith("train/") and n.endswith(".jpg") for n in names)
+    sample = pd.read_csv(standin / fi.SAMPLE_SUBMISSION)
+    assert list(sample.columns) == ["image", *fi.CLASSES] and len(sample) == N_TEST
+    assert sorted(sample["image"]) == sorted(p.name for p in (standin / "test_stg1").glob("*.jpg"))
+    assert is_standin(standin)
+    # one box file per fish class, in the published format; none for NoF and OTHER
+    for name, (attachment, _) in fi.BOX_FILES.items():
+        entries = json.loads((standin / "boxes" / attachment / name).read_text())
+        assert entries and all(e["annotations"][0]["class"] == "rect" for e in entries)
+        assert {"x", "y", "width", "height"} <= set(entries[0]["annotations"][0])
+
+
+def test_prepare_splits_every_class_and_is_seeded(standin, tmp_path):
+    counts = json.loads((standin / fi.DONE).read_text())
+    assert counts["train"] + counts["valid"] == N_TRAIN and counts["test"] == N_TEST
+    for c in fi.CLASSES:
+        assert list((standin / "valid" / c).glob("*.jpg")), c
+        train = {p.name for p in (standin / "train" / c).glob("*.jpg")}
+        valid = {p.name for p in (standin / "valid" / c).glob("*.jpg")}
+        assert not train & valid
+    # The same seed on a fresh copy gives the same split.
+    again = tmp_path / "again"
+    fi.make_standin(again, N_TRAIN, N_TEST, seed=0)
+    fi.prepare(fetch(fi.COMPETITION, again), n_sample=(1, 1))
+    for c in fi.CLASSES:
+        assert ({p.name for p in (again / "valid" / c).glob("*.jpg")}
+                == {p.name for p in (standin / "valid" / c).glob("*.jpg")})
+
+
+def test_prepare_refuses_a_folder_without_the_classes(tmp_path):
+    write_image(tmp_path / "train" / "ALB" / "img_1.jpg")
+    with pytest.raises(FileNotFoundError, match="class folders"):
+        fi.prepare(tmp_path)
+
+
+def test_get_standin_goes_through_fetch_and_prepare(tmp_path, capsys):
+    folder, standin = fi.get("standin", standin=(N_TRAIN, N_TEST))
+    assert standin and is_standin(folder) and (folder / fi.DONE).exists()
+    assert "STAND-IN DATA" in capsys.readouterr().out
+    assert not (tmp_path / "data" / fi.COMPETITION).exists()  # never where real data belongs
+    with pytest.raises(ValueError, match="DATA must be one of"):
+        fi.get("everything")
+
+
+def test_size_onehot_keeps_unknown_sizes_apart():
+    onehot, known = fi.size_onehot([(160, 90), (200, 100), (160, 90)])
+    assert known == [(160, 90), (200, 100)]
+    assert onehot.tolist() == [[1, 0, 0], [0, 1, 0], [1, 0, 0]]
+    other, _ = fi.size_onehot([(999, 1)], known)
+    assert other.tolist() == [[0, 0, 1]]
+
+
+# --------------------------------------------------------------------------------------------
+# Boxes
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """Images and box files with one of each kind of bad input planted."""
+    images = tmp_path / "train"
+    for c, name in [("ALB", "img_1.jpg"), ("ALB", "img_2.jpg"), ("ALB", "img_3.jpg"),
+                    ("BET", "img_4.jpg"), ("BET", "img_5.jpg"), ("NoF", "img_6.jpg")]:
+        write_image(images / c / name)
+    boxes = tmp_path / "boxes"
+    boxes.mkdir()
+    alb = [{"filename": "../data/fish/train/ALB/img_1.jpg", "annotations": [rect(20, 10, 40, 20)]},
+           {"filename": "img_2.jpg", "annotations": [rect(5, 5, 10, 10), rect(100, 50, 60, 40)]},
+           {"filename": "img_99.jpg", "annotations": [rect(1, 1, 5, 5)]},       # no such photo
+           {"filename": "img_3.jpg", "annotations": [rect(180, 80, 50, 50)]}]   # partly outside
+    bet = [{"filename": "img_4.jpg", "annotations": [rect(500, 500, 10, 10)]},  # all outside
+           {"filename": "img_4.jpg", "annotations": [rect(600, 600, 5, 5)]}]    # listed twice
+    # img_5.jpg (BET) has no box at all
+    (boxes / "alb_labels.json").write_text(json.dumps(alb))
+    (boxes / "bet_labels.json").write_text(json.dumps(bet))
+    names = ["ALB/img_1.jpg", "ALB/img_2.jpg", "ALB/img_3.jpg", "BET/img_4.jpg",
+             "BET/img_5.jpg", "NoF/img_6.jpg"]
+    return images, boxes, names
+
+
+def test_bad_box_input_is_counted_and_never_misaligned(planted):
+    images, boxes, names = planted
+    results, report = fi.load_boxes(boxes, {"train": (images, names)}, (50, 100))
+    out, has_box = results["train"]
+    counts = report.counts()
+    assert counts == {"images": 6, "matched": 3, "no_box_expected": 1, "missing": 1,
+                      "unmatched": 1, "clipped": 1, "outside": 1, "duplicates": 1}
+    assert report.unmatched == [("ALB", "img_99.jpg")]
+    assert report.missing == [("BET", "img_5.jpg")]
+    assert report.outside == [("BET", "img_4.jpg")] and report.clipped == [("ALB", "img_3.jpg")]
+    # Photos are 200x100 shown at 100x50 (width x height): every number halves.
+    assert has_box.tolist() == [True, True, True, False, False, False]
+    np.testing.assert_allclose(out[0], [10, 5, 20, 10])   # the folder in the name is ignored
+    np.testing.assert_allclose(out[1], [50, 25, 30, 20])  # the larger of two boxes
+    np.testing.assert_allclose(out[2], [90, 40, 10, 10])  # cut at the photo's edge
+    assert not out[3:].any()
+    text = str(report)
+    for words in ("not in this set", "without a box", "cut to its edges", "dropped", "twice"):
+        assert words in text, text
+
+
+def test_a_different_order_of_files_moves_the_boxes_with_them(planted):
+    images, boxes, names = planted
+    fwd, _ = fi.load_boxes(boxes, {"a": (images, names)}, (50, 100))[0]["a"]
+    rev, _ = fi.load_boxes(boxes, {"a": (images, names[::-1])}, (50, 100))[0]["a"]
+    np.testing.assert_allclose(rev, fwd[::-1])
+
+
+def test_entries_are_unmatched_only_when_no_split_has_the_photo(planted, tmp_path):
+    images, boxes, names = planted
+    valid = tmp_path / "valid"
+    (valid / "ALB").mkdir(parents=True)
+    (images / "ALB" / "img_2.jpg").rename(valid / "ALB" / "img_2.jpg")
+    train_names = [n for n in names if n != "ALB/img_2.jpg"]
+    results, report = fi.load_boxes(boxes, {"train": (images, train_names),
+                                            "valid": (valid, ["ALB/img_2.jpg"])}, (50, 100))
+    assert report.counts()["unmatched"] == 1 and report.matched == 3
+    assert results["valid"][1].tolist() == [True]
+
+
+def test_download_boxes_uses_the_hash_checked_download(tmp_path):
+    served = tmp_path / "served"
+    files = {}
+    for name, (attachment, _) in list(fi.BOX_FILES.items())[:2]:
+        body = json.dumps([{"filename": "img_1.jpg", "annotations": [rect(1, 2, 3, 4)]}])
+        (served / attachment).mkdir(parents=True)
+        (served / attachment / name).write_text(body)
+        files[name] = (attachment, hashlib.md5(body.encode()).hexdigest())
+    folder = fi.download_boxes(tmp_path / "cache", base_url=served.as_uri(), files=files)
+    assert sorted(p.name for p in folder.iterdir()) == sorted(files)
+    # A file whose md5 does not match is refused, with where to put a good copy.
+    bad = {name: (a, "0" * 32) for name, (a, _) in files.items()}
+    with pytest.raises(RuntimeError, match="md5 must be 0{32}"):
+        fi.download_boxes(tmp_path / "cache2", base_url=served.as_uri(), files=bad)
+    assert fi.BOX_URL.startswith("https://") and len(fi.BOX_FILES) == 6
+
+
+def _red(im):
+    a = np.asarray(im).astype(int)
+    return (a[..., 0] > a[..., 1] + 60) & (a[..., 0] > a[..., 2] + 60)
+
+
+def test_standin_boxes_really_locate_the_fish():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        im, (x, y, w, h) = fi._standin_photo("LAG", int(rng.integers(8)), rng, 8)
+        red = _red(im)
+        inside = np.zeros_like(red)
+        inside[int(y):int(np.ceil(y + h)) + 1, int(x):int(np.ceil(x + w)) + 1] = True
+        assert red.sum() > 30
+        assert red[inside].sum() / red.sum() > 0.95  # the fish is in its box
+        assert red[inside].mean() > 0.3              # and the box is mostly fish
+
+
+def test_standin_boxes_survive_the_whole_pipeline(standin):
+    box_dir = fi.get_boxes(standin, True)
+    names = [f"LAG/{p.name}" for p in sorted((standin / "train" / "LAG").glob("*.jpg"))]
+    results, report = fi.load_boxes(box_dir, {"train": (standin / "train", names)}, (60, 90))
+    out, has_box = results["train"]
+    assert has_box.all() and report.counts()["missing"] == 0
+    for name, (x, y, w, h) in zip(names, out):
+        im = Image.open(standin / "train" / name).convert("RGB").resize((90, 60))
+        red = _red(im)
+        inside = np.zeros_like(red)
+        inside[int(y):int(np.ceil(y + h)) + 1, int(x):int(np.ceil(x + w)) + 1] = True
+        assert red[inside].sum() / max(red.sum(), 1) > 0.9, name

@@ -1,0 +1,60 @@
+"""Lesson 7's notebook, executed end to end in fast mode on the Fisheries stand-in."""
+import json
+
+import pandas as pd
+
+from utils.datasets import fisheries as fi
+from utils.runner import run_lesson
+
+FISH_WITH_BOXES = ("ALB", "BET", "DOL", "LAG", "SHARK", "YFT")
+
+
+def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson7", {"DATA": "standin", "STANDIN": [320, 40], "EPOCHS": 15,
+                                         "PSEUDO_EPOCHS": 5, "GRU_UPDATES": 40,
+                                         "RESULTS": str(results)}, tmp_path / "build")
+    s = json.loads((results / "summary.json").read_text())
+    assert s["standin"] is True and s["weights"] is None
+
+    # ResNet50 and the batch norm rule of Keras 3
+    assert s["resnet50"]["bn_layers"] == 53 and s["resnet50"]["params"] > 23_000_000
+    assert s["bn_modes"]["frozen"]["moving_mean_after"] == 5.0
+    assert s["bn_checks"]["frozen_bn_same"] and not s["bn_checks"]["trainable_bn_same"]
+
+    # Every box lined up with its photo, nothing left over in the stand-in
+    folder = tmp_path / "data/standin" / fi.COMPETITION
+    n_fish = sum(len(list((folder / split / c).glob("*.jpg")))
+                 for split in ("train", "valid") for c in FISH_WITH_BOXES)
+    report = s["box_report"]
+    assert report["images"] == 320 and report["matched"] == n_fish
+    assert report["no_box_expected"] == 320 - n_fish
+    assert all(report[k] == 0 for k in ("missing", "unmatched", "clipped", "outside", "duplicates"))
+
+    # The heads learn (8 classes: chance is 0.125), the leak is real, boxes beat the average box,
+    # and the class maps are hottest on the fish.
+    assert s["size_only_accuracy"] > s["majority_accuracy"]
+    for key in ("head_val_accuracy", "inception_val_accuracy", "fcn_val_accuracy"):
+        assert s[key] > 0.25, (key, s[key])  # 49 validation photos: noisy, so a loose bound
+    assert s["multi_output"]["class_val_accuracy"] > 0.3
+    assert s["multi_output"]["box_iou"] > s["multi_output"]["mean_box_iou"] + 0.1
+    assert s["cam_hits_in_box"] > 0.5
+    assert 0 <= s["pseudo_val_accuracy"] <= 1
+
+    # A clipped submission shaped like the sample
+    sub = pd.read_csv(results / "fisheries-submission.csv")
+    sample = pd.read_csv(folder / fi.SAMPLE_SUBMISSION)
+    assert list(sub.columns) == list(sample.columns) and len(sub) == s["n_test"] == 40
+    assert sorted(sub["image"]) == sorted(sample["image"])
+    probs = sub[list(fi.CLASSES)].to_numpy()
+    assert probs.max() <= 0.9 + 1e-9 and probs.min() >= 0.1 / 7 - 1e-9
+
+    # The numpy GRU: gradients checked, loss going down on lesson 6's text
+    assert s["gru_grad_check_max_rel_error"] < 1e-6
+    assert s["gru"]["updates"] == 40 and s["gru"]["last_loss"] < s["gru"]["first_loss"] - 0.5
+
+    text = page.read_text()
+    assert "STAND-IN DATA" in text
+    assert not (tmp_path / "data" / fi.COMPETITION).exists()
