@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 bench: $(STAMP)
-	@for script in bench/*.py; do $(PY) $$script || exit 1; done
+	@for script in bench/bench_*.py bench/gpu_throughput.py; do $(PY) $$script || exit 1; done
 
 doctor: $(STAMP)
 	@TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c 'from utils.env import doctor; doctor()'

@@ -14,6 +14,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.benchline import bench_line  # noqa: E402
 from utils.arrays import load_array, save_array  # noqa: E402
 
 TARGET = 0.5
@@ -57,9 +58,7 @@ def size_on_disk(path):
 
 def report(name, ours, theirs, baseline):
     """Print one `bench:` line: NumPy's time over ours, so above 1 means we are faster."""
-    ratio = theirs / ours
-    verdict = "PASS" if ratio >= TARGET else "MISS"
-    print(f"bench: {name} speed vs {baseline} = {ratio:.2f}x (target >= {TARGET}x) {verdict}")
+    bench_line(f"{name} speed vs {baseline}", theirs / ours, ">=", TARGET, "{:.2f}x", "{}x")
 
 
 def main():

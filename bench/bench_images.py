@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+from bench.benchline import bench_line  # noqa: E402
 from utils.env import native_logs_silenced  # noqa: E402
 
 with native_logs_silenced():
@@ -181,14 +182,9 @@ def best_rates(passes, repeats, warmups=None, budget=None, min_rounds=MIN_ROUNDS
 
 def report(ours, theirs, baseline):
     """Print one `bench:` line: get_batches' images/second over the baseline's."""
-    target = TARGETS[baseline]
-    if theirs is None:
-        print(f"bench: get_batches img/s vs {baseline} = n/a (target >= {target}x) MISS "
-              f"(legacy generator unavailable)")
-        return
-    ratio = ours / theirs
-    verdict = "PASS" if ratio >= target else "MISS"
-    print(f"bench: get_batches img/s vs {baseline} = {ratio:.2f}x (target >= {target}x) {verdict}")
+    ratio = None if theirs is None else ours / theirs
+    bench_line(f"get_batches img/s vs {baseline}", ratio, ">=", TARGETS[baseline], "{:.2f}x", "{}x",
+               "" if theirs is not None else "(legacy generator unavailable)")
 
 
 def main():

@@ -22,6 +22,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.benchline import bench_line  # noqa: E402
 from utils.arrays import ArrayWriter  # noqa: E402
 
 DIM, N_LABELLED, N_VALID, N_UNLABELLED = 2048, 4000, 1000, 25_000
@@ -103,10 +104,8 @@ def main():
         write_features(tmp / "test_x1.bc", N_UNLABELLED, 2)
         write_features(tmp / "test_x4.bc", 4 * N_UNLABELLED, 3)
         (mib1, n1), (mib4, n4) = measure(tmp, "test_x1.bc"), measure(tmp, "test_x4.bc")
-        growth = mib4 / mib1 - 1
-        verdict = "PASS" if growth <= TARGET else "MISS"
-        print(f"bench: pseudo-label peak RSS growth, unlabelled x4 vs x1 = {growth:+.1%} "
-              f"(target <= +{TARGET:.0%}) {verdict}")
+        bench_line("pseudo-label peak RSS growth, unlabelled x4 vs x1", mib4 / mib1 - 1, "<=",
+                   TARGET, "{:+.1%}", "+{:.0%}")
         size = DIM * 4 / 2**20
         print(f"streamed from disk: {n1:,} unlabelled rows ({n1 * size:.0f} MB) peak {mib1:.0f} MiB; "
               f"{n4:,} rows ({n4 * size:.0f} MB) peak {mib4:.0f} MiB")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from bench.benchline import bench_line  # noqa: E402
 
 BURN = 64  # characters of context every model gets before its predictions count
 LIMIT_S = 600
@@ -63,11 +64,9 @@ def main(budget_s=450.0):
     rnn_bpc = float(-char_log2_probs(model, test, BURN, BURN).mean())
     wall = time.time() - start
 
-    ok = "PASS" if rnn_bpc < ngram_bpc else "MISS"
-    print(f"bench: lesson6 char GRU test bits/char = {rnn_bpc:.3f} "
-          f"(target < {ngram_bpc:.3f}, the best n-gram) {ok}")
-    ok = "PASS" if wall < LIMIT_S else "MISS"
-    print(f"bench: lesson6 wall time s = {wall:.0f} (target < {LIMIT_S}) {ok}")
+    bench_line("lesson6 char GRU test bits/char", rnn_bpc, "<", ngram_bpc, "{:.3f}",
+               "{:.3f}, the best n-gram")
+    bench_line("lesson6 wall time s", wall, "<", LIMIT_S, "{:.0f}")
 
 
 if __name__ == "__main__":

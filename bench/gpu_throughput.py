@@ -15,6 +15,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from bench.benchline import bench_line  # noqa: E402
 
 SIZE = (224, 224)
 BATCH = 64
@@ -63,11 +64,6 @@ def finetune_rate(policy):
     return BATCH * (STEPS + 1) / (time.perf_counter() - start)
 
 
-def line(measure, value, op, target):
-    ok = value >= target if op == ">=" else value <= target
-    print(f"bench: {measure} = {value:.2f}x (target {op} {target}x) {'PASS' if ok else 'MISS'}")
-
-
 def main():
     from utils.env import gpus, precision_policy, setup
     found = gpus()
@@ -87,8 +83,10 @@ def main():
           f"{info.replicas} replica(s); batch {BATCH} at {SIZE[0]}px")
     print(f"VGG16 fine-tuning: float32 {f32:.0f} img/s, {mixed} {fast:.0f} img/s; "
           f"input pipeline alone (decode+resize) {feed:.0f} img/s")
-    line(f"vgg16 fine-tune img/s {mixed} vs float32", fast / f32, ">=", 1.0)
-    line("input pipeline img/s vs fastest fine-tune img/s", feed / max(fast, f32), ">=", 1.0)
+    bench_line(f"vgg16 fine-tune img/s {mixed} vs float32", fast / f32, ">=", 1.0, "{:.2f}x",
+               "{}x")
+    bench_line("input pipeline img/s vs fastest fine-tune img/s", feed / max(fast, f32), ">=", 1.0,
+               "{:.2f}x", "{}x")
     return 0
 
 

@@ -4,6 +4,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -13,3 +15,23 @@ _SCRATCH = Path(tempfile.mkdtemp(prefix="dl1-kit-tests-"))
 os.environ["DL1_DATA"] = str(_SCRATCH / "data")
 os.environ["DL1_BUILD"] = str(_SCRATCH / "build")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def offline_kaggle_env(tmp_path, monkeypatch):
+    """Scratch data, home and Kaggle-input folders under tmp_path, and no Kaggle credentials."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for name in [n for n in os.environ if n.startswith("KAGGLE_") or n == "XDG_CONFIG_HOME"]:
+        monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def no_kaggle_api(offline_kaggle_env, monkeypatch):
+    """The offline environment above, and a Kaggle API that fails as with no credentials."""
+    import utils.kaggle as kg  # here, so the environment above is set before utils is imported
+
+    def no_api():
+        raise kg.KaggleError("No Kaggle API credentials found (test).")
+    monkeypatch.setattr(kg, "_api", no_api)

@@ -6,7 +6,6 @@ The stand-in is small (40 training and 10 test images of 32 px).
 """
 import io
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -31,18 +30,8 @@ STANDIN = (N_TRAIN, N_TEST, PX)
 STANDIN_COUNTS = {"train": 30, "valid": 10, "sample/train": 4, "sample/valid": 2, "test": 10}
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API."""
-    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in [n for n in os.environ if n.startswith("KAGGLE_") or n == "XDG_CONFIG_HOME"]:
-        monkeypatch.delenv(name)
-
-    def no_api():
-        raise kg.KaggleError("No Kaggle API credentials found (test).")
-    monkeypatch.setattr(kg, "_api", no_api)
+# Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_kaggle_api")
 
 
 @pytest.fixture(scope="module")

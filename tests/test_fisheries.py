@@ -5,7 +5,6 @@ Keras's real, hash-checked `get_file` from file:// addresses.
 """
 import hashlib
 import json
-import os
 import zipfile
 
 import numpy as np
@@ -14,25 +13,14 @@ import pytest
 from PIL import Image
 
 import utils.datasets.fisheries as fi
-import utils.kaggle as kg
 from utils.datasets import is_standin
 from utils.kaggle import fetch
 
 N_TRAIN, N_TEST = 64, 8
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API."""
-    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in [n for n in os.environ if n.startswith("KAGGLE_") or n == "XDG_CONFIG_HOME"]:
-        monkeypatch.delenv(name)
-
-    def no_api():
-        raise kg.KaggleError("No Kaggle API credentials found (test).")
-    monkeypatch.setattr(kg, "_api", no_api)
+# Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_kaggle_api")
 
 
 @pytest.fixture(scope="module")

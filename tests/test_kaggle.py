@@ -5,7 +5,6 @@ an empty home folder and no KAGGLE_* variables, where it finds no credentials an
 """
 import errno
 import importlib.util
-import os
 import socket
 import sys
 import textwrap
@@ -100,13 +99,8 @@ def use_api(monkeypatch, api):
 
 
 @pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
+def isolated(offline_kaggle_env, monkeypatch):
     """Scratch data, home and Kaggle-input folders; no credentials; the API must not be touched."""
-    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in [n for n in os.environ if n.startswith("KAGGLE_") or n == "XDG_CONFIG_HOME"]:
-        monkeypatch.delenv(name)
     monkeypatch.setattr(kg, "_warned", set())
 
     def no_api():

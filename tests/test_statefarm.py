@@ -4,7 +4,6 @@ Data lives in tmp_path; HOME and the Kaggle input folder point there and the Kag
 by one that fails, so nothing reaches the network. The stand-in here is tiny: 4 drivers, 2 photos
 per class each, 10 test photos of 32x24 pixels.
 """
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -13,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import utils.kaggle as kg
 from utils.datasets import is_standin
 from utils.datasets import statefarm as sf
 from utils.kaggle import fetch
@@ -22,17 +20,8 @@ from utils.pseudo import LeakError, pseudo_label
 TINY = (4, 2, 10, (32, 24))
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    for name in [n for n in os.environ if n.startswith("KAGGLE_")]:
-        monkeypatch.delenv(name)
-
-    def no_api():
-        raise kg.KaggleError("No Kaggle API credentials found (test).")
-    monkeypatch.setattr(kg, "_api", no_api)
+# Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("no_kaggle_api")
 
 
 @pytest.fixture(scope="module")

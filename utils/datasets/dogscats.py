@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark
-from utils.kaggle import KaggleError, credentials_present, fetch, mounted_input
+from utils.datasets.standin import banner, check_mode, mark, real_or_standin
+from utils.kaggle import credentials_present, fetch, mounted_input
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "dogs-vs-cats-redux-kernels-edition"
@@ -164,18 +164,10 @@ def get(data="auto", path=None, n_valid=2000, n_sample=(200, 50), standin=(400, 
     """Fetch and prepare dogs vs cats, or its stand-in; returns (folder, is_standin); lesson 1."""
     mode = check_mode(data)
     path = Path(path or data_dir() / COMPETITION)
-    if mode == "auto":
-        real = _real_on_disk(path) or mounted_input(COMPETITION) or credentials_present()
-        mode = "full" if real else "standin"
-        if mode == "full":
-            try:
-                return _get_real(path, "full", n_valid, n_sample, seed), False
-            except KaggleError as err:
-                print(f"Could not get the real data, so using the stand-in:\n{err}")
-                mode = "standin"
-    if mode == "standin":
-        return _get_standin(standin, seed), True
-    return _get_real(path, mode, n_valid, n_sample, seed), False
+    return real_or_standin(
+        mode, lambda: _real_on_disk(path) or mounted_input(COMPETITION) or credentials_present(),
+        lambda m: (_get_real(path, m, n_valid, n_sample, seed), False),
+        lambda: (_get_standin(standin, seed), True))
 
 
 def _get_real(path, mode, n_valid, n_sample, seed):

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark
-from utils.kaggle import KaggleError, credentials_present, fetch
+from utils.datasets.standin import banner, check_mode, mark, real_or_standin
+from utils.kaggle import credentials_present, fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "the-nature-conservancy-fisheries-monitoring"
@@ -395,22 +395,24 @@ def get(data="auto", path=None, valid_frac=0.15, standin=(320, 80), seed=0):
     """Fetch and prepare Fisheries, or its stand-in; returns (folder, is_standin); lesson 7."""
     mode = check_mode(data)
     path = Path(path or data_dir() / COMPETITION)
-    if mode == "auto":
-        mode = "full" if _real_on_disk(path) or credentials_present() else "standin"
-        if mode == "full":
-            try:
-                return prepare(fetch(COMPETITION, path), valid_frac, seed=seed), False
-            except KaggleError as err:
-                print(f"Could not get the real data, so using the stand-in:\n{err}")
-                mode = "standin"
-    if mode == "standin":
-        n_train, n_test = standin
-        dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, seed=seed)
-        folder = prepare(fetch(COMPETITION, dest), valid_frac, n_sample=(2, 1), seed=seed)
-        banner("Kaggle's Fisheries Monitoring", HOW_TO_GET)
-        return folder, True
+    return real_or_standin(mode, lambda: _real_on_disk(path) or credentials_present(),
+                           lambda m: (_get_real(path, m, valid_frac, seed), False),
+                           lambda: (_get_standin(standin, valid_frac, seed), True))
+
+
+def _get_real(path, mode, valid_frac, seed):
+    """The real competition data, fetched and prepared; its sample/ folder for mode 'sample'."""
     folder = prepare(fetch(COMPETITION, path), valid_frac, seed=seed)
-    return (folder / "sample" if mode == "sample" else folder), False
+    return folder / "sample" if mode == "sample" else folder
+
+
+def _get_standin(standin, valid_frac, seed):
+    """The stand-in, written once, then put through the same fetch and prepare as real data."""
+    n_train, n_test = standin
+    dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, seed=seed)
+    folder = prepare(fetch(COMPETITION, dest), valid_frac, n_sample=(2, 1), seed=seed)
+    banner("Kaggle's Fisheries Monitoring", HOW_TO_GET)
+    return folder
 
 
 def get_boxes(folder, standin):

@@ -1,4 +1,4 @@
-"""What every stand-in dataset shares: how it is marked on disk, and the banner that says so.
+"""What every stand-in dataset shares: its marker on disk, its banner, and when to fall back to it.
 
 A stand-in is small, seeded, learnable data written in exactly the real dataset's layout, so a
 lesson runs its real code path on a machine without the real data. It must never be taken for
@@ -41,3 +41,24 @@ def check_mode(data):
     if data not in DATA_MODES:
         raise ValueError(f"DATA must be one of {DATA_MODES}, not {data!r}")
     return data
+
+
+def real_or_standin(mode, real_at_hand, get_real, get_standin):
+    """A Kaggle dataset by data mode: 'auto' tries the real one, else the stand-in; lessons 1, 4, 7.
+
+    `real_at_hand()` says whether the real data is on disk or can be fetched, `get_real(mode)`
+    returns the real data for 'full' or 'sample', and `get_standin()` the stand-in. In 'auto' a
+    Kaggle error (no network, rules not accepted) is printed and the stand-in used instead.
+    """
+    # Imported here: the datasets that never touch Kaggle need not load its plumbing.
+    from utils.kaggle import KaggleError
+
+    if mode == "auto":
+        if not real_at_hand():
+            return get_standin()
+        try:
+            return get_real("full")
+        except KaggleError as err:
+            print(f"Could not get the real data, so using the stand-in:\n{err}")
+            return get_standin()
+    return get_standin() if mode == "standin" else get_real(mode)

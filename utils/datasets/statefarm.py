@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark
-from utils.kaggle import KaggleError, credentials_present, fetch
+from utils.datasets.standin import banner, check_mode, mark, real_or_standin
+from utils.kaggle import credentials_present, fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "state-farm-distracted-driver-detection"
@@ -266,22 +266,19 @@ def get(data="auto", path=None, n_valid=3, seed=0, standin=(6, 6, 100, (64, 48))
     """Fetch and split State Farm by driver, or its stand-in: (folder, is_standin, info); lesson 4."""
     mode = check_mode(data)
     path = Path(path or data_dir() / COMPETITION)
-    if mode == "auto":
-        mode = "full" if _real_on_disk(path) or credentials_present() else "standin"
-        if mode == "full":
-            try:
-                return _get_real(path, "full", n_valid, seed, **kwargs)
-            except KaggleError as err:
-                print(f"Could not get the real data, so using the stand-in:\n{err}")
-                mode = "standin"
-    if mode == "standin":
-        n_drivers, per_class, n_test, size = standin
-        dest = make_standin(standin_dir() / COMPETITION, n_drivers, per_class, n_test, size, seed)
-        info = prepare(fetch(COMPETITION, dest), n_valid=max(1, n_drivers // 4), seed=seed,
-                       n_sample=(2, 1), **kwargs)
-        banner("Kaggle's State Farm Distracted Driver Detection", HOW_TO_GET)
-        return dest / OUT, True, info
-    return _get_real(path, mode, n_valid, seed, **kwargs)
+    return real_or_standin(mode, lambda: _real_on_disk(path) or credentials_present(),
+                           lambda m: _get_real(path, m, n_valid, seed, **kwargs),
+                           lambda: _get_standin(standin, seed, **kwargs))
+
+
+def _get_standin(standin, seed, **kwargs):
+    """The stand-in, written once, then fetched and split by driver like the real data."""
+    n_drivers, per_class, n_test, size = standin
+    dest = make_standin(standin_dir() / COMPETITION, n_drivers, per_class, n_test, size, seed)
+    info = prepare(fetch(COMPETITION, dest), n_valid=max(1, n_drivers // 4), seed=seed,
+                   n_sample=(2, 1), **kwargs)
+    banner("Kaggle's State Farm Distracted Driver Detection", HOW_TO_GET)
+    return dest / OUT, True, info
 
 
 def _get_real(path, mode, n_valid, seed, **kwargs):

@@ -11,11 +11,13 @@ decide, unit by unit, how much of the old state to keep:
 
 Where z is near 0 the state passes through a step unchanged, so information (and gradient) can
 travel much further back than through the plain RNN's repeated tanh. Arrays are laid out
-(batch, ...) like `utils.scratch.rnn`, whose softmax, text batching and gradient check we reuse.
+(batch, ...) like `utils.scratch.rnn`, whose softmax, text batching, gradient check, training,
+evaluation and sampling loops we reuse with the GRU's own forward pass and step.
 """
 import numpy as np
 
-from utils.scratch.rnn import batches_of, relative_error, softmax
+from utils.scratch.rnn import (central_differences, mean_loss, relative_error, sample_chars,
+                               softmax, train_bptt)
 
 PARAMS = ("Wxz", "Whz", "bz", "Wxr", "Whr", "br", "Wxh", "Whh", "bh", "Why", "by")
 GATES = (("Wxz", "Whz", "bz"), ("Wxr", "Whr", "br"), ("Wxh", "Whh", "bh"))
@@ -122,20 +124,7 @@ def sgd_step(params, grads, lr, clip=5.0):
 
 def numerical_grads(params, inputs, targets, eps=1e-5):
     """Gradients by central differences, slow but obviously right, to check backprop; lesson 7."""
-    grads = {}
-    for k in PARAMS:
-        g = np.zeros_like(params[k])
-        flat, gflat = params[k].reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = gru_forward(params, inputs, targets)[0]
-            flat[i] = old - eps
-            down = gru_forward(params, inputs, targets)[0]
-            flat[i] = old
-            gflat[i] = (up - down) / (2 * eps)
-        grads[k] = g
-    return grads
+    return central_differences(gru_forward, PARAMS, params, inputs, targets, eps)
 
 
 def grad_check(params, inputs, targets, eps=1e-5):
@@ -147,39 +136,20 @@ def grad_check(params, inputs, targets, eps=1e-5):
 
 def train_gru(params, idx, epochs=1, batch=32, steps=25, lr=0.5, clip=5.0, max_updates=None):
     """Truncated BPTT with SGD over an encoded text; the hidden state flows on; lesson 7."""
-    losses = []
-    for _ in range(epochs):
-        h = None
-        for x, y in batches_of(idx, batch, steps):
-            loss, grads, h = loss_and_grads(params, x, y, h)
-            sgd_step(params, grads, lr, clip)
-            losses.append(loss)
-            if max_updates and len(losses) >= max_updates:
-                return losses
-    return losses
+    return train_bptt(loss_and_grads, sgd_step, params, idx, epochs, batch, steps, lr, clip,
+                      max_updates)
 
 
 def evaluate(params, idx, batch=32, steps=100):
     """Mean cross-entropy (nats per character) on an encoded text; lesson 7."""
-    total, count, h = 0.0, 0, None
-    for x, y in batches_of(idx, batch, steps):
-        loss, cache = gru_forward(params, x, y, h)
-        h = cache["hs"][-1]
-        total += loss * x.size
-        count += x.size
-    return total / count
+    return mean_loss(gru_forward, params, idx, batch, steps)
 
 
 def sample(params, seed_idx, n, temperature=1.0, rng=None):
     """Generate `n` characters after reading `seed_idx`; lower temperature, safer; lesson 7."""
-    rng = rng or np.random.default_rng(0)
-    h = np.zeros((1, params["Whh"].shape[0]), params["Whh"].dtype)
-    for x in seed_idx:
-        h, _ = gru_step(params, np.array([x]), h)
-    out = []
-    for _ in range(n):
-        p = softmax((h @ params["Why"].T + params["by"]) / temperature)[0]
-        x = int(rng.choice(len(p), p=p))
-        out.append(x)
-        h, _ = gru_step(params, np.array([x]), h)
-    return out
+    return sample_chars(_next_state, params, seed_idx, n, temperature, rng)
+
+
+def _next_state(params, x, h):
+    """The GRU's new state alone, the step `sample_chars` wants."""
+    return gru_step(params, x, h)[0]

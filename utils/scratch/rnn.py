@@ -9,6 +9,9 @@ that carries what it has read so far, then scores every character of the alphabe
 
 Backprop through time runs the same steps backwards, adding up each weight's share of the loss
 at every step. Arrays are laid out (batch, ...) so a batch of sequences trains at once.
+
+The loops that train, evaluate, sample and check gradients take the model's own functions as
+arguments, so lesson 7's GRU (`utils.scratch.gru`) runs through the very same loops.
 """
 import numpy as np
 
@@ -34,6 +37,11 @@ def softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def rnn_step(params, x, h):
+    """One step for a batch of character indices `x`: the new hidden state; lesson 6."""
+    return np.tanh(params["Wxh"][:, x].T + h @ params["Whh"].T + params["bh"])
+
+
 def rnn_forward(params, inputs, targets, h0=None):
     """Mean cross-entropy of next-char predictions, and what backprop needs; lesson 6."""
     inputs, targets = np.atleast_2d(inputs), np.atleast_2d(targets)
@@ -44,7 +52,7 @@ def rnn_forward(params, inputs, targets, h0=None):
     loss = 0.0
     rows = np.arange(batch)
     for t in range(steps):
-        h = np.tanh(params["Wxh"][:, inputs[:, t]].T + h @ params["Whh"].T + params["bh"])
+        h = rnn_step(params, inputs[:, t], h)
         p = softmax(h @ params["Why"].T + params["by"])
         loss -= np.log(p[rows, targets[:, t]]).sum()
         hs.append(h)
@@ -90,20 +98,7 @@ def sgd_step(params, grads, lr, clip=5.0):
 
 def numerical_grads(params, inputs, targets, eps=1e-5):
     """Gradients by central differences, slow but obviously right, to check backprop; lesson 6."""
-    grads = {}
-    for k in PARAMS:
-        g = np.zeros_like(params[k])
-        flat, gflat = params[k].reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = rnn_forward(params, inputs, targets)[0]
-            flat[i] = old - eps
-            down = rnn_forward(params, inputs, targets)[0]
-            flat[i] = old
-            gflat[i] = (up - down) / (2 * eps)
-        grads[k] = g
-    return grads
+    return central_differences(rnn_forward, PARAMS, params, inputs, targets, eps)
 
 
 def relative_error(a, b):
@@ -133,40 +128,77 @@ def batches_of(idx, batch, steps):
 
 def train_rnn(params, idx, epochs=1, batch=32, steps=25, lr=0.3, clip=5.0, max_updates=None):
     """Truncated BPTT with SGD over an encoded text; the hidden state flows on; lesson 6."""
+    return train_bptt(loss_and_grads, sgd_step, params, idx, epochs, batch, steps, lr, clip,
+                      max_updates)
+
+
+def evaluate(params, idx, batch=32, steps=100):
+    """Mean cross-entropy (nats per character) on an encoded text; lesson 6."""
+    return mean_loss(rnn_forward, params, idx, batch, steps)
+
+
+def sample(params, seed_idx, n, temperature=1.0, rng=None):
+    """Generate `n` characters after reading `seed_idx`; lower temperature, safer; lesson 6."""
+    return sample_chars(rnn_step, params, seed_idx, n, temperature, rng)
+
+
+# The loops below serve any character model given its functions: forward(params, inputs,
+# targets, h0) -> (loss, cache with "hs"), step(params, x, h) -> new h, and the names of its
+# weights. The RNN above and lesson 7's GRU both use them.
+
+def central_differences(forward, names, params, inputs, targets, eps=1e-5):
+    """Each named weight's gradient of `forward`'s loss by central differences; lessons 6-7."""
+    grads = {}
+    for k in names:
+        g = np.zeros_like(params[k])
+        flat, gflat = params[k].reshape(-1), g.reshape(-1)
+        for i in range(flat.size):
+            old = flat[i]
+            flat[i] = old + eps
+            up = forward(params, inputs, targets)[0]
+            flat[i] = old - eps
+            down = forward(params, inputs, targets)[0]
+            flat[i] = old
+            gflat[i] = (up - down) / (2 * eps)
+        grads[k] = g
+    return grads
+
+
+def train_bptt(loss_and_grads, update, params, idx, epochs, batch, steps, lr, clip, max_updates):
+    """Truncated BPTT: `update` the weights after each chunk, carrying the state; lessons 6-7."""
     losses = []
     for _ in range(epochs):
         h = None
         for x, y in batches_of(idx, batch, steps):
             loss, grads, h = loss_and_grads(params, x, y, h)
-            sgd_step(params, grads, lr, clip)
+            update(params, grads, lr, clip)
             losses.append(loss)
             if max_updates and len(losses) >= max_updates:
                 return losses
     return losses
 
 
-def evaluate(params, idx, batch=32, steps=100):
-    """Mean cross-entropy (nats per character) on an encoded text; lesson 6."""
+def mean_loss(forward, params, idx, batch, steps):
+    """Mean cross-entropy of `forward` over an encoded text, state carried on; lessons 6-7."""
     total, count, h = 0.0, 0, None
     for x, y in batches_of(idx, batch, steps):
-        loss, cache = rnn_forward(params, x, y, h)
+        loss, cache = forward(params, x, y, h)
         h = cache["hs"][-1]
         total += loss * x.size
         count += x.size
     return total / count
 
 
-def sample(params, seed_idx, n, temperature=1.0, rng=None):
-    """Generate `n` characters after reading `seed_idx`; lower temperature, safer; lesson 6."""
+def sample_chars(step, params, seed_idx, n, temperature=1.0, rng=None):
+    """Read `seed_idx` with `step`, then draw `n` characters one at a time; lessons 6-7."""
     rng = rng or np.random.default_rng(0)
     h = np.zeros((1, params["Whh"].shape[0]), params["Whh"].dtype)
-    out = []
-    x = None
     for x in seed_idx:
-        h = np.tanh(params["Wxh"][:, [x]].T + h @ params["Whh"].T + params["bh"])
+        h = step(params, np.array([x]), h)
+    out = []
     for _ in range(n):
         p = softmax((h @ params["Why"].T + params["by"]) / temperature)[0]
         x = int(rng.choice(len(p), p=p))
         out.append(x)
-        h = np.tanh(params["Wxh"][:, [x]].T + h @ params["Whh"].T + params["bh"])
+        h = step(params, np.array([x]), h)
     return out
