@@ -77,7 +77,7 @@ def get_text(data="auto", origin=NIETZSCHE_URL):
             print(f"Could not download the Nietzsche corpus, so using the stand-in:\n  {err}")
     path = write_standin()
     banner("The Nietzsche corpus", HOW_TO_GET,
-           what="the English text of Python's own reference documentation")
+           what="the English text of Python's reference documentation")
     return path.read_text(encoding="utf-8"), True
 
 
