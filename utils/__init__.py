@@ -15,6 +15,10 @@ _HOMES = {
     "utils.plots": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
     "utils.training": ["set_lr"],
     "utils.pseudo": ["MixIterator"],
+    "utils.models.surgery": ["split_at", "vgg_ft", "adjust_dropout", "copy_layers",
+                             "copy_weights", "copy_model", "insert_layer"],
+    "utils.ensemble": ["ensemble_predict", "average_predictions"],
+    "utils.learning_rate": ["fit_schedule"],
 }
 _WHERE = {name: module for module, names in _HOMES.items() for name in names}
 __all__ = list(_WHERE)

@@ -7,7 +7,7 @@ features of a large dataset can be bigger than RAM: with `fname` they stream to 
 and come back memory-mapped.
 """
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: it reads the same in a terminal and in HTML notes
 
 from utils.arrays import ArrayWriter, load_array
 

@@ -98,7 +98,8 @@ def load(data="auto", cache_dir=None):
                 raise RuntimeError(f"Could not get MNIST ({err}). {HOW_TO_GET}") from None
             print(f"Could not get MNIST, so using the stand-in: {err}")
     arrays = read(make_standin(standin_dir() / "mnist"))
-    banner("MNIST", HOW_TO_GET)
+    banner("MNIST", HOW_TO_GET,
+           what="scikit-learn's real handwritten 8x8 digits, enlarged to 28x28,")
     return arrays, True
 
 

@@ -3,7 +3,7 @@
 Lessons 2 and 3 treat VGG16 as two parts: the convolutional layers, which find patterns and are
 slow, and the dense layers on top, which decide and are fast. Cutting the model where the two
 meet lets us run the slow part once, keep its outputs, and retrain the fast part many times.
-The course's names are kept: `split_at`, `vgg_ft`, `vgg_ft_bn`, `adjust_dropout`, `copy_layers`,
+The course's names are kept: `split_at`, `vgg_ft`, `adjust_dropout`, `copy_layers`,
 `copy_weights`, `copy_model`, `insert_layer`.
 """
 import keras
@@ -69,7 +69,7 @@ def vgg_ft(out_dim, weights="imagenet", size=(224, 224)):
     return vgg.model
 
 
-def vgg_ft_bn(out_dim, weights="imagenet", size=(224, 224), units=4096, dropout=0.5, lr=0.001):
+def vgg_ft_fresh_bn(out_dim, weights="imagenet", size=(224, 224), units=4096, dropout=0.5, lr=0.001):
     """VGG16's frozen conv layers under new dense layers with batch norm; lesson 3."""
     # Keras ships no ImageNet weights for a batch-normed VGG, so the dense layers start fresh.
     from utils.models.vgg16 import vgg16_model

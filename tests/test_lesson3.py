@@ -1,0 +1,105 @@
+"""Lesson 3: the MNIST stand-in and real download path, the SVC peer, and the notebook."""
+import hashlib
+import json
+
+import numpy as np
+import pytest
+
+from utils.datasets import mnist
+from utils.datasets.standin import is_standin
+from utils.runner import run_lesson
+
+
+def test_standin_is_the_real_digits_upscaled_with_a_fixed_stratified_split(tmp_path):
+    path = mnist.make_standin(tmp_path / "mnist")
+    assert is_standin(path.parent)
+    (x_trn, y_trn), (x_test, y_test) = mnist.read(path)
+    assert x_trn.shape == (1257, 28, 28) and x_test.shape == (540, 28, 28)
+    assert x_trn.dtype == np.uint8 and y_trn.dtype == np.uint8 and x_trn.max() > 200
+    # Stratified: each digit keeps its share of the 1,797 in the 30% test set.
+    shares = 0.3 * (np.bincount(y_trn) + np.bincount(y_test))
+    assert np.all(np.abs(np.bincount(y_test) - shares) <= 1)
+    # The same split as the SVC peer's: the upscaled test images are the raw test digits.
+    _, _, raw_test, raw_y = mnist.digits_split()
+    assert np.array_equal(raw_y, y_test)
+    assert np.array_equal(mnist.upscale(raw_test[:5]), x_test[:5])
+    # Made once: a second call reuses the file.
+    stamp = path.stat().st_mtime_ns
+    assert mnist.make_standin(tmp_path / "mnist").stat().st_mtime_ns == stamp
+
+
+def test_upscale_keeps_the_digit_in_place():
+    digit = np.zeros((8, 8))
+    digit[:, 3:5] = 16  # a vertical bar in the middle
+    big = mnist.upscale(digit[None])[0]
+    assert big.shape == (28, 28) and big[:, 12:16].mean() > 150 and big[:, :6].max() == 0
+
+
+def test_svc_peer_scores_the_published_figure():
+    assert mnist.svc_peer() == pytest.approx(0.9944, abs=1e-4)
+
+
+def _fake_mnist(path):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 255, (6, 28, 28), dtype=np.uint8),
+             y_train=np.arange(6, dtype=np.uint8), x_test=np.zeros((2, 28, 28), np.uint8),
+             y_test=np.array([1, 2], np.uint8))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_real_path_downloads_once_hash_checked_and_cached(tmp_path, monkeypatch):
+    src = tmp_path / "server" / "mnist.npz"
+    src.parent.mkdir()
+    monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
+    monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(src))
+    (x_trn, y_trn), (x_test, y_test) = mnist.load("full", cache_dir=tmp_path / "keras")[0]
+    assert x_trn.shape == (6, 28, 28) and list(y_test) == [1, 2]
+    cached = tmp_path / "keras" / "datasets" / "mnist.npz"
+    assert cached.exists()
+    src.unlink()  # the cache serves the second call
+    arrays, standin = mnist.load("auto", cache_dir=tmp_path / "keras")
+    assert standin is False and arrays[0][0].shape == (6, 28, 28)
+
+
+def test_a_corrupt_download_is_refused_and_auto_falls_back(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    src = tmp_path / "mnist.npz"
+    _fake_mnist(src)
+    monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
+    monkeypatch.setattr(mnist, "FILE_HASH", "0" * 64)
+    with pytest.raises(RuntimeError, match="Could not get MNIST"):
+        mnist.load("full", cache_dir=tmp_path / "keras")
+    arrays, standin = mnist.load("auto", cache_dir=tmp_path / "keras")
+    assert standin is True and arrays[1][0].shape == (540, 28, 28)
+    assert "STAND-IN DATA" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="sample"):
+        mnist.load("sample")
+
+
+def test_read_rejects_a_file_that_is_not_mnist(tmp_path):
+    np.savez(tmp_path / "other.npz", a=np.zeros(3))
+    with pytest.raises(ValueError, match="not an MNIST file"):
+        mnist.read(tmp_path / "other.npz")
+
+
+def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson3", {"DATA": "standin", "EPOCHS": 2, "AUG_EPOCHS": 1,
+                                         "MNIST_EPOCHS": 1, "ENSEMBLE_EPOCHS": 2, "N_ENSEMBLE": 2,
+                                         "RESULTS": str(results)}, tmp_path / "build")
+    s = json.loads((results / "summary.json").read_text())
+    assert s["standin"] is True and s["mnist_standin"] is True
+    assert s["svc_peer"] == pytest.approx(0.9944, abs=1e-4)
+    dogs = s["dogscats"]
+    assert set(dogs) == {"dropout 0.5", "no dropout", "batch norm", "batch norm + augmentation"}
+    assert dogs["no dropout"]["val_accuracy"] > 0.7  # two classes: chance is 0.5
+    assert all(0 <= v["val_accuracy"] <= 1 for v in dogs.values())
+    # Ten digits: chance is 0.1. Fast mode only has to beat it clearly.
+    assert s["mnist"]["accuracy"]["CNN"] > 0.5
+    ens = s["ensemble"]
+    assert ens["n"] == 2 and len(ens["members"]) == 2 and s["n_test"] == 540
+    assert ens["accuracy"] > 0.5
+    assert ens["mistakes"] == round((1 - ens["accuracy"]) * 540)
+    assert (results / "train_convlayer_features.bc" / "array.npy").exists()
+    assert "STAND-IN DATA" in page.read_text()
