@@ -7,7 +7,7 @@ shapes under grain so they weigh 20-40 KB and decode like photos) into `train/ca
 included and no augmentation, for each of:
 
   get_batches   utils.images.get_batches(train, shuffle=True), iterated to the end;
-  bare tf.data  from_tensor_slices((paths, one-hot labels)) -> map(read_file, decode_jpeg,
+  bare tf.data  from_tensor_slices((paths, one-hot labels)) -> shuffle -> map(read_file, decode_jpeg,
                 resize, AUTOTUNE) -> batch(64) -> prefetch(AUTOTUNE), iterated to the end;
   legacy        ImageDataGenerator().flow_from_directory(train, (224, 224), batch_size=64)
                 from tensorflow.keras.preprocessing.image, len(iterator) batches.
@@ -102,7 +102,9 @@ def bare_dataset(train):
         img = tf.io.decode_jpeg(tf.io.read_file(path), channels=3)
         return tf.image.resize(img, SIZE), label
 
+    # Shuffled like get_batches(shuffle=True): training reads files in a new order each epoch.
     return (tf.data.Dataset.from_tensor_slices((paths, labels))
+            .shuffle(8 * BATCH)
             .map(load, num_parallel_calls=tf.data.AUTOTUNE)
             .batch(BATCH)
             .prefetch(tf.data.AUTOTUNE))
