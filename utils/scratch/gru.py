@@ -17,7 +17,7 @@ evaluation and sampling loops we reuse with the GRU's own forward pass and step.
 import numpy as np
 
 from utils.scratch.rnn import (central_differences, mean_loss, relative_error, sample_chars,
-                               softmax, train_bptt)
+                               sgd_step, softmax, train_bptt)
 
 PARAMS = ("Wxz", "Whz", "bz", "Wxr", "Whr", "br", "Wxh", "Whh", "bh", "Why", "by")
 GATES = (("Wxz", "Whz", "bz"), ("Wxr", "Whr", "br"), ("Wxh", "Whh", "bh"))
@@ -113,13 +113,6 @@ def loss_and_grads(params, inputs, targets, h0=None):
     """Loss, gradients and the last hidden state for one batch; lesson 7."""
     loss, cache = gru_forward(params, inputs, targets, h0)
     return loss, gru_backward(params, cache), cache["hs"][-1]
-
-
-def sgd_step(params, grads, lr, clip=5.0):
-    """Move every weight against its gradient, clipping exploding gradients; lesson 7."""
-    for k in PARAMS:
-        params[k] -= lr * np.clip(grads[k], -clip, clip)
-    return params
 
 
 def numerical_grads(params, inputs, targets, eps=1e-5):

@@ -90,8 +90,8 @@ def loss_and_grads(params, inputs, targets, h0=None):
 
 
 def sgd_step(params, grads, lr, clip=5.0):
-    """Move every weight against its gradient, clipping exploding gradients; lesson 6."""
-    for k in PARAMS:
+    """Move every weight against its gradient, clipping exploding gradients; lessons 6-7."""
+    for k in grads:
         params[k] -= lr * np.clip(grads[k], -clip, clip)
     return params
 
