@@ -29,7 +29,8 @@ def precompute(model, batches, fname=None, progress=True):
     total = getattr(batches, "samples", None)
     writer = ArrayWriter(fname) if fname else None
     chunks, labels = [], []
-    with tqdm(total=total, unit="img", disable=not progress, desc="features") as bar:
+    # A few updates, not dozens: each one is a line in the HTML notes.
+    with tqdm(total=total, unit="img", disable=not progress, desc="features", mininterval=3) as bar:
         for images, y in _batches_with_labels(batches):
             out = np.asarray(model.predict_on_batch(images))
             if out.dtype.kind == "V" or (out.dtype.kind == "f" and out.dtype.itemsize < 4):
