@@ -1,0 +1,35 @@
+"""The one contract every dataset module keeps: `get(data=...)` returns a `Data` record.
+
+Every module in `utils/datasets/` has an entry point `get(data="auto", ...)` taking one of
+`DATA_MODES` and returning a `Data`: where the prepared data is, whether it is the stand-in, its
+parts by name, and (for Kaggle competitions) the sample submission and the test ids. A lesson
+never works out a path of its own: it asks the record.
+"""
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Data:
+    """A dataset as a lesson uses it: where it is, what it is, and its parts; all lessons."""
+
+    name: str                      # the dataset, e.g. Kaggle's competition name
+    path: Path                     # the prepared folder (or file) everything else lives under
+    standin: bool                  # True: synthetic data in the real layout, not the real thing
+    mode: str                      # the mode served: 'full', 'sample' or 'standin'
+    parts: dict = field(default_factory=dict)  # part name -> folder, file or arrays
+    sample_submission: Path | None = None      # the competition's sample submission CSV
+    test_ids: list | None = None               # ids of the test rows, in the sample's order
+    info: dict = field(default_factory=dict)   # anything else worth keeping (counts, splits)
+    summary: str = ""                          # one line saying what this is
+
+    def __getitem__(self, part) -> Any:
+        """A part by name (`data['train']`), or a KeyError naming the parts there are."""
+        try:
+            return self.parts[part]
+        except KeyError:
+            raise KeyError(f"{self.name} has no part {part!r}; it has {sorted(self.parts)}") from None
+
+    def __str__(self):
+        return self.summary or f"{self.name} ({self.mode}) at {self.path}"
