@@ -1,9 +1,16 @@
 """Tests for utils/arrays.py: the course's save_array / load_array cache and ArrayWriter."""
 import os
+import shutil
+import sys
 
-import bcolz
 import numpy as np
 import pytest
+
+try:
+    import bcolz
+except ImportError:  # optional: it has no wheels for Python 3.13, where these tests cannot write one
+    bcolz = None
+needs_bcolz = pytest.mark.skipif(bcolz is None, reason="bcolz (optional) is not installed")
 
 from utils import arrays
 from utils.arrays import ArrayWriter, load_array, save_array
@@ -83,6 +90,7 @@ def write_bcolz(path, arr):
     c.flush()
 
 
+@needs_bcolz
 def test_reads_old_course_bcolz_folders(tmp_path):
     path = tmp_path / "results" / "train_data.bc"
     write_bcolz(path, FEATS)
@@ -91,6 +99,7 @@ def test_reads_old_course_bcolz_folders(tmp_path):
     assert_same(load_array(str(path)), FEATS)
 
 
+@needs_bcolz
 def test_old_bcolz_folder_opens_lazily_as_carray(tmp_path):
     path = tmp_path / "conv_feat.dat"
     write_bcolz(path, FEATS)
@@ -101,12 +110,75 @@ def test_old_bcolz_folder_opens_lazily_as_carray(tmp_path):
     np.testing.assert_array_equal(lazy[-1], FEATS[-1])
 
 
+@needs_bcolz
 def test_save_array_replaces_an_old_bcolz_folder(tmp_path):
     path = tmp_path / "train_data.bc"
     write_bcolz(path, FEATS)
     save_array(path, FEATS[:3])
     assert (path / arrays.MARKER_FILE).is_file()
     assert_same(load_array(path), FEATS[:3])
+
+
+def without_bcolz(monkeypatch):
+    """Make `import bcolz` fail, as on a Python where it is not installed."""
+    monkeypatch.setitem(sys.modules, "bcolz", None)
+
+
+def test_old_bcolz_folder_without_bcolz_says_how_to_convert(tmp_path, monkeypatch):
+    path = tmp_path / "results" / "train_data.bc"
+    for sub in ("meta", "data"):  # the rootdir layout is enough to be told apart
+        (path / sub).mkdir(parents=True)
+    (path / "__attrs__").write_text("{}")
+    without_bcolz(monkeypatch)
+    with pytest.raises(ImportError) as err:
+        load_array(path)
+    message = str(err.value)
+    assert "pip install 'bcolz-zipline>=1.12'" in message
+    assert f"save_array('{path}', load_array('{path}'))" in message
+    assert (path / "__attrs__").is_file()  # nothing was touched
+
+
+@needs_bcolz
+def test_the_suggested_conversion_makes_a_folder_any_python_reads(tmp_path, monkeypatch):
+    path = tmp_path / "conv_feat.bc"
+    write_bcolz(path, FEATS)
+    save_array(path, load_array(path))
+    without_bcolz(monkeypatch)
+    assert_same(load_array(path), FEATS)
+
+
+def damage(path, how):
+    """Break a bcolz rootdir the way an interrupted copy or save does."""
+    if how == "no sizes":
+        (path / "meta" / "sizes").unlink()
+    elif how == "empty data":
+        shutil.rmtree(path / "data")
+        (path / "data").mkdir()
+    elif how == "missing chunk":
+        (path / "data" / "__0.blp").unlink()
+    elif how == "truncated chunk":
+        with open(path / "data" / "__0.blp", "r+b") as f:
+            f.truncate(100)
+    elif how == "garbage chunk":
+        (path / "data" / "__0.blp").write_bytes(b"garbage")
+
+
+# A lazy open (mmap) reads chunk contents only when sliced, so it can tell only missing files.
+DAMAGE = [(how, False) for how in ("no sizes", "empty data", "missing chunk", "truncated chunk",
+                                   "garbage chunk")] + [(how, True) for how in ("no sizes",
+                                                                              "empty data",
+                                                                              "missing chunk")]
+
+
+@needs_bcolz
+@pytest.mark.parametrize("how, mmap", DAMAGE, ids=[f"{h}-{'mmap' if m else 'load'}" for h, m in DAMAGE])
+def test_damaged_bcolz_folder_is_one_clear_error(tmp_path, how, mmap):
+    path = tmp_path / "train_data.bc"
+    write_bcolz(path, FEATS)
+    damage(path, how)
+    with pytest.raises(ValueError, match="incomplete or damaged bcolz folder") as err:
+        load_array(path, mmap=mmap)
+    assert str(path) in str(err.value)
 
 
 def test_mmap_load_returns_readonly_memmap_slices(tmp_path):

@@ -34,7 +34,9 @@ once); an old bcolz folder comes back as the bcolz carray itself, which decompre
 the chunks a slice touches.
 
 Old bcolz folders written by the original notebooks (they have `meta/` and `data/`
-subfolders and an `__attrs__` file) are still read, with `bcolz.open`.
+subfolders and an `__attrs__` file) are still read, with `bcolz.open`, where the optional bcolz
+package is installed (it has wheels for Python 3.11 and 3.12 only); elsewhere loading one says how
+to convert it.
 
 Every write goes to a hidden temporary name beside the target and is renamed into place at
 the end, so an interrupted save never leaves something that loads as complete. There is no
@@ -75,10 +77,7 @@ def load_array(fname, mmap=False):
     path = Path(fname)
     kind = _kind(path)
     if kind == "bcolz":
-        import bcolz  # only needed for the old course's folders
-
-        carray = bcolz.open(str(path), mode="r")
-        return carray if mmap else carray[:]
+        return _load_bcolz(path, mmap)
     npy = path / DATA_FILE if kind == "folder" else path
     return np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
 
@@ -160,6 +159,34 @@ class ArrayWriter:
         header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
                   "fortran_order": False, "shape": self.shape}
         np.lib.format.write_array_header_1_0(self._file, header)
+
+
+def _load_bcolz(path, mmap):
+    """Read an old course bcolz folder: the carray itself if mmap, else a NumPy array."""
+    try:
+        import bcolz  # optional: only the 2017 course's folders need it
+    except ImportError:
+        raise ImportError(
+            f"'{path}' is a bcolz folder saved by the 2017 course, and reading it needs the "
+            "optional bcolz package, which has wheels for Python 3.11 and 3.12 only. Either "
+            "pip install 'bcolz-zipline>=1.12' on such a Python, or convert the folder there once "
+            "into the kit's format, which every Python reads: python -c \"from utils.arrays import "
+            f"load_array, save_array; save_array('{path}', load_array('{path}'))\"") from None
+    try:
+        carray = bcolz.open(str(path), mode="r")
+        if mmap:
+            # A lazy open reads chunks only when sliced, so check now that they are all there.
+            missing = [i for i in range(carray.nchunks)
+                       if not (path / "data" / f"__{i}.blp").is_file()]
+            if missing:
+                raise FileNotFoundError(f"chunk file data/__{missing[0]}.blp is missing")
+            return carray
+        return carray[:]
+    except Exception as e:  # bcolz raises OSError, ValueError, RuntimeError or struct.error
+        raise ValueError(
+            f"'{path}' is an incomplete or damaged bcolz folder ({type(e).__name__}: {e}); "
+            "nothing was changed. Copy it again from where it was made, or delete it and run "
+            "the step that saves it.") from e
 
 
 def _kind(path):

@@ -76,9 +76,23 @@ def precision_policy(compute_capability):
     return "float32"
 
 
+# The policies a user may force with DL1_PRECISION, e.g. to try on a CPU what a GPU will run.
+POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+
+
+def forced_policy():
+    """The policy named by DL1_PRECISION, or None when it is unset; all lessons."""
+    name = os.environ.get("DL1_PRECISION", "").strip()
+    if not name:
+        return None
+    if name not in POLICIES:
+        raise ValueError(f"DL1_PRECISION={name!r} is not a precision policy: use one of "
+                         f"{', '.join(POLICIES)}, or unset it to let the GPU decide.")
+    return name
+
+
 def _prepare_gpus(mixed_precision):
-    """Let GPU memory grow as needed and pick the precision policy; returns the policy."""
-    import keras
+    """Let GPU memory grow as needed; returns the policy the first GPU runs fastest."""
     import tensorflow as tf
     devices = tf.config.list_physical_devices("GPU")
     for gpu in devices:
@@ -86,12 +100,36 @@ def _prepare_gpus(mixed_precision):
             tf.config.experimental.set_memory_growth(gpu, True)
         except RuntimeError:
             pass
-    policy = "float32"
-    if devices and mixed_precision:
-        details = tf.config.experimental.get_device_details(devices[0])
-        policy = precision_policy(details.get("compute_capability"))
+    if not (devices and mixed_precision):
+        return "float32"
+    details = tf.config.experimental.get_device_details(devices[0])
+    return precision_policy(details.get("compute_capability"))
+
+
+def _choose_policy(has_gpus, mixed_precision):
+    """Set the global policy (DL1_PRECISION first, else the GPU's); returns the one in force."""
+    import keras
+    chosen = forced_policy()
+    if chosen is None and has_gpus:
+        chosen = _prepare_gpus(mixed_precision)
+    elif has_gpus:
+        _prepare_gpus(mixed_precision)  # memory growth still applies
+    if chosen is not None:
+        keras.mixed_precision.set_global_policy(chosen)
+    # Read back what Keras really uses, not what we meant: a policy set before setup() counts.
+    return keras.mixed_precision.global_policy().name
+
+
+@contextlib.contextmanager
+def precision_scope(policy="float32"):
+    """Build models under `policy` meanwhile, then restore the global one; lesson 1, tests."""
+    import keras
+    saved = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
-    return policy
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(saved)
 
 
 _STRATEGY = None
@@ -113,7 +151,11 @@ def strategy():
 
 
 def setup(seed=0, quiet=False, mixed_precision=True):
-    """Seed every generator, detect the platform and GPUs, and warn about gaps; all lessons."""
+    """Seed every generator, detect the platform and GPUs, and warn about gaps; all lessons.
+
+    The precision policy is DL1_PRECISION's when set (any machine), else the fastest one for
+    the GPU (float32 on a CPU); the line printed and `info.policy` name the policy in force.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter out of the notes
     with native_logs_silenced():
         import keras
@@ -122,19 +164,19 @@ def setup(seed=0, quiet=False, mixed_precision=True):
     keras.utils.set_random_seed(seed)
     info = SimpleNamespace(platform=platform(), gpus=_gpus_quietly(), seed=seed,
                            keras=keras.__version__, backend=keras.backend.backend())
-    info.policy = _prepare_gpus(mixed_precision) if info.gpus else "float32"
+    info.policy = _choose_policy(bool(info.gpus), mixed_precision)
     info.replicas = strategy().num_replicas_in_sync if info.gpus else 1
     if not info.gpus:
         _warn(quiet, "No GPU found: the lessons run on the CPU, fine for the stand-in data, "
                      "slow for the real datasets.")
-    for name in ("kaggle", "bcolz-zipline"):
-        if package_version(name) is None:
-            _warn(quiet, f"Package {name} is missing: pip install -r requirements.txt")
+    # bcolz-zipline is optional (old course arrays only; no wheels for Python 3.13): not warned.
+    if package_version("kaggle") is None:
+        _warn(quiet, "Package kaggle is missing: pip install -r requirements-lessons.txt")
     if not quiet:
-        where = (f"{len(info.gpus)} GPU(s), {info.policy}, {info.replicas} replica(s)"
+        where = (f"{len(info.gpus)} GPU(s), {info.replicas} replica(s)"
                  if info.gpus else "CPU only")
         print(f"dl1-kit: keras {info.keras} ({info.backend}), {where}, "
-              f"platform {info.platform}, seed {seed}")
+              f"precision {info.policy}, platform {info.platform}, seed {seed}")
     return info
 
 
