@@ -4,7 +4,7 @@
 Usage (from the repo root, with AWS credentials configured, e.g. `aws configure`):
 
     python setup/aws.py up                 # create or reuse the box, start it if stopped
-    python setup/aws.py status             # state, IP, and the ssh / tunnel commands
+    python setup/aws.py status             # state, IP, price guard, and the ssh / tunnel commands
     python setup/aws.py ssh                # log in (ubuntu@<ip>)
     python setup/aws.py tunnel             # forward localhost:8888 to Jupyter on the box
     python setup/aws.py stop               # stop paying for the GPU (the disk is kept)
@@ -13,33 +13,41 @@ Usage (from the repo root, with AWS credentials configured, e.g. `aws configure`
 
 Global options: --region (default: your AWS config / AWS_DEFAULT_REGION),
 --name (default dl1-kit; names the tag, key pair and security group), --key-dir.
-`up` options: --type (default g5.xlarge), --spot, --ami, --cidr.
+`up` options: --type (default g5.xlarge), --spot, --ami, --cidr, --allow-wide-cidr,
+--idle-stop MINUTES (default 60; 0 = off), --max-price USD_PER_HOUR, --yes.
 
 The AMI is the AWS Deep Learning Base GPU AMI (Ubuntu 24.04, else 22.04; NVIDIA
 driver included), looked up in the chosen region at run time. The security group
 admits only SSH (TCP 22) and only from your public IP (or --cidr); Jupyter
-stays on the box's 127.0.0.1 and is reached through `tunnel`. Every resource
-created carries the tag Project=dl1-kit:<name>; `up` reuses what exists and
-`down` deletes only what carries the tag. Run setup/install-gpu.sh on the box.
+stays on the box's 127.0.0.1 and is reached through `tunnel`. The root disk is
+encrypted. Before launching, `up` shows the hourly price and asks; a CloudWatch
+alarm stops the box after an hour of idling. Every resource created carries the
+tag Project=dl1-kit:<name>; `up` reuses what exists and `down` deletes only what
+carries the tag. Run setup/install-gpu.sh on the box.
 """
 from __future__ import annotations
 
 import argparse
-import ipaddress
-import json
+import difflib
 import os
 import re
 import shlex
 import sys
 import time
-import urllib.request
+from datetime import datetime
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the aws_*.py parts beside this file
 
-TAG_KEY = "Project"
+import boto3  # noqa: E402
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError  # noqa: E402
+
+from aws_base import TAG_KEY, SetupError, tag_filter, tag_spec, tag_value  # noqa: E402,F401
+from aws_guard import DEFAULT_IDLE_MINUTES, delete_idle_alarms, ensure_idle_alarm, guard_line, idle_alarm  # noqa: E402
+from aws_network import (fetch_public_ip, ipv6_warning, network, repair_own_network,  # noqa: E402,F401
+                         ensure_security_group, ssh_cidr)
+from aws_price import hourly_price, price_line  # noqa: E402
+
 DEFAULT_NAME = "dl1-kit"
 DEFAULT_TYPE = "g5.xlarge"
 SSH_USER = "ubuntu"
@@ -51,71 +59,24 @@ AMI_NAME_PATTERNS = tuple(f"Deep Learning Base OSS Nvidia Driver GPU AMI (Ubuntu
 GPU_TYPES = ["g6.xlarge", "g5.xlarge", "g4dn.xlarge", "g6e.xlarge"]
 SUGGESTED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1"]
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
-VPC_CIDR = "10.77.0.0/16"
-SUBNET_CIDR = "10.77.0.0/24"
-IP_URL = "https://checkip.amazonaws.com"
+STARTED_TAG = "dl1-kit:started"  # the LaunchTime of the kit's own last start; a later one was AWS's
+SPOT_STOP_REASONS = ("Server.SpotInstanceShutdown", "Server.SpotInstanceTermination")
 
 
-class SetupError(Exception):
-    """A problem reported to the user as one message, without a traceback."""
+# --- region checks, AMI -------------------------------------------------------
 
+def check_region(session, region: str) -> None:
+    """Refuse a region name the SDK does not know, suggesting the nearest ones."""
+    known = set()
+    for partition in session.get_available_partitions():
+        known.update(session.get_available_regions("ec2", partition_name=partition))
+    if not known or region in known:
+        return
+    close = difflib.get_close_matches(region, sorted(known), n=3, cutoff=0.6)
+    hint = f" Did you mean {' or '.join(close)}?" if close else " Regions look like eu-central-1 or us-east-1."
+    raise SetupError(f"{region!r} is not an AWS region.{hint} (A region newer than your boto3 needs "
+                     "`pip install -U boto3`.)")
 
-# --- tags -------------------------------------------------------------------
-
-def tag_value(name: str) -> str:
-    """The value of the Project tag that marks this kit's resources."""
-    return f"dl1-kit:{name}"
-
-
-def tag_filter(name: str) -> list[dict]:
-    """An EC2 Filters list matching resources carrying this kit's tag."""
-    return [{"Name": f"tag:{TAG_KEY}", "Values": [tag_value(name)]}]
-
-
-def tag_spec(kind: str, name: str) -> list[dict]:
-    """A TagSpecifications entry that tags a new resource of `kind`."""
-    tags = [{"Key": TAG_KEY, "Value": tag_value(name)}, {"Key": "Name", "Value": name}]
-    return [{"ResourceType": kind, "Tags": tags}]
-
-
-# --- where SSH is allowed from ------------------------------------------------
-
-def fetch_public_ip(timeout: float = 5.0) -> str:
-    """Ask checkip.amazonaws.com for this machine's public IP address."""
-    with urllib.request.urlopen(IP_URL, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
-        return resp.read(64).decode("ascii", "replace").strip()
-
-
-def ssh_cidr(cidr: str | None, fetch_ip=fetch_public_ip) -> str:
-    """The one network SSH is opened to: --cidr, else this machine's IP as /32."""
-    if cidr:
-        try:
-            net = ipaddress.ip_network(cidr, strict=False)
-        except ValueError:
-            raise SetupError(f"--cidr {cidr!r} is not a network such as 203.0.113.7/32.") from None
-        if net.prefixlen == 0:
-            raise SetupError("--cidr must not open SSH to the whole internet; give your own IP, e.g. 203.0.113.7/32.")
-        return str(net)
-    try:
-        ip = ipaddress.ip_address(fetch_ip())
-    except Exception:  # network down, proxy, timeout, garbage answer
-        raise SetupError(f"Could not detect your public IP address via {IP_URL}. "
-                         "Pass it yourself, e.g. --cidr 203.0.113.7/32.") from None
-    return f"{ip}/{ip.max_prefixlen}"
-
-
-def ip_permission(cidr: str) -> dict:
-    """The single ingress rule: TCP 22 from `cidr`."""
-    perm = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22}
-    rng = {"Description": "SSH from the course user"}
-    if ipaddress.ip_network(cidr).version == 6:
-        perm["Ipv6Ranges"] = [{**rng, "CidrIpv6": cidr}]
-    else:
-        perm["IpRanges"] = [{**rng, "CidrIp": cidr}]
-    return perm
-
-
-# --- region checks, AMI and price -------------------------------------------
 
 def offered_zones(ec2, itype: str) -> list[str]:
     """Availability zones of the client's region that offer `itype`."""
@@ -136,6 +97,22 @@ def check_offered(ec2, itype: str, region: str) -> list[str]:
     regions = ", ".join(r for r in SUGGESTED_REGIONS if r != region)
     raise SetupError(f"Instance type {itype} is not offered in {region}. "
                      f"Here try {types}; or another region, e.g. --region {regions}.")
+
+
+def regions_offering(session, itype: str, region: str) -> list[str]:
+    """Which of the suggested regions (other than `region`) offer `itype`."""
+    found = []
+    for other in SUGGESTED_REGIONS:
+        if other == region:
+            continue
+        try:
+            resp = session.client("ec2", region_name=other).describe_instance_type_offerings(
+                LocationType="region", Filters=[{"Name": "instance-type", "Values": [itype]}])
+        except (ClientError, BotoCoreError):  # a region not enabled for this account
+            continue
+        if resp["InstanceTypeOfferings"]:
+            found.append(other)
+    return found
 
 
 def check_ami(ec2, ami: str) -> str:
@@ -170,28 +147,18 @@ def find_ami(ssm, ec2, region: str) -> str:
                      "Pass one with --ami ami-..., or try another --region.")
 
 
-def hourly_price(session, itype: str, region: str) -> float | None:
-    """On-demand Linux USD/hour from the Pricing API, or None if it does not answer."""
-    try:
-        pricing = session.client("pricing", region_name="us-east-1",
-                                 config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1}))
-        fields = {"instanceType": itype, "regionCode": region, "operatingSystem": "Linux",
-                  "tenancy": "Shared", "preInstalledSw": "NA", "capacitystatus": "Used"}
-        resp = pricing.get_products(ServiceCode="AmazonEC2", MaxResults=10, Filters=[
-            {"Type": "TERM_MATCH", "Field": k, "Value": v} for k, v in fields.items()])
-        for item in resp["PriceList"]:
-            for term in json.loads(item)["terms"]["OnDemand"].values():
-                for dim in term["priceDimensions"].values():
-                    usd = float(dim["pricePerUnit"]["USD"])
-                    if usd > 0:
-                        return usd
-    except Exception:  # the price is a nicety; never fail `up` over it
-        return None
-    return None
+def root_volume(ec2, ami: str) -> list[dict]:
+    """A block device mapping that encrypts the AMI's root disk and deletes it with the instance."""
+    image = ec2.describe_images(ImageIds=[ami])["Images"][0]
+    root = image.get("RootDeviceName", "/dev/sda1")
+    ebs = next((m.get("Ebs", {}) for m in image.get("BlockDeviceMappings", []) if m.get("DeviceName") == root), {})
+    spec = {"Encrypted": True, "DeleteOnTermination": True}
+    spec.update({k: ebs[k] for k in ("VolumeSize", "VolumeType") if k in ebs})
+    return [{"DeviceName": root, "Ebs": spec}]
 
 
 def quota_message(err: ClientError, itype: str, region: str, spot: bool) -> str:
-    """Explain a vCPU-quota or capacity refusal and how to raise the quota."""
+    """Explain a vCPU-quota refusal and how to raise the quota."""
     family = itype.split(".")[0].lower()
     kind = "P" if family.startswith("p") else "G and VT" if family.startswith(("g", "vt")) else "Standard"
     quota = f"All {kind} Spot Instance Requests" if spot else f"Running On-Demand {kind} instances"
@@ -204,104 +171,6 @@ def quota_message(err: ClientError, itype: str, region: str, spot: bool) -> str:
     return f"Your vCPU quota for {itype} in {region} is too low (new accounts start at 0). {how}"
 
 
-# --- network -----------------------------------------------------------------
-
-def pick_subnet(subnets: list[dict], zones: list[str]) -> dict | None:
-    """A subnet in one of `zones`, else the first subnet, else None."""
-    good = [s for s in subnets if s["AvailabilityZone"] in zones]
-    return (good or subnets or [None])[0]
-
-
-def default_network(ec2, zones: list[str]) -> tuple[str, str] | None:
-    """The default VPC and a default subnet in it, if the region still has them."""
-    vpcs = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"]
-    if not vpcs:
-        return None
-    vpc_id = vpcs[0]["VpcId"]
-    subnets = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                            {"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
-    subnet = pick_subnet(subnets, zones)
-    return (vpc_id, subnet["SubnetId"]) if subnet else None
-
-
-def ensure_gateway(ec2, name: str, vpc_id: str) -> None:
-    """Give the tagged VPC a tagged internet gateway and a default route to it."""
-    if ec2.describe_internet_gateways(Filters=tag_filter(name))["InternetGateways"]:
-        return
-    igw_id = ec2.create_internet_gateway(TagSpecifications=tag_spec("internet-gateway", name))[
-        "InternetGateway"]["InternetGatewayId"]
-    ec2.attach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
-    table = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
-                                               {"Name": "association.main", "Values": ["true"]}])
-    ec2.create_route(RouteTableId=table["RouteTables"][0]["RouteTableId"],
-                     DestinationCidrBlock="0.0.0.0/0", GatewayId=igw_id)
-
-
-def own_network(ec2, name: str, zones: list[str]) -> tuple[str, str]:
-    """Reuse or create a tagged VPC with a public subnet and an internet gateway."""
-    vpcs = ec2.describe_vpcs(Filters=tag_filter(name))["Vpcs"]
-    if vpcs:
-        vpc_id = vpcs[0]["VpcId"]
-    else:
-        vpc_id = ec2.create_vpc(CidrBlock=VPC_CIDR, TagSpecifications=tag_spec("vpc", name))["Vpc"]["VpcId"]
-        ec2.get_waiter("vpc_available").wait(VpcIds=[vpc_id])
-        print(f"Created VPC {vpc_id}")
-    ensure_gateway(ec2, name, vpc_id)
-    subnets = ec2.describe_subnets(Filters=tag_filter(name) + [{"Name": "vpc-id", "Values": [vpc_id]}])["Subnets"]
-    if subnets:
-        return vpc_id, subnets[0]["SubnetId"]
-    zone = zones[0] if zones else None
-    extra = {"AvailabilityZone": zone} if zone else {}
-    subnet_id = ec2.create_subnet(VpcId=vpc_id, CidrBlock=SUBNET_CIDR, TagSpecifications=tag_spec("subnet", name),
-                                  **extra)["Subnet"]["SubnetId"]
-    ec2.modify_subnet_attribute(SubnetId=subnet_id, MapPublicIpOnLaunch={"Value": True})
-    return vpc_id, subnet_id
-
-
-def network(ec2, name: str, zones: list[str]) -> tuple[str, str]:
-    """The (vpc_id, subnet_id) to launch into: default VPC if present, else our own."""
-    return default_network(ec2, zones) or own_network(ec2, name, zones)
-
-
-def ensure_security_group(ec2, name: str, vpc_id: str | None, cidr: str) -> str:
-    """Reuse or create the tagged group; make TCP 22 from `cidr` its only ingress rule."""
-    filters = tag_filter(name) + ([{"Name": "vpc-id", "Values": [vpc_id]}] if vpc_id else [])
-    groups = ec2.describe_security_groups(Filters=filters)["SecurityGroups"]
-    if not groups:
-        if vpc_id is None:
-            raise SetupError(f"The security group tagged {TAG_KEY}={tag_value(name)} is missing; "
-                             "run `down` and then `up` again.")
-        try:
-            gid = ec2.create_security_group(GroupName=f"{name}-ssh", VpcId=vpc_id,
-                                            Description="dl1-kit: SSH from one address only",
-                                            TagSpecifications=tag_spec("security-group", name))["GroupId"]
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "InvalidGroup.Duplicate":
-                raise
-            raise SetupError(f"A security group named {name}-ssh exists that this script did not create; "
-                             "pick another --name.") from None
-        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=[ip_permission(cidr)])
-        print(f"Created security group {gid}: SSH from {cidr} only")
-        return gid
-    group = groups[0]
-    if not has_only_rule(group, cidr):
-        if group["IpPermissions"]:
-            ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=group["IpPermissions"])
-        ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[ip_permission(cidr)])
-        print(f"Security group {group['GroupId']}: SSH now allowed from {cidr} only")
-    return group["GroupId"]
-
-
-def has_only_rule(group: dict, cidr: str) -> bool:
-    """Whether the group's ingress is exactly TCP 22 from `cidr`."""
-    perms = group["IpPermissions"]
-    if len(perms) != 1:
-        return False
-    p = perms[0]
-    ranges = [r["CidrIp"] for r in p.get("IpRanges", [])] + [r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])]
-    return (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), ranges) == ("tcp", 22, 22, [cidr])
-
-
 # --- key pair ----------------------------------------------------------------
 
 def key_path(key_dir: Path, name: str, region: str) -> Path:
@@ -309,13 +178,14 @@ def key_path(key_dir: Path, name: str, region: str) -> Path:
     return Path(key_dir).expanduser() / f"{name}-{region}.pem"
 
 
-def write_private_key(path: Path, material: str) -> None:
-    """Write a private key readable by its owner only (mode 600)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        os.fchmod(f.fileno(), 0o600)
-        f.write(material)
+def reserve_key_file(path: Path) -> int:
+    """Create the empty private-key file (mode 600) before AWS makes a key it could not be saved to."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as err:
+        raise SetupError(f"Cannot write the private key to {path} ({err.strerror}); "
+                         "pass --key-dir with a folder you can write to.") from None
 
 
 def ensure_key_pair(ec2, name: str, path: Path) -> str:
@@ -327,54 +197,101 @@ def ensure_key_pair(ec2, name: str, path: Path) -> str:
         return name
     if path.exists():
         raise SetupError(f"{path} exists but AWS has no key pair {name!r} for it; move the file away and retry.")
+    fd = reserve_key_file(path)
     try:
-        material = ec2.create_key_pair(KeyName=name, KeyType="ed25519",
-                                       TagSpecifications=tag_spec("key-pair", name))["KeyMaterial"]
-    except ClientError as err:
-        if err.response["Error"]["Code"] != "InvalidKeyPair.Duplicate":
-            raise
-        raise SetupError(f"A key pair named {name!r} exists that this script did not create; "
-                         "pick another --name.") from None
-    write_private_key(path, material)
+        with os.fdopen(fd, "w") as f:
+            try:
+                material = ec2.create_key_pair(KeyName=name, KeyType="ed25519",
+                                               TagSpecifications=tag_spec("key-pair", name))["KeyMaterial"]
+            except ClientError as err:
+                if err.response["Error"]["Code"] != "InvalidKeyPair.Duplicate":
+                    raise
+                raise SetupError(f"A key pair named {name!r} exists that this script did not create; "
+                                 "pick another --name.") from None
+            try:
+                os.fchmod(f.fileno(), 0o600)
+                f.write(material)
+                f.flush()
+            except OSError as err:  # e.g. disk full: a key AWS holds but we do not is useless
+                ec2.delete_key_pair(KeyName=name)
+                raise SetupError(f"Could not save the private key to {path} ({err.strerror}); "
+                                 "nothing was kept. Free space or pass --key-dir, then retry.") from None
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
     print(f"Created key pair {name}; private key saved to {path} (mode 600)")
     return name
 
 
 # --- instance ----------------------------------------------------------------
 
-def find_instance(ec2, name: str) -> dict | None:
-    """The tagged instance that is pending, running, stopping or stopped, if any."""
+def find_instances(ec2, name: str) -> list[dict]:
+    """Every tagged instance that is pending, running, stopping or stopped, oldest first."""
     filters = tag_filter(name) + [{"Name": "instance-state-name", "Values": LIVE_STATES}]
     found = [i for r in ec2.describe_instances(Filters=filters)["Reservations"] for i in r["Instances"]]
-    return min(found, key=lambda i: i["LaunchTime"]) if found else None
+    return sorted(found, key=lambda i: i["LaunchTime"])
+
+
+def find_instance(ec2, name: str) -> dict | None:
+    """The oldest tagged live instance, if any (the one `up`, `ssh` and `start` use)."""
+    found = find_instances(ec2, name)
+    return found[0] if found else None
 
 
 def launch(ec2, name: str, *, ami: str, itype: str, subnet: str, group: str, key: str,
-           spot: bool, region: str) -> str:
+           spot: bool, max_price: float | None) -> str:
     """Run one instance with the given pieces; return its id."""
     extra = {}
-    if spot:
-        extra["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": {
-            "SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"}}
-    try:
-        resp = ec2.run_instances(
-            ImageId=ami, InstanceType=itype, KeyName=key, MinCount=1, MaxCount=1,
-            NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group],
-                                "AssociatePublicIpAddress": True}],
-            MetadataOptions={"HttpTokens": "required"},
-            TagSpecifications=tag_spec("instance", name) + tag_spec("volume", name), **extra)
-    except ClientError as err:
-        if err.response["Error"]["Code"] in ("VcpuLimitExceeded", "InsufficientInstanceCapacity",
-                                             "MaxSpotInstanceCountExceeded"):
-            raise SetupError(quota_message(err, itype, region, spot)) from None
-        raise
+    if spot:  # persistent + stop: an interruption stops the box, keeps its disk, and AWS restarts it later
+        options = {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"}
+        if max_price is not None:
+            options["MaxPrice"] = f"{max_price:.4f}"
+        extra["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": options}
+    resp = ec2.run_instances(
+        ImageId=ami, InstanceType=itype, KeyName=key, MinCount=1, MaxCount=1,
+        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group],
+                            "AssociatePublicIpAddress": True}],
+        BlockDeviceMappings=root_volume(ec2, ami),
+        MetadataOptions={"HttpTokens": "required"},
+        TagSpecifications=tag_spec("instance", name) + tag_spec("volume", name), **extra)
     return resp["Instances"][0]["InstanceId"]
+
+
+def launch_in_some_zone(session, ec2, args, subnets, **pieces) -> str:
+    """Launch in the first zone with capacity; when none has any, say which regions offer the type."""
+    tried, refusal = [], None
+    for zone, subnet in subnets:
+        try:
+            return launch(ec2, args.name, itype=args.type, subnet=subnet, spot=args.spot,
+                          max_price=args.max_price, **pieces)
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            if code in ("VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"):
+                raise SetupError(quota_message(err, args.type, args.region, args.spot)) from None
+            if code != "InsufficientInstanceCapacity":
+                raise
+            tried.append(zone)
+            refusal = err
+            print(f"No spare {args.type} capacity in {zone}; trying another zone ...")
+    others = regions_offering(session, args.type, args.region)
+    where = (f" {args.type} is also offered in {', '.join(others)} (e.g. --region {others[0]})."
+             if others else "")
+    if refusal is None:
+        raise SetupError(f"No subnet to launch {args.type} into in {args.region}; run `down`, then `up` again.")
+    raise SetupError(f"Tried every zone offering {args.type} in {args.region} ({', '.join(map(str, tried))}). "
+                     + quota_message(refusal, args.type, args.region, args.spot) + where)
 
 
 def wait(ec2, waiter: str, instance_id: str) -> dict:
     """Wait for `waiter` on the instance; return its fresh description."""
     ec2.get_waiter(waiter).wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 5, "MaxAttempts": 120})
     return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+
+
+def mark_started(ec2, inst: dict) -> None:
+    """Record that this start was the kit's, so `status` can tell AWS's own restarts apart."""
+    ec2.create_tags(Resources=[inst["InstanceId"]],
+                    Tags=[{"Key": STARTED_TAG, "Value": inst["LaunchTime"].isoformat()}])
 
 
 def start(ec2, inst: dict) -> dict:
@@ -386,10 +303,13 @@ def start(ec2, inst: dict) -> dict:
     if state == "stopped":
         ec2.start_instances(InstanceIds=[inst["InstanceId"]])
         print(f"Starting {inst['InstanceId']} ...")
-    return wait(ec2, "instance_running", inst["InstanceId"])
+    inst = wait(ec2, "instance_running", inst["InstanceId"])
+    if state == "stopped":
+        mark_started(ec2, inst)
+    return inst
 
 
-# --- commands shown to the user ----------------------------------------------
+# --- what `status` says -------------------------------------------------------
 
 def ssh_command(key: Path, ip: str, tunnel: bool = False) -> list[str]:
     """The ssh argv for logging in, or for forwarding Jupyter's port."""
@@ -402,13 +322,41 @@ def ssh_command(key: Path, ip: str, tunnel: bool = False) -> list[str]:
 def describe(inst: dict, key: Path, name: str, region: str) -> str:
     """A few lines: state, type, IP and how to connect."""
     ip = inst.get("PublicIpAddress")
-    lines = [f"{name} in {region}: {inst['InstanceId']}  {inst['InstanceType']}  "
+    spot = ", spot" if inst.get("InstanceLifecycle") == "spot" else ""
+    lines = [f"{name} in {region}: {inst['InstanceId']}  {inst['InstanceType']}{spot}  "
              f"{inst['State']['Name']}  ip={ip or '-'}"]
     if ip:
         lines += [f"  ssh:    {shlex.join(ssh_command(key, ip))}",
                   f"  tunnel: {shlex.join(ssh_command(key, ip, tunnel=True))}",
                   f"          then open http://localhost:{JUPYTER_PORT} here"]
     return "\n".join(lines)
+
+
+def spot_history(ec2, inst: dict) -> list[str]:
+    """Lines saying when AWS interrupted (stopped) or restarted a spot box on its own."""
+    if inst.get("InstanceLifecycle") != "spot":
+        return []
+    lines = []
+    reason = inst.get("StateReason", {})
+    if inst["State"]["Name"] in ("stopping", "stopped") and reason.get("Code") in SPOT_STOP_REASONS:
+        when = inst.get("StateTransitionReason", "")
+        lines.append(f"  spot: AWS interrupted it ({reason.get('Message', reason['Code'])}) {when}; "
+                     "it starts again by itself when capacity returns, and the idle guard still watches it")
+    request_id = inst.get("SpotInstanceRequestId")
+    if request_id:
+        try:
+            req = ec2.describe_spot_instance_requests(SpotInstanceRequestIds=[request_id])["SpotInstanceRequests"][0]
+            status = req.get("Status", {})
+            lines.append(f"  spot request {request_id}: {status.get('Code')} since {status.get('UpdateTime')}: "
+                         f"{status.get('Message', '')}")
+        except (ClientError, IndexError):
+            pass
+    ours = next((t["Value"] for t in inst.get("Tags", []) if t["Key"] == STARTED_TAG), None)
+    launched = inst["LaunchTime"]
+    if inst["State"]["Name"] in ("pending", "running") and ours and launched > datetime.fromisoformat(ours):
+        lines.append(f"  spot: AWS restarted it at {launched:%Y-%m-%d %H:%M UTC} after an interruption "
+                     "(work since the last save may be lost); it is billed again")
+    return lines
 
 
 def self_command(args, sub: str) -> str:
@@ -423,13 +371,21 @@ def stop_reminder(args) -> str:
             "a running GPU instance is billed by the second.")
 
 
+def rescue_hint(args, instance_id: str) -> str:
+    """What to run when `up` failed after the box already exists (and may be billing)."""
+    return (f"{instance_id} was launched and may be running (and billed). Check it with "
+            f"`{self_command(args, 'status')}`, stop it with `{self_command(args, 'stop')}`, "
+            f"or delete everything with `{self_command(args, 'down')}`.")
+
+
 # --- subcommands -------------------------------------------------------------
 
-def cmd_up(args, session, fetch_ip, confirm) -> int:
+def cmd_up(args, session, fetch_ip, confirm, price) -> int:
     """Create or reuse the box and start it."""
     ec2 = session.client("ec2")
-    cidr = ssh_cidr(args.cidr, fetch_ip)
+    cidr = ssh_cidr(args.cidr, fetch_ip, allow_wide=args.allow_wide_cidr)
     path = key_path(args.key_dir, args.name, args.region)
+    repair_own_network(ec2, args.name)
     inst = find_instance(ec2, args.name)
     if inst:
         ensure_key_pair(ec2, args.name, path)
@@ -437,49 +393,69 @@ def cmd_up(args, session, fetch_ip, confirm) -> int:
         print(f"Reusing {inst['InstanceId']} ({inst['State']['Name']})")
         if inst["InstanceType"] != args.type:
             print(f"  it is a {inst['InstanceType']}; to switch to {args.type}, run `down` first")
-        inst = start(ec2, inst)
+        instance_id = inst["InstanceId"]
     else:
         zones = check_offered(ec2, args.type, args.region)
         ami = check_ami(ec2, args.ami) if args.ami else find_ami(session.client("ssm"), ec2, args.region)
-        vpc_id, subnet_id = network(ec2, args.name, zones)
+        print(price_line(price(session, args.type, args.region, args.spot, zones),
+                         args.type, args.region, args.spot, args.max_price))
+        if not args.yes and not confirm("Launch it? [y/N] "):
+            print("Nothing launched.")
+            return 1
+        vpc_id, subnets = network(ec2, args.name, zones)
         group = ensure_security_group(ec2, args.name, vpc_id, cidr)
         key = ensure_key_pair(ec2, args.name, path)
-        price = hourly_price(session, args.type, args.region)
-        if price is not None:
-            note = " (spot is usually far less)" if args.spot else ""
-            print(f"{args.type} in {args.region}: about ${price:.3f}/hour on demand{note}")
-        instance_id = launch(ec2, args.name, ami=ami, itype=args.type, subnet=subnet_id, group=group,
-                             key=key, spot=args.spot, region=args.region)
+        instance_id = launch_in_some_zone(session, ec2, args, subnets, ami=ami, group=group, key=key)
         print(f"Launched {instance_id} ({args.type}{', spot' if args.spot else ''}, {ami}); waiting ...")
-        inst = wait(ec2, "instance_running", instance_id)
+    try:
+        print(ensure_idle_alarm(session.client("cloudwatch"), args.name, instance_id, args.region, args.idle_stop))
+        if inst:
+            inst = start(ec2, inst)
+        else:
+            inst = wait(ec2, "instance_running", instance_id)
+            mark_started(ec2, inst)
+    except BaseException:
+        print(f"error: {rescue_hint(args, instance_id)}", file=sys.stderr)
+        raise
     print(describe(inst, path, args.name, args.region))
+    warning = ipv6_warning(inst, cidr)
+    if warning:
+        print(warning, file=sys.stderr)
     print("On the box: clone the kit, then run setup/install-gpu.sh")
     print(stop_reminder(args))
     return 0
 
 
 def require_instance(ec2, args) -> dict:
-    """The tagged live instance, or a SetupError saying to run `up`."""
+    """The oldest tagged live instance, or a SetupError saying to run `up`."""
     inst = find_instance(ec2, args.name)
     if not inst:
         raise SetupError(f"No {args.name} instance in {args.region}; run `{self_command(args, 'up')}` first.")
     return inst
 
 
-def cmd_status(args, session, fetch_ip, confirm) -> int:
-    """Print the instance's state and how to connect."""
+def cmd_status(args, session, fetch_ip, confirm, price) -> int:
+    """Print every tagged instance's state, idle guard, spot history and how to connect."""
     ec2 = session.client("ec2")
-    inst = find_instance(ec2, args.name)
-    if not inst:
+    found = find_instances(ec2, args.name)
+    if not found:
         print(f"No {args.name} instance in {args.region}.")
         return 0
-    print(describe(inst, key_path(args.key_dir, args.name, args.region), args.name, args.region))
-    if inst["State"]["Name"] == "running":
+    cw = session.client("cloudwatch")
+    for inst in found:
+        print(describe(inst, key_path(args.key_dir, args.name, args.region), args.name, args.region))
+        for line in spot_history(ec2, inst):
+            print(line)
+        print("  " + guard_line(idle_alarm(cw, args.name, inst["InstanceId"])))
+    if len(found) > 1:
+        print(f"{len(found)} instances carry the tag {TAG_KEY}={tag_value(args.name)}; "
+              "`stop` stops them all, `down` deletes them all.")
+    if any(i["State"]["Name"] in ("pending", "running") for i in found):
         print(stop_reminder(args))
     return 0
 
 
-def cmd_connect(args, session, fetch_ip, confirm) -> int:
+def cmd_connect(args, session, fetch_ip, confirm, price) -> int:
     """Run (or with --print, show) ssh to the box, or the Jupyter tunnel."""
     inst = require_instance(session.client("ec2"), args)
     ip = inst.get("PublicIpAddress")
@@ -498,20 +474,24 @@ def cmd_connect(args, session, fetch_ip, confirm) -> int:
     return 0  # not reached
 
 
-def cmd_stop(args, session, fetch_ip, confirm) -> int:
-    """Stop the instance (its disk is kept)."""
+def cmd_stop(args, session, fetch_ip, confirm, price) -> int:
+    """Stop every tagged instance (their disks are kept)."""
     ec2 = session.client("ec2")
-    inst = require_instance(ec2, args)
-    if inst["State"]["Name"] in ("pending", "running"):
-        ec2.stop_instances(InstanceIds=[inst["InstanceId"]])
-        print(f"Stopping {inst['InstanceId']} ...")
-    inst = wait(ec2, "instance_stopped", inst["InstanceId"])
-    print(f"{inst['InstanceId']} is stopped; the GPU is no longer billed (its disk still is, a little).")
+    found = find_instances(ec2, args.name)
+    if not found:
+        raise SetupError(f"No {args.name} instance in {args.region}; nothing to stop.")
+    ids = [i["InstanceId"] for i in found]
+    busy = [i["InstanceId"] for i in found if i["State"]["Name"] in ("pending", "running")]
+    if busy:
+        ec2.stop_instances(InstanceIds=busy)
+        print(f"Stopping {', '.join(busy)} ...")
+    ec2.get_waiter("instance_stopped").wait(InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+    print(f"{', '.join(ids)} stopped; the GPU is no longer billed (the disk still is, a little).")
     return 0
 
 
-def cmd_start(args, session, fetch_ip, confirm) -> int:
-    """Start the stopped instance."""
+def cmd_start(args, session, fetch_ip, confirm, price) -> int:
+    """Start the (oldest) stopped instance."""
     ec2 = session.client("ec2")
     inst = start(ec2, require_instance(ec2, args))
     print(describe(inst, key_path(args.key_dir, args.name, args.region), args.name, args.region))
@@ -553,7 +533,7 @@ def retry(fn, *, tries: int = 30, delay: float = 5.0) -> None:
             time.sleep(delay)
 
 
-def remove(ec2, found: dict[str, list], pem: Path) -> None:
+def remove(ec2, cw, name: str, found: dict[str, list], pem: Path) -> None:
     """Delete the tagged resources in dependency order."""
     ids = [i["InstanceId"] for i in found["instances"]]
     spot = [i["SpotInstanceRequestId"] for i in found["instances"] if i.get("SpotInstanceRequestId")]
@@ -563,6 +543,7 @@ def remove(ec2, found: dict[str, list], pem: Path) -> None:
         ec2.terminate_instances(InstanceIds=ids)
         print(f"Terminating {', '.join(ids)} ...")
         ec2.get_waiter("instance_terminated").wait(InstanceIds=ids, WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+        delete_idle_alarms(cw, name, ids)
     for g in found["security groups"]:
         retry(lambda: ec2.delete_security_group(GroupId=g["GroupId"]))
     for k in found["key pairs"]:
@@ -581,7 +562,7 @@ def remove(ec2, found: dict[str, list], pem: Path) -> None:
         retry(lambda: ec2.delete_vpc(VpcId=v["VpcId"]))
 
 
-def cmd_down(args, session, fetch_ip, confirm) -> int:
+def cmd_down(args, session, fetch_ip, confirm, price) -> int:
     """Delete everything carrying the tag, after confirmation."""
     ec2 = session.client("ec2")
     found = tagged(ec2, args.name)
@@ -595,7 +576,7 @@ def cmd_down(args, session, fetch_ip, confirm) -> int:
     if not args.yes and not confirm("Delete all of these (the instance's disk too)? [y/N] "):
         print("Nothing deleted.")
         return 1
-    remove(ec2, found, key_path(args.key_dir, args.name, args.region))
+    remove(ec2, session.client("cloudwatch"), args.name, found, key_path(args.key_dir, args.name, args.region))
     print("Done; nothing tagged is left.")
     return 0
 
@@ -621,6 +602,24 @@ def name_arg(text: str) -> str:
     return text
 
 
+def minutes_arg(text: str) -> int:
+    """Accept 0 (off) or a whole number of minutes from 5 to 1440."""
+    if not text.isdigit() or not (int(text) == 0 or 5 <= int(text) <= 1440):
+        raise argparse.ArgumentTypeError("give 0 (off) or whole minutes from 5 to 1440")
+    return int(text)
+
+
+def price_arg(text: str) -> float:
+    """Accept a positive USD amount per hour."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError("give US dollars per hour, e.g. 1.5")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     p = argparse.ArgumentParser(prog="setup/aws.py", description="Manage the course's GPU box on AWS.")
@@ -633,18 +632,24 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--spot", action="store_true", help="use spot pricing (cheaper, may be interrupted)")
     up.add_argument("--ami", help="AMI id to use instead of the Deep Learning Base GPU AMI")
     up.add_argument("--cidr", help="allow SSH from this network instead of your detected IP")
-    sub.add_parser("status", help="show state, IP and connect commands")
+    up.add_argument("--allow-wide-cidr", action="store_true", help="accept a --cidr wider than /24 (IPv6: /56)")
+    up.add_argument("--idle-stop", type=minutes_arg, default=DEFAULT_IDLE_MINUTES, metavar="MINUTES",
+                    help=f"stop the box after this many idle minutes (default {DEFAULT_IDLE_MINUTES}; 0 = never)")
+    up.add_argument("--max-price", type=price_arg, metavar="USD",
+                    help="launch types costing up to this per hour (default cap 2.00), or of unknown price")
+    up.add_argument("--yes", action="store_true", help="launch without asking")
+    sub.add_parser("status", help="show every tagged box: state, IP, idle guard, connect commands")
     for cmd, text in (("ssh", "log in to the box"), ("tunnel", f"forward localhost:{JUPYTER_PORT} to Jupyter")):
         sp = sub.add_parser(cmd, help=text)
         sp.add_argument("--print", action="store_true", help="only print the ssh command")
-    sub.add_parser("stop", help="stop the box (disk kept)")
+    sub.add_parser("stop", help="stop every tagged box (disks kept)")
     sub.add_parser("start", help="start the stopped box")
     down = sub.add_parser("down", help="delete everything this script created")
     down.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     return p
 
 
-def main(argv=None, *, session=None, fetch_ip=fetch_public_ip, confirm=ask_yes_no) -> int:
+def main(argv=None, *, session=None, fetch_ip=fetch_public_ip, confirm=ask_yes_no, price=hourly_price) -> int:
     """Parse arguments, run one subcommand, turn known failures into one-line errors."""
     args = parser().parse_args(argv)
     try:
@@ -652,7 +657,8 @@ def main(argv=None, *, session=None, fetch_ip=fetch_public_ip, confirm=ask_yes_n
         args.region = session.region_name
         if not args.region:
             raise NoRegionError()
-        return COMMANDS[args.command](args, session, fetch_ip, confirm)
+        check_region(session, args.region)
+        return COMMANDS[args.command](args, session, fetch_ip, confirm, price)
     except SetupError as err:
         msg = str(err)
     except NoCredentialsError:

@@ -4,7 +4,8 @@ import importlib.util
 import json
 import shlex
 import stat
-from datetime import datetime, timezone
+import sys
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import boto3
@@ -18,8 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 _spec = importlib.util.spec_from_file_location("dl1_setup_aws", ROOT / "setup" / "aws.py")
 aws = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(aws)
+aws_price, aws_network, aws_guard = (sys.modules[m] for m in ("aws_price", "aws_network", "aws_guard"))  # from setup/
 
 MY_IP = "203.0.113.7"
+PRICE = 1.006  # g5.xlarge on demand in us-east-1, USD/hour
 TAG = [{"Name": "tag:Project", "Values": ["dl1-kit:dl1-kit"]}]
 TEST_PARAM = "/dl1-kit-test/deeplearning-base-gpu/ami-id"  # moto refuses to store names under /aws/
 
@@ -64,16 +67,21 @@ class Runner:
     """Calls aws.main with injected session, IP lookup and prompt; collects all output."""
 
     def __init__(self, capsys, keys):
-        self.capsys, self.keys, self.seen = capsys, keys, ""
+        self.capsys, self.keys, self.seen, self.prompts = capsys, keys, "", []
 
-    def __call__(self, region, *argv, ip=MY_IP, confirm=True, **kw):
+    def __call__(self, region, *argv, ip=MY_IP, confirm=True, cost=PRICE, **kw):
         def fetch_ip():
             if isinstance(ip, Exception):
                 raise ip
             return ip
+
+        def ask(prompt):
+            self.prompts.append(prompt)
+            return confirm
         kw.setdefault("session", session(region))
+        kw.setdefault("price", lambda *a: cost)  # the Pricing API is not emulated by moto
         code = aws.main(["--region", region, "--key-dir", str(self.keys), *argv],
-                        fetch_ip=fetch_ip, confirm=lambda prompt: confirm, **kw)
+                        fetch_ip=fetch_ip, confirm=ask, **kw)
         out = self.capsys.readouterr()
         self.seen += out.out + out.err
         return code, out.out, out.err
@@ -296,6 +304,9 @@ class RefusingSession:
     def __init__(self, region, code):
         self.inner, self.region_name, self.code = session(region), region, code
 
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+
     def client(self, service, **kw):
         client = self.inner.client(service, **kw)
         if service == "ec2":
@@ -365,7 +376,7 @@ def test_fetch_public_ip(monkeypatch):
         seen.update(url=url, timeout=timeout)
         return Answer()
 
-    monkeypatch.setattr(aws.urllib.request, "urlopen", fake_urlopen)
+    monkeypatch.setattr(aws_network.urllib.request, "urlopen", fake_urlopen)
     assert aws.ssh_cidr(None) == "198.51.100.23/32"
     assert seen["url"] == "https://checkip.amazonaws.com" and seen["timeout"] <= 10
 
@@ -386,8 +397,8 @@ def test_hourly_price_parses_or_skips():
             assert service == "pricing" and kw["region_name"] == "us-east-1"
             return self.c
 
-    assert aws.hourly_price(Session(Pricing()), "g5.xlarge", "eu-central-1") == pytest.approx(1.006)
-    assert aws.hourly_price(Session(object()), "g5.xlarge", "eu-central-1") is None
+    assert aws_price.on_demand_price(Session(Pricing()), "g5.xlarge", "eu-central-1") == pytest.approx(1.006)
+    assert aws_price.on_demand_price(Session(object()), "g5.xlarge", "eu-central-1") is None
 
 
 def test_missing_ssh_client(moto, run, monkeypatch):
@@ -412,3 +423,300 @@ def test_help():
     with pytest.raises(SystemExit) as exc:
         aws.main(["--help"])
     assert exc.value.code == 0
+
+
+# --- guards against surprise bills and lost access --------------------------------------------------
+
+def idle_alarms(region):
+    return boto3.client("cloudwatch", region_name=region).describe_alarms()["MetricAlarms"]
+
+
+def test_idle_guard_is_a_cloudwatch_stop_alarm(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    assert run(region, "up", *extra)[0] == 0
+    (inst,) = tagged_instances(region)
+    (alarm,) = idle_alarms(region)
+    assert alarm["AlarmActions"] == [f"arn:aws:automate:{region}:ec2:stop"]  # stop, never terminate
+    assert alarm["Namespace"] == "AWS/EC2" and alarm["MetricName"] == "CPUUtilization"
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": inst["InstanceId"]}]
+    assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] <= 5
+    assert alarm["Period"] == 300 and alarm["Period"] * alarm["EvaluationPeriods"] == 60 * 60
+    assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
+    assert "idle guard: stops it after 60 min" in run(region, "status")[1]
+
+    assert run(region, "up", "--idle-stop", "30", *extra)[0] == 0
+    (alarm,) = idle_alarms(region)
+    assert alarm["Period"] * alarm["EvaluationPeriods"] == 30 * 60
+    assert run(region, "up", "--idle-stop", "0", *extra)[0] == 0
+    assert idle_alarms(region) == []
+    assert "idle guard: OFF" in run(region, "status")[1]
+
+    assert run(region, "up", *extra)[0] == 0
+    assert run(region, "down", "--yes")[0] == 0
+    assert idle_alarms(region) == []
+
+
+def test_idle_stop_takes_minutes_or_zero():
+    assert aws.parser().parse_args(["up"]).idle_stop == 60
+    assert aws.parser().parse_args(["up", "--idle-stop", "0"]).idle_stop == 0
+    for bad in ("2", "-5", "1h"):
+        with pytest.raises(SystemExit):
+            aws.parser().parse_args(["up", "--idle-stop", bad])
+
+
+def test_price_is_shown_and_confirmed_before_anything_is_made(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, out, _ = run(region, "up", *extra, confirm=False)
+    assert code == 1 and "$1.006/hour on demand" in out and "Nothing launched" in out
+    assert run.prompts and "Launch" in run.prompts[-1]
+    assert counts(region)["instances"] == counts(region)["groups"] == counts(region)["keys"] == 0
+    run.prompts.clear()
+    code, out, _ = run(region, "up", "--yes", *extra, confirm=False)
+    assert code == 0 and not run.prompts and counts(region)["instances"] == 1
+
+
+@pytest.mark.parametrize("cost", [3.06, None])
+def test_dear_or_unknown_price_is_refused_without_max_price(moto, run, cost):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, _, err = run(region, "up", *extra, cost=cost)
+    assert code == 1 and "--max-price" in err and "Traceback" not in err
+    assert ("above the cap" in err) if cost else ("unknown price is not taken as cheap" in err)
+    assert counts(region)["instances"] == counts(region)["groups"] == counts(region)["keys"] == 0
+    code, out, err = run(region, "up", "--max-price", "3.5", *extra, cost=cost)
+    assert code == 0, err
+    assert ("$3.060/hour" in out) if cost else ("UNKNOWN" in out)
+
+
+def test_unreachable_pricing_api_counts_as_unknown(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, _, err = run(region, "up", *extra, price=aws.hourly_price)  # moto answers GetProducts with 404
+    assert code == 1 and "unknown price" in err
+    assert counts(region)["instances"] == 0
+
+
+class RecordingSession:
+    """A boto3 session whose EC2 client records run_instances' arguments."""
+
+    def __init__(self, region):
+        self.inner, self.region_name, self.launches = session(region), region, []
+
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+
+    def client(self, service, **kw):
+        client = self.inner.client(service, **kw)
+        if service == "ec2":
+            real = client.run_instances
+
+            def recorded(**args):
+                self.launches.append(args)
+                return real(**args)
+            client.run_instances = recorded
+        return client
+
+
+def test_spot_request_stops_and_status_tells_interruptions(moto, run):
+    region = "ap-northeast-1"
+    extra, _ = provide_ami(region, "flag", None)
+    rec = RecordingSession(region)
+    code, out, _ = run(region, "up", "--spot", "--max-price", "0.9", *extra, session=rec, cost=0.45)
+    assert code == 0 and "$0.450/hour spot" in out
+    assert rec.launches[0]["InstanceMarketOptions"] == {"MarketType": "spot", "SpotOptions": {
+        "SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop", "MaxPrice": "0.9000"}}
+    (inst,) = tagged_instances(region)
+    assert "interrupted" not in run(region, "status")[1]
+
+    box = ec2_backends[DEFAULT_ACCOUNT_ID][region].get_instance(inst["InstanceId"])
+    box.stop()  # as AWS does when it reclaims the capacity
+    box.state_reason = type(box.state_reason)("Server.SpotInstanceShutdown: Spot capacity reclaimed",
+                                              "Server.SpotInstanceShutdown")
+    out = run(region, "status")[1]
+    assert "AWS interrupted it" in out and "idle guard: stops it" in out
+
+    box.start()  # AWS restarts a persistent request's box when capacity returns
+    box.launch_time = box.launch_time + timedelta(hours=2)
+    out = run(region, "status")[1]
+    assert "AWS restarted it" in out and "idle guard: stops it" in out
+    assert [a["Dimensions"][0]["Value"] for a in idle_alarms(region)] == [inst["InstanceId"]]
+
+    assert run(region, "stop")[0] == 0 and run(region, "start")[0] == 0  # the kit's own start is not AWS's
+    assert "AWS restarted" not in run(region, "status")[1]
+
+
+def test_stop_and_status_cover_every_tagged_instance(moto, run):
+    region = "eu-central-1"
+    extra, ami = provide_ami(region, "flag", None)
+    assert run(region, "up", *extra)[0] == 0
+    (first,) = tagged_instances(region)
+    second = ec2(region).run_instances(ImageId=ami, InstanceType="g4dn.xlarge", MinCount=1, MaxCount=1,
+                                       TagSpecifications=aws.tag_spec("instance", "dl1-kit"))["Instances"][0]
+    out = run(region, "status")[1]
+    assert first["InstanceId"] in out and second["InstanceId"] in out and "2 instances" in out
+    assert run(region, "stop")[0] == 0
+    assert {i["State"]["Name"] for i in tagged_instances(region)} == {"stopped"}
+
+
+def test_root_volume_is_encrypted(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    assert run(region, "up", *extra)[0] == 0
+    (inst,) = tagged_instances(region)
+    volumes = ec2(region).describe_volumes(
+        Filters=[{"Name": "attachment.instance-id", "Values": [inst["InstanceId"]]}])["Volumes"]
+    assert volumes and all(v["Encrypted"] for v in volumes)
+    (root,) = [m for m in inst["BlockDeviceMappings"] if m["DeviceName"] == inst["RootDeviceName"]]
+    assert root["Ebs"]["DeleteOnTermination"] is True
+
+
+@pytest.mark.parametrize("cidr,says", [
+    ("198.51.100.0/23", "--allow-wide-cidr"),
+    ("10.0.0.0/8", "--allow-wide-cidr"),
+    ("2001:db8::/48", "--allow-wide-cidr"),
+    ("203.0.113.7/24", "--cidr 203.0.113.7/32"),  # a host address is never widened to its network
+    ("2001:db8::7/64", "--cidr 2001:db8::7/128"),
+])
+def test_wide_or_widened_cidr_refused(moto, run, cidr, says):
+    code, _, err = run("eu-central-1", "up", "--cidr", cidr, "--ami", "ami-x")
+    assert code == 1 and says in err and "Traceback" not in err
+    assert counts("eu-central-1")["groups"] == 0
+
+
+def test_wide_cidr_allowed_when_asked(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    assert run(region, "up", "--cidr", "198.51.100.0/23", "--allow-wide-cidr", *extra)[0] == 0
+    (group,) = ec2(region).describe_security_groups(Filters=TAG)["SecurityGroups"]
+    assert [r["CidrIp"] for r in group["IpPermissions"][0]["IpRanges"]] == ["198.51.100.0/23"]
+    assert run(region, "up", "--cidr", "0.0.0.0/0", "--allow-wide-cidr", *extra)[0] == 1  # never the world
+
+
+def test_ipv6_rule_for_a_box_without_ipv6_warns(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, _, err = run(region, "up", "--cidr", "2001:db8:0:7::/64", *extra)
+    assert code == 0 and "no IPv6 address" in err and "IPv4" in err
+    code, _, err = run(region, "up", *extra)
+    assert code == 0 and "IPv6" not in err
+
+
+def main_route(region, vpc_id):
+    (table,) = ec2(region).describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc_id]},
+                                                          {"Name": "association.main", "Values": ["true"]}])[
+        "RouteTables"]
+    return table["RouteTableId"], [r for r in table["Routes"] if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+
+
+def test_unattached_gateway_and_missing_route_are_repaired(moto, run):
+    region = "sa-east-1"
+    drop_default_vpc(region)
+    client = ec2(region)
+    # what an interrupted run leaves: the tagged VPC and gateway, never attached, no route
+    vpc_id = client.create_vpc(CidrBlock="10.77.0.0/16", TagSpecifications=aws.tag_spec("vpc", "dl1-kit"))[
+        "Vpc"]["VpcId"]
+    igw_id = client.create_internet_gateway(TagSpecifications=aws.tag_spec("internet-gateway", "dl1-kit"))[
+        "InternetGateway"]["InternetGatewayId"]
+    extra, _ = provide_ami(region, "flag", None)
+
+    def check():
+        (igw,) = client.describe_internet_gateways(InternetGatewayIds=[igw_id])["InternetGateways"]
+        assert [a["VpcId"] for a in igw["Attachments"]] == [vpc_id]
+        _, routes = main_route(region, vpc_id)
+        assert [r.get("GatewayId") for r in routes] == [igw_id]
+
+    assert run(region, "up", *extra)[0] == 0
+    check()
+    table_id, _ = main_route(region, vpc_id)  # now break it under the running box, and run `up` again
+    client.delete_route(RouteTableId=table_id, DestinationCidrBlock="0.0.0.0/0")
+    client.detach_internet_gateway(InternetGatewayId=igw_id, VpcId=vpc_id)
+    code, out, _ = run(region, "up", *extra)
+    assert code == 0 and "attached it" in out
+    check()
+    assert counts(region)["tagged igws"] == 1
+
+
+def test_unwritable_key_folder_makes_no_key_pair(moto, run, tmp_path):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code = aws.main(["--region", region, "--key-dir", str(blocker), "up", "--yes", *extra],
+                    session=session(region), fetch_ip=lambda: MY_IP, price=lambda *a: PRICE)
+    err = run.capsys.readouterr().err
+    assert code == 1 and str(blocker) in err and "--key-dir" in err and "Traceback" not in err
+    assert counts(region)["keys"] == 0 and counts(region)["instances"] == 0
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt(), ClientError({"Error": {"Code": "X", "Message": "m"}}, "Y")])
+def test_failure_after_launch_says_how_to_stop(moto, run, monkeypatch, failure):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+
+    def broken_wait(*a, **k):
+        raise failure
+    monkeypatch.setattr(aws, "wait", broken_wait)
+    code, _, err = run(region, "up", *extra)
+    (inst,) = tagged_instances(region)
+    assert code == 1 and inst["InstanceId"] in err
+    assert "aws.py --region eu-central-1 stop" in err and "aws.py --region eu-central-1 down" in err
+
+
+def test_private_keys_are_git_ignored():
+    assert "*.pem" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def test_mistyped_region_is_named_before_any_call(run):
+    code, _, err = run("eu-centrl-1", "status")
+    assert code == 1 and "'eu-centrl-1' is not an AWS region" in err and "eu-central-1" in err
+    assert "endpoint" not in err.lower()
+
+
+class ShortOfCapacity(RecordingSession):
+    """run_instances refuses with InsufficientInstanceCapacity in `full` zones."""
+
+    def __init__(self, region, full):
+        super().__init__(region)
+        self.full = full
+
+    def client(self, service, **kw):
+        client = super().client(service, **kw)
+        if service == "ec2" and kw.get("region_name", self.region_name) == self.region_name:
+            recorded = client.run_instances
+
+            def maybe(**args):
+                subnet = args["NetworkInterfaces"][0]["SubnetId"]
+                zone = client.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
+                if self.full == "all" or zone in self.full:
+                    raise ClientError({"Error": {"Code": "InsufficientInstanceCapacity", "Message": "none"}},
+                                      "RunInstances")
+                return recorded(**args)
+            client.run_instances = maybe
+        return client
+
+
+@pytest.mark.parametrize("default_vpc", [True, False])
+def test_capacity_shortage_tries_other_zones(moto, run, default_vpc):
+    region = "eu-central-1"
+    if not default_vpc:
+        drop_default_vpc(region)
+    extra, _ = provide_ami(region, "flag", None)
+    zones = aws.offered_zones(ec2(region), "g5.xlarge")
+    code, out, err = run(region, "up", *extra, session=ShortOfCapacity(region, zones[:1]))
+    assert code == 0, err
+    assert f"capacity in {zones[0]}" in out
+    (inst,) = tagged_instances(region)
+    assert inst["Placement"]["AvailabilityZone"] in zones[1:]
+    assert run(region, "down", "--yes")[0] == 0
+    assert counts(region)["tagged subnets"] == 0
+
+
+def test_capacity_shortage_everywhere_names_other_regions(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, _, err = run(region, "up", *extra, session=ShortOfCapacity(region, "all"))
+    assert code == 1 and "Tried every zone" in err and "Traceback" not in err
+    assert "also offered in" in err and "us-east-1" in err and "--region" in err
+    assert counts(region)["instances"] == 0
