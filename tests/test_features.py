@@ -44,3 +44,14 @@ def test_half_precision_features_are_saved_as_float32(folder, tmp_path):
 def test_shuffled_batches_are_refused(folder):
     with pytest.raises(ValueError, match="shuffle=False"):
         precompute(mean_colour(), get_batches(folder, target_size=(16, 16)), progress=False)
+
+
+def test_a_mapped_or_rewrapped_unshuffled_dataset_is_not_refused(folder):
+    """Attributes stuck on a tf.data.Dataset vanish after .map, and `shuffle` is then the
+    Dataset's method (truthy): precompute refused an unshuffled dataset. Only a plain True counts."""
+    batches = get_batches(folder, shuffle=False, batch_size=4, target_size=(16, 16))
+    for ds in (batches.map(lambda x, y: (x, y)), batches.dataset.map(lambda x, y: (x, y)),
+               batches.dataset):
+        feats, labels = precompute(mean_colour(), ds, progress=False)
+        assert feats.shape == (10, 3) and labels.argmax(1).tolist() == batches.classes.tolist()
+    assert callable(batches.dataset.map(lambda x, y: (x, y)).shuffle)

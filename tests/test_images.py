@@ -4,6 +4,7 @@ Every image is tiny (32 px) and written by PIL into tmp_path. Images whose pixel
 own id prove that batches come back in `filenames` order when shuffle=False.
 """
 import io
+import os
 from pathlib import Path
 
 import keras
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils.images import (get_batches, get_classes, get_data, image_files, is_corrupt, onehot,
-                          screen_images)
+from utils.images import (JPEG_END, get_batches, get_classes, get_data, image_files, is_corrupt,
+                          onehot, screen_images)
 
 SIZE = (32, 32)
 # File names that sort differently as text (1, 10, 100, 2) and as numbers (1, 2, 10, 100).
@@ -327,3 +328,90 @@ def test_random_affine_moves_pixels_and_keeps_shape_and_range():
     assert y.shape == x.shape
     assert 0 <= y.min() and y.max() <= 255  # bilinear mixes and edge fill never leave 0-255
     assert not np.allclose(y, x.numpy())
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input the screen used to let through
+
+
+def garbled_jpeg(value=7):
+    """A valid JPEG with its middle overwritten: the end marker is still there."""
+    whole = bytearray(jpeg_bytes(value, size=(64, 64)))
+    mid = len(whole) // 2
+    whole[mid:mid + 50] = b"\xff" * 50
+    return bytes(whole)
+
+
+def test_a_jpeg_garbled_in_the_middle_is_screened_before_it_stops_a_fit(tmp_path):
+    """Its end marker is intact, so a header check passes it; TensorFlow's decoder then fails in
+    the middle of an epoch. The screen decodes fully and moves it aside."""
+    import tensorflow as tf
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(garbled_jpeg())
+    assert JPEG_END in bad.read_bytes()[-64:]
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        tf.io.decode_jpeg(tf.io.read_file(str(bad)))
+    assert is_corrupt(bad)
+    root = make_classes(tmp_path / "train", ext=".jpg")
+    (root / "dogs" / "garbled.jpg").write_bytes(garbled_jpeg())
+    b = get_batches(root, batch_size=4, target_size=SIZE)
+    assert b.samples == 7 and (tmp_path / "train.corrupt" / "dogs" / "garbled.jpg").exists()
+    assert np.isfinite(tiny_model().fit(b, epochs=1, verbose=0).history["loss"][0])
+
+
+def test_a_dangling_link_is_moved_aside_and_the_screen_goes_on(tmp_path, capsys):
+    """A link whose target is gone used to raise FileNotFoundError half-way through the screen,
+    leaving later corrupt files in place. Now it is moved aside as the link, like a corrupt file."""
+    root = make_classes(tmp_path / "train", ext=".jpg")
+    (root / "cats" / "0gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    corrupt_files(root / "dogs")
+    moved = screen_images(root)
+    assert sorted(p.name for p in moved) == ["0gone.jpg", "cut.jpg", "empty.jpg", "noise.jpg"]
+    link = tmp_path / "train.corrupt" / "cats" / "0gone.jpg"
+    assert link.is_symlink() and os.readlink(link) == str(tmp_path / "nowhere.jpg")
+    out = capsys.readouterr().out
+    assert "Moved 4 corrupt" in out and "1 of them link(s) to missing files" in out
+    assert len(image_files(root)) == 7
+
+
+def test_an_empty_class_folder_is_named_not_silently_class_0(tmp_path, capsys):
+    root = make_classes(tmp_path / "train")
+    (root / "aardvarks").mkdir()
+    b = get_batches(root, shuffle=False, target_size=SIZE)
+    out = capsys.readouterr().out
+    assert "1 class folder(s)" in out and "aardvarks=0" in out
+    # the class numbers stay those of the folders, so they match a split that has the images
+    assert b.class_indices == {"aardvarks": 0, "cats": 1, "dogs": 2}
+
+
+# ---------------------------------------------------------------------------------------------
+# The batches object
+
+
+def test_batches_carry_the_course_attributes_and_leave_the_dataset_alone(tmp_path):
+    import tensorflow as tf
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=False, batch_size=3, target_size=SIZE)
+    assert b.shuffle is False and b.n == b.samples == 7 and b.batch_size == 3 and len(b) == 3
+    assert isinstance(b, keras.utils.PyDataset) and isinstance(b.dataset, tf.data.Dataset)
+    for ds in (b.dataset, b.dataset.map(lambda x, y: (x, y)), b.map(lambda x, y: (x, y)).dataset):
+        assert callable(ds.shuffle) and not hasattr(ds, "samples")
+    mapped = b.map(lambda x, y: (x / 255, y))
+    assert mapped.filenames == b.filenames and mapped.shuffle is False
+    x, y = next(iter(mapped))
+    assert pixel_ids(np.asarray(x) * 255) == ids_of(b.filenames)[:3]
+
+
+def test_fit_reads_every_image_once_an_epoch_with_labels_kept(tmp_path):
+    """Keras shuffles a PyDataset's batch indices; each epoch must still be one pass in which
+    every image keeps its own label."""
+    root = make_classes(tmp_path / "train")
+    b = get_batches(root, shuffle=True, batch_size=3, target_size=SIZE)
+    for _ in range(2):
+        b.on_epoch_begin()
+        got = [b[i] for i in (2, 0, 1)]  # any index: the next batch of this pass
+        ids = sum((pixel_ids(x) for x, _ in got), [])
+        labels = np.concatenate([y for _, y in got]).argmax(1)
+        assert sorted(ids) == sorted(CATS + DOGS)
+        assert [0 if i in CATS else 1 for i in ids] == labels.tolist()
+    assert np.isfinite(tiny_model().fit(b, epochs=2, verbose=0).history["loss"][-1])

@@ -23,7 +23,9 @@ def _batches_with_labels(batches):
 
 def precompute(model, batches, fname=None, progress=True):
     """Run `batches` through `model` once; returns (features, labels); lessons 2-7."""
-    if getattr(batches, "shuffle", False):
+    # Only a plain True counts: on a tf.data.Dataset `shuffle` is the method, which says nothing
+    # about the order (get_batches' Batches says it with a bool).
+    if getattr(batches, "shuffle", False) is True:
         raise ValueError("Precompute from batches made with shuffle=False, or features and "
                          "file names will not line up.")
     total = getattr(batches, "samples", None)
