@@ -1,5 +1,14 @@
 # dl1-kit: every target makes the virtual environment on first use.
-PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+# The newest supported Python found (each has binary wheels for every requirement: .ci/run checks
+# them with setup/check_wheels.py). Each candidate is run, not just looked up, because pyenv puts a
+# shim on PATH for every installed version, also those that are not switched on.
+SUPPORTED := 3.13 3.12 3.11
+NEEDS := dl1-kit needs Python 3.11, 3.12 or 3.13
+ifndef PYTHON
+PYTHON := $(shell for p in $(SUPPORTED:%=python%) python3; do \
+	$$p -c 'import sys; sys.exit("%d.%d" % sys.version_info[:2] not in "$(SUPPORTED)".split())' \
+	2>/dev/null && command -v $$p && break; done)
+endif
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
@@ -9,9 +18,13 @@ PARAMS := $(if $(DATA),-p DATA=$(DATA))
 
 .PHONY: $(LESSONS) notes test bench doctor clean
 
-$(STAMP): requirements.txt
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "dl1-kit needs Python 3.11 or newer"'
-	$(PYTHON) -m venv $(VENV)
+$(STAMP): $(wildcard requirements*.txt)
+	@if [ -x $(PY) ]; then echo "dl1-kit: installing into $(VENV), which has $$($(PY) -V)"; \
+	elif [ -z "$(PYTHON)" ]; then echo "$(NEEDS); none of" \
+	  "$(SUPPORTED:%=python%) python3 is one here (python3 here: $$(python3 -V 2>&1 | head -1)). Install one (python.org, Homebrew, apt, pyenv)," \
+	  "or name it: make PYTHON=/path/to/python3.12"; exit 1; \
+	else $(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(None if v in "$(SUPPORTED)".split() else f"$(NEEDS); {sys.executable} is Python {v}")' && \
+	  echo "dl1-kit: making $(VENV) with $$($(PYTHON) -V) ($(PYTHON))" && $(PYTHON) -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $(STAMP)
