@@ -7,8 +7,7 @@ REPO_ROOT="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$REPO_ROOT/.venv"
 KERNEL_NAME="dl1-kit"
 JUPYTER_DIR="${JUPYTER_CONFIG_DIR:-$HOME/.jupyter}"
-JUPYTER_CONFIG="$JUPYTER_DIR/jupyter_server_config.py"
-MARKER="# dl1-kit: Jupyter on localhost only"
+JUPYTER_CONFIG="$JUPYTER_DIR/jupyter_server_config.json"  # outranks jupyter_server_config.py
 DRY_RUN=0
 
 usage() {
@@ -21,9 +20,12 @@ Sets up the dl1-kit notebooks on this GPU machine:
   3. creates the virtual env $VENV (kept if present)
   4. installs requirements.txt with "tensorflow[and-cuda]" (TensorFlow's CUDA libraries)
   5. registers the Jupyter kernel "$KERNEL_NAME"
-  6. makes Jupyter listen on 127.0.0.1 only, token login kept ($JUPYTER_CONFIG;
-     an existing file is backed up first); reach it with: python setup/aws.py tunnel
-  7. checks that TensorFlow sees the GPU
+  6. makes Jupyter listen on 127.0.0.1 only, token login kept: merged into
+     $JUPYTER_CONFIG, which outranks the .py config (a changed
+     file is backed up first); reach it with: python setup/aws.py tunnel
+  7. warns if Jupyter's effective settings still listen beyond localhost or
+     have an empty token
+  8. checks that TensorFlow sees the GPU
 
 Options:
   --dry-run   print each action, prefixed with "+ ", and change nothing
@@ -121,31 +123,28 @@ register_kernel() {
   run "$VENV/bin/python" -m ipykernel install --user --name "$KERNEL_NAME" --display-name "Python 3 ($KERNEL_NAME)"
 }
 
-jupyter_settings() {
-  cat <<EOF
-
-$MARKER (reach it with: python setup/aws.py tunnel)
-c.ServerApp.ip = '127.0.0.1'
-c.ServerApp.open_browser = False
-c.ServerApp.port = 8888
-c.ServerApp.port_retries = 0
-# Token login stays on (the default); the URL with the token is printed at start.
-EOF
-}
-
+# Merge the kit's settings into jupyter_server_config.json, which outranks the .py file (stdlib only).
 configure_jupyter() {
-  note "Jupyter on 127.0.0.1 only"
-  if [[ -f $JUPYTER_CONFIG ]] && grep -qF "$MARKER" "$JUPYTER_CONFIG"; then
-    note "$JUPYTER_CONFIG already set up"
+  note "Jupyter on 127.0.0.1 only, with token login"
+  local tool="$REPO_ROOT/utils/jupyter_config.py"
+  if [[ $DRY_RUN -eq 1 ]]; then
+    show "$PY" -P "$tool" write "$JUPYTER_DIR"
+    if python_ok "$PY"; then "$PY" -P "$tool" write "$JUPYTER_DIR" --dry-run; fi
     return
   fi
-  run mkdir -p "$JUPYTER_DIR"
-  if [[ -f $JUPYTER_CONFIG ]]; then
-    run cp -p "$JUPYTER_CONFIG" "$JUPYTER_CONFIG.bak.$(date +%Y%m%d%H%M%S)"
+  show "$PY" -P "$tool" write "$JUPYTER_DIR"
+  "$PY" -P "$tool" write "$JUPYTER_DIR" || die "could not write the Jupyter settings to $JUPYTER_CONFIG"
+}
+
+# Ask Jupyter's own config loader what it would use: warn if it listens beyond localhost or has no login.
+check_jupyter() {
+  note "Jupyter's effective settings"
+  local cmd=("$VENV/bin/python" -P "$REPO_ROOT/utils/jupyter_config.py" check)
+  show "${cmd[@]}"
+  if [[ $DRY_RUN -eq 1 ]]; then return; fi
+  if ! JUPYTER_CONFIG_DIR="$JUPYTER_DIR" "${cmd[@]}"; then
+    printf 'warning: %s\n' "Jupyter's settings need attention (see above) before you start it." >&2
   fi
-  printf '+ append to %s:\n' "$JUPYTER_CONFIG"
-  jupyter_settings | sed -e '/^$/d' -e 's/^/+   /'
-  if [[ $DRY_RUN -eq 0 ]]; then jupyter_settings >>"$JUPYTER_CONFIG"; fi
 }
 
 verify_gpu() {
@@ -164,6 +163,7 @@ main() {
   install_packages
   register_kernel
   configure_jupyter
+  check_jupyter
   verify_gpu
   if [[ $DRY_RUN -eq 1 ]]; then return; fi
   note "Done. Start Jupyter here with: $VENV/bin/jupyter lab"

@@ -1,6 +1,8 @@
 """setup/install-gpu.sh: lint, help, dry run, and real runs against stub tools in a scratch repo."""
+import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "setup" / "install-gpu.sh"
+JUPYTER_TOOL = ROOT / "utils" / "jupyter_config.py"
 TOOLS = ["bash", "dirname", "cat", "grep", "sed", "date", "cp", "mkdir"]
 
 
@@ -33,6 +36,8 @@ def box(tmp_path):
     repo, home, bin_dir = tmp_path / "repo", tmp_path / "home", tmp_path / "bin"
     (repo / "setup").mkdir(parents=True)
     shutil.copy2(SCRIPT, repo / "setup" / "install-gpu.sh")
+    (repo / "utils").mkdir()
+    shutil.copy2(JUPYTER_TOOL, repo / "utils" / "jupyter_config.py")
     (repo / "requirements.txt").write_text("numpy\n")
     (home / ".config").mkdir(parents=True)
     (home / ".config" / "keep").write_text("x")
@@ -90,8 +95,10 @@ def test_dry_run_plans_every_step_in_order_and_changes_nothing(box):
         f"-m venv {venv}",
         f"+ {venv}/bin/python -m pip install -r {box.repo}/requirements.txt 'tensorflow[and-cuda]'",
         f"+ {venv}/bin/python -m ipykernel install --user --name dl1-kit",
-        "c.ServerApp.ip = '127.0.0.1'",
-        "c.ServerApp.open_browser = False",
+        f"utils/jupyter_config.py write {box.home}/.jupyter",
+        '"ip": "127.0.0.1"',
+        '"open_browser": false',
+        "utils/jupyter_config.py check",
         "import tensorflow as tf",
     ]
     positions = []
@@ -101,17 +108,18 @@ def test_dry_run_plans_every_step_in_order_and_changes_nothing(box):
         positions.append(hits[0])
     assert positions == sorted(positions), res.stdout
     assert "list_physical_devices" in actions[positions[-1]]
-    assert str(box.home / ".jupyter" / "jupyter_server_config.py") in res.stdout
+    assert str(box.home / ".jupyter" / "jupyter_server_config.json") in res.stdout
 
 
 def test_dry_run_backs_up_existing_config_only_in_plan(box):
-    config = box.home / ".jupyter" / "jupyter_server_config.py"
+    config = box.home / ".jupyter" / "jupyter_server_config.json"
     config.parent.mkdir()
-    config.write_text("c.ServerApp.root_dir = '/data'\n")
+    config.write_text('{"ServerApp": {"root_dir": "/data"}}\n')
     before = snapshot(box.tmp)
     res = box.run("--dry-run")
     assert res.returncode == 0, res.stderr
-    assert f"+ cp -p {config} {config}.bak." in res.stdout
+    assert f"+ back up the old file to {config}.bak." in res.stdout
+    assert '"root_dir": "/data"' in res.stdout
     assert snapshot(box.tmp) == before
 
 
@@ -135,15 +143,18 @@ def test_old_python_explains_how_to_get_a_new_one(box):
 
 
 def test_real_run_with_stubs_is_idempotent(box):
-    """All steps run against stubs; Jupyter's config is appended once, after a backup."""
+    """All steps run against stubs; Jupyter's JSON config is merged once, after a backup."""
     log = box.tmp / "calls.log"
     stub(box.bin / "nvidia-smi", "echo 'NVIDIA A10G, 550.54, 23028 MiB'")
     venv_bin = box.repo / ".venv" / "bin"
     venv_bin.mkdir(parents=True)
     stub(venv_bin / "python", f'printf "%s\\n" "$*" >> "{log}"')
-    config = box.home / ".jupyter" / "jupyter_server_config.py"
+    config = box.home / ".jupyter" / "jupyter_server_config.json"
     config.parent.mkdir()
-    config.write_text("c.ServerApp.root_dir = '/data'\n")
+    original = '{"ServerApp": {"root_dir": "/data", "ip": "0.0.0.0", "token": ""}}\n'
+    config.write_text(original)
+    py_config = config.with_suffix(".py")
+    py_config.write_text("c.ServerApp.iopub_data_rate_limit = 1e9\n")
 
     for _ in range(2):
         res = box.run()
@@ -151,13 +162,57 @@ def test_real_run_with_stubs_is_idempotent(box):
     calls = log.read_text()
     assert f"-m pip install -r {box.repo}/requirements.txt tensorflow[and-cuda]" in calls
     assert "-m ipykernel install --user --name dl1-kit" in calls
+    assert "utils/jupyter_config.py check" in calls
     assert "list_physical_devices" in calls
-    text = config.read_text()
-    assert text.startswith("c.ServerApp.root_dir = '/data'\n")
-    assert text.count("c.ServerApp.ip = '127.0.0.1'") == 1 and "c.ServerApp.open_browser = False" in text
-    backups = list(config.parent.glob("jupyter_server_config.py.bak.*"))
-    assert len(backups) == 1 and backups[0].read_text() == "c.ServerApp.root_dir = '/data'\n"
-    assert "already set up" in res.stdout
+    settings = json.loads(config.read_text())["ServerApp"]
+    assert settings["root_dir"] == "/data"  # the user's own settings are kept
+    assert settings["ip"] == "127.0.0.1" and settings["open_browser"] is False and settings["port"] == 8888
+    assert "token" not in settings  # an empty token means no login; Jupyter makes a random one instead
+    backups = list(config.parent.glob("jupyter_server_config.json.bak.*"))
+    assert len(backups) == 1 and backups[0].read_text() == original
+    assert py_config.read_text() == "c.ServerApp.iopub_data_rate_limit = 1e9\n"
+    assert "already has the kit's settings" in res.stdout
+    assert stat.S_IMODE(config.stat().st_mode) == 0o600
+
+
+def real_python_for_jupyter_tool(box, log):
+    """A venv python stub that runs utils/jupyter_config.py for real and logs everything else."""
+    stub(box.repo / ".venv" / "bin" / "python",
+         f'case "$*" in *jupyter_config.py*) exec "{sys.executable}" "$@";; esac\nprintf "%s\\n" "$*" >> "{log}"')
+
+
+def jupyter_listens_on(home):
+    """The ip Jupyter's own config loader resolves for this HOME."""
+    code = "from jupyter_server.serverapp import ServerApp; a = ServerApp(); a.load_config_file(); print(a.ip)"
+    env = {"HOME": str(home), "PATH": os.environ["PATH"]}
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_kit_settings_outrank_an_exposed_json_config(box):
+    stub(box.bin / "nvidia-smi", "echo 'NVIDIA A10G, 550.54, 23028 MiB'")
+    (box.repo / ".venv" / "bin").mkdir(parents=True)
+    real_python_for_jupyter_tool(box, box.tmp / "calls.log")
+    jupyter = box.home / ".jupyter"
+    jupyter.mkdir()
+    (jupyter / "jupyter_server_config.json").write_text('{"ServerApp": {"ip": "0.0.0.0"}}')
+    assert jupyter_listens_on(box.home) == "0.0.0.0"
+    res = box.run()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert jupyter_listens_on(box.home) == "127.0.0.1"
+    assert "warning" not in res.stderr
+
+
+def test_empty_token_left_in_the_py_config_is_warned(box):
+    stub(box.bin / "nvidia-smi", "echo 'NVIDIA A10G, 550.54, 23028 MiB'")
+    (box.repo / ".venv" / "bin").mkdir(parents=True)
+    real_python_for_jupyter_tool(box, box.tmp / "calls.log")
+    jupyter = box.home / ".jupyter"
+    jupyter.mkdir()
+    (jupyter / "jupyter_server_config.py").write_text("c.IdentityProvider.token = ''\n")
+    res = box.run()
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "token is set empty" in res.stderr and "need attention" in res.stderr
 
 
 def test_gpu_not_seen_is_an_error(box):
