@@ -25,7 +25,8 @@ def main(budget_s=450.0):
     from utils.datasets import text as textdata
     from utils.ngram import best_ngram
 
-    corpus, standin = textdata.get_text("auto")
+    data = textdata.get("auto")
+    corpus, standin = data["text"], data.standin
     chars = textdata.char_vocab(corpus)
     idx = textdata.encode(corpus, chars)
     train, tune, test = textdata.split_text(idx)

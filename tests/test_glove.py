@@ -6,6 +6,7 @@ import pytest
 
 from utils.datasets import glove
 from utils.datasets.standin import is_standin
+from utils.download import DownloadError
 
 WORDS = ["the", "good", "bad", "film", "great"]
 
@@ -40,9 +41,9 @@ def test_real_path_downloads_checks_extracts_and_loads(tmp_path):
     assert glove.download_glove(50, archive.as_uri(), cache, expected_words=5) == path
 
 
-def test_a_wrong_hash_is_refused_by_keras(tmp_path):
+def test_a_wrong_hash_is_refused(tmp_path):
     archive, _ = make_zip(tmp_path)
-    with pytest.raises(ValueError):
+    with pytest.raises(DownloadError, match="sha256 must be 0{64}"):
         glove.download_glove(50, archive.as_uri(), tmp_path / "cache", file_hash="0" * 64,
                              expected_words=5)
 
@@ -53,7 +54,7 @@ def test_a_cut_short_archive_or_file_is_refused_and_the_archive_removed(tmp_path
     cut.parent.mkdir()
     cut.write_bytes(archive.read_bytes()[:-40])
     cache = tmp_path / "cache"
-    with pytest.raises(glove.GloveFileError, match="download it again"):
+    with pytest.raises(DownloadError, match="not a complete zip"):
         glove.download_glove(50, cut.as_uri(), cache, expected_words=5)
     assert not (cache / "glove" / glove.ARCHIVE).exists()
     assert not (cache / "glove" / "glove.6B.50d.txt").exists()
@@ -121,13 +122,29 @@ def test_standin_has_the_real_format_carries_sentiment_and_leaves_some_words_out
     assert glove.nearest("awful", words, vecs, 1)[0][0] == "boring"
 
 
-def test_get_falls_back_offline_and_bad_dims_say_so(tmp_path, monkeypatch):
+def test_sample_is_the_most_frequent_real_words_through_the_real_download(tmp_path,
+                                                                          monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(glove, "GLOVE_6B_WORDS", len(WORDS))
+    archive, vecs = make_zip(tmp_path, dim=50)
+    full = glove.get("full", 50, origin=archive.as_uri())
+    sample = glove.get("sample", 50, origin=archive.as_uri(), n_sample=3)
+    assert (full.standin, full.mode, sample.standin, sample.mode) == (False, "full", False, "sample")
+    assert full["words"] == WORDS and np.allclose(full["vectors"], vecs, atol=1e-6)
+    assert sample["words"] == WORDS[:3] and np.allclose(sample["vectors"], vecs[:3], atol=1e-6)
+    assert set(sample.parts) == set(full.parts) == {"words", "vectors"}
+    assert "a sample of the real data, 3 words" in str(sample)
+
+
+def test_get_falls_back_offline_and_bad_dims_say_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
     nowhere = (tmp_path / "nowhere.zip").as_uri()
-    words, vecs, standin = glove.get("auto", 50, ["great", "awful", "plot"], origin=nowhere)
-    assert standin and "great" in words and vecs.shape[1] == 50
-    with pytest.raises(RuntimeError, match="DATA='full'"):
-        glove.get("full", 50, origin=nowhere)
+    data = glove.get("auto", 50, ["great", "awful", "plot"], origin=nowhere)
+    assert data.standin and "great" in data["words"] and data["vectors"].shape[1] == 50
+    assert "Could not get GloVe, so using the stand-in" in capsys.readouterr().out
+    for mode in ("full", "sample"):
+        with pytest.raises(DownloadError, match="put it at"):
+            glove.get(mode, 50, origin=nowhere)
     with pytest.raises(ValueError, match="vocab_words"):
         glove.get("standin", 100)
     with pytest.raises(ValueError, match="50, 100, 200 or 300"):

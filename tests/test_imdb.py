@@ -9,6 +9,7 @@ import pytest
 
 from utils.datasets import imdb
 from utils.datasets.standin import is_standin
+from utils.download import DownloadError
 
 
 @pytest.fixture(scope="module")
@@ -17,7 +18,7 @@ def standin(tmp_path_factory):
 
 
 def serve_keras_files_from(monkeypatch, folder, cache):
-    """Point Keras's IMDB download at local files (file:// URLs, their own hashes)."""
+    """Point Keras's own IMDB download at local files (file:// URLs, their own hashes)."""
     cache.mkdir(exist_ok=True)
     real_get_file = keras.utils.get_file
     fetched = []
@@ -30,6 +31,18 @@ def serve_keras_files_from(monkeypatch, folder, cache):
 
     monkeypatch.setattr(keras_imdb, "get_file", get_file)
     return fetched
+
+
+def serve_kit_files_from(monkeypatch, folder, tmp_path):
+    """Point the kit's IMDB download at `folder` (file:// URL, its files' own hashes) and
+    Keras's cache at tmp_path/keras."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(imdb, "BASE_URL", folder.as_uri() + "/")
+    monkeypatch.setattr(imdb, "FILES", {
+        "imdb.npz": hashlib.sha256((folder / "imdb.npz").read_bytes()).hexdigest(),
+        "imdb_word_index.json": hashlib.md5((folder / "imdb_word_index.json").read_bytes()
+                                            ).hexdigest()})
+    return tmp_path / "keras" / "datasets"
 
 
 def test_standin_has_keras_layout(standin):
@@ -45,33 +58,48 @@ def test_standin_has_keras_layout(standin):
     assert top <= len(word_index)
 
 
-def test_real_keras_path_reads_the_file_exactly_as_our_loader_does(standin, tmp_path, monkeypatch):
+def test_the_kit_reads_keras_files_exactly_as_keras_does(standin, tmp_path, monkeypatch):
     fetched = serve_keras_files_from(monkeypatch, standin, tmp_path / "cache")
-    (x_train, y_train), (x_test, y_test), word_index = imdb.load_real(num_words=200)
-    assert fetched == ["imdb.npz", "imdb_word_index.json"]
-    (ox_train, oy_train), (ox_test, oy_test) = imdb.load_npz(standin / "imdb.npz", 200)
-    assert [list(r) for r in x_train] == [list(r) for r in ox_train]
-    assert [list(r) for r in x_test] == [list(r) for r in ox_test]
-    assert np.array_equal(y_train, oy_train) and np.array_equal(y_test, oy_test)
-    assert word_index == json.loads((standin / "imdb_word_index.json").read_text())
+    (kx_train, ky_train), (kx_test, ky_test) = keras.datasets.imdb.load_data(num_words=200)
+    assert fetched == ["imdb.npz"]
+    cache = serve_kit_files_from(monkeypatch, standin, tmp_path)
+    data = imdb.get("full", num_words=200)
+    (x_train, y_train), (x_test, y_test) = data["train"], data["test"]
+    assert data.path == cache and (cache / "imdb.npz").is_file()
+    assert [list(r) for r in x_train] == [list(r) for r in kx_train]
+    assert [list(r) for r in x_test] == [list(r) for r in kx_test]
+    assert np.array_equal(y_train, ky_train) and np.array_equal(y_test, ky_test)
+    word_index = json.loads((standin / "imdb_word_index.json").read_text())
+    assert data.info["word_index"] == word_index
     assert all(r[0] == imdb.START and max(r) < 200 for r in x_train)
     assert any(imdb.OOV in r for r in x_train)  # rarer words became "unknown"
 
 
-def test_get_uses_keras_when_it_can_and_says_so_when_it_cannot(standin, tmp_path, monkeypatch):
-    serve_keras_files_from(monkeypatch, standin, tmp_path / "cache")
-    *_, word_index, is_standin_data = imdb.get("full", num_words=100)
-    assert is_standin_data is False and len(word_index) > 100
+def test_sample_is_the_first_real_reviews_through_the_real_download(standin, tmp_path,
+                                                                    monkeypatch):
+    serve_kit_files_from(monkeypatch, standin, tmp_path)
+    full = imdb.get("full", num_words=100)
+    sample = imdb.get("sample", num_words=100, n_sample=50)
+    assert (full.standin, full.mode, sample.standin, sample.mode) == (False, "full", False, "sample")
+    assert set(sample.parts) == set(full.parts) == {"train", "test"}
+    for part in ("train", "test"):
+        assert [list(r) for r in sample[part][0]] == [list(r) for r in full[part][0][:50]]
+        assert np.array_equal(sample[part][1], full[part][1][:50])
+    assert set(sample["train"][1]) == {0, 1}  # first after Keras's shuffle: both labels
+    assert sample.info["word_index"] == full.info["word_index"]
+    assert "a sample of the real data, 50 training and 50 test reviews" in str(sample)
 
-    def offline(*args, **kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/...: no network")
 
-    monkeypatch.setattr(keras_imdb, "get_file", offline)
+def test_get_falls_back_to_the_standin_offline_and_full_refuses(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(imdb, "BASE_URL", (tmp_path / "nowhere").as_uri() + "/")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    with pytest.raises(RuntimeError, match="DATA='full'"):
-        imdb.get("full")
-    (x_train, y_train), (x_test, _), _, is_standin_data = imdb.get("auto", 1000, (200, 100))
-    assert is_standin_data and len(x_train) == 200 and len(x_test) == 100
+    for mode in ("full", "sample"):
+        with pytest.raises(DownloadError, match="imdb.npz"):
+            imdb.get(mode)
+    data = imdb.get("auto", 1000, (200, 100))
+    assert data.standin and len(data["train"][0]) == 200 and len(data["test"][0]) == 100
+    assert "Could not get the IMDB reviews, so using the stand-in" in capsys.readouterr().out
     assert (tmp_path / "data" / "standin" / "imdb" / "imdb.npz").exists()
 
 

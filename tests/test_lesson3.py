@@ -7,6 +7,7 @@ import pytest
 
 from utils.datasets import mnist
 from utils.datasets.standin import is_standin
+from utils.download import DownloadError
 from utils.runner import run_lesson
 
 
@@ -52,13 +53,29 @@ def test_real_path_downloads_once_hash_checked_and_cached(tmp_path, monkeypatch)
     src.parent.mkdir()
     monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
     monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(src))
-    (x_trn, y_trn), (x_test, y_test) = mnist.load("full", cache_dir=tmp_path / "keras")[0]
+    data = mnist.get("full", cache_dir=tmp_path / "keras")
+    (x_trn, y_trn), (x_test, y_test) = data["train"], data["test"]
     assert x_trn.shape == (6, 28, 28) and list(y_test) == [1, 2]
     cached = tmp_path / "keras" / "datasets" / "mnist.npz"
-    assert cached.exists()
+    assert cached.exists() and data.path == cached and data.mode == "full"
     src.unlink()  # the cache serves the second call
-    arrays, standin = mnist.load("auto", cache_dir=tmp_path / "keras")
-    assert standin is False and arrays[0][0].shape == (6, 28, 28)
+    data = mnist.get("auto", cache_dir=tmp_path / "keras")
+    assert data.standin is False and data["train"][0].shape == (6, 28, 28)
+
+
+def test_sample_is_the_first_real_digits_through_the_real_download(tmp_path, monkeypatch):
+    src = tmp_path / "server" / "mnist.npz"
+    src.parent.mkdir()
+    monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
+    monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(src))
+    full = mnist.get("full", cache_dir=tmp_path / "keras")
+    sample = mnist.get("sample", cache_dir=tmp_path / "keras", n_sample=(4, 1))
+    assert (sample.standin, sample.mode) == (False, "sample")
+    assert set(sample.parts) == set(full.parts) == {"train", "test"}
+    for part, n in (("train", 4), ("test", 1)):
+        assert np.array_equal(sample[part][0], full[part][0][:n])
+        assert np.array_equal(sample[part][1], full[part][1][:n])
+    assert "a sample of the real data, 4 training and 1 test digits" in str(sample)
 
 
 def test_a_corrupt_download_is_refused_and_auto_falls_back(tmp_path, monkeypatch, capsys):
@@ -67,18 +84,19 @@ def test_a_corrupt_download_is_refused_and_auto_falls_back(tmp_path, monkeypatch
     _fake_mnist(src)
     monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
     monkeypatch.setattr(mnist, "FILE_HASH", "0" * 64)
-    with pytest.raises(RuntimeError, match="Could not get MNIST"):
-        mnist.load("full", cache_dir=tmp_path / "keras")
-    arrays, standin = mnist.load("auto", cache_dir=tmp_path / "keras")
-    assert standin is True and arrays[1][0].shape == (540, 28, 28)
-    assert "STAND-IN DATA" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="sample"):
-        mnist.load("sample")
+    for mode in ("full", "sample"):
+        with pytest.raises(DownloadError, match="sha256 must be 0{64}"):
+            mnist.get(mode, cache_dir=tmp_path / "keras")
+    assert not (tmp_path / "keras" / "datasets" / "mnist.npz").exists()
+    data = mnist.get("auto", cache_dir=tmp_path / "keras")
+    assert data.standin is True and data["test"][0].shape == (540, 28, 28)
+    out = capsys.readouterr().out
+    assert "Could not get MNIST, so using the stand-in" in out and "STAND-IN DATA" in out
 
 
 def test_read_rejects_a_file_that_is_not_mnist(tmp_path):
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
-    with pytest.raises(ValueError, match="not an MNIST file"):
+    with pytest.raises(mnist.MnistError, match="not an MNIST file"):
         mnist.read(tmp_path / "other.npz")
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from utils.datasets import is_standin
 from utils.datasets import movielens as ml
+from utils.download import DownloadError
 
 SMALL = {"n_users": 40, "n_movies": 30, "per_user": (10, 25), "n_factors": 2, "sigma": 0.3}
 
@@ -49,7 +50,8 @@ def http_server(tmp_path):
 def test_download_over_http_extracts_and_reads_a_real_layout(http_server, tmp_path):
     root, base = http_server
     _, df = real_like_zip(root)
-    folder = ml.download(f"{base}/ml-latest-small.zip", cache_dir=tmp_path / "cache")
+    folder = ml.download(f"{base}/ml-latest-small.zip", cache_dir=tmp_path / "cache",
+                         rows=(100, 1000))
     assert (folder / "ratings.csv").is_file()
     ratings, movies = ml.read(folder, rows=(100, 1000))
     pd.testing.assert_frame_equal(ratings, df)
@@ -59,16 +61,32 @@ def test_download_over_http_extracts_and_reads_a_real_layout(http_server, tmp_pa
 
 def test_download_checks_a_pinned_hash(tmp_path):
     path, _ = real_like_zip(tmp_path / "src")
-    with pytest.raises(ValueError, match="hash"):
-        ml.download(path.as_uri(), cache_dir=tmp_path / "cache", file_hash="0" * 64)
+    with pytest.raises(DownloadError, match="hash"):
+        ml.download(path.as_uri(), cache_dir=tmp_path / "cache", file_hash="0" * 64,
+                    rows=(100, 1000))
 
 
-def test_download_of_a_zip_without_ratings_says_so(tmp_path):
+def test_a_zip_without_ratings_is_refused_and_not_kept(tmp_path):
     (tmp_path / "src").mkdir()
     with zipfile.ZipFile(tmp_path / "src/ml-latest-small.zip", "w") as z:
         z.writestr("something/else.csv", "a,b\n1,2\n")
-    with pytest.raises(ml.MovieLensError, match="No ratings.csv"):
+    with pytest.raises(DownloadError, match="No ratings.csv"):
         ml.download((tmp_path / "src/ml-latest-small.zip").as_uri(), cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c" / "ml-latest-small.zip").exists()
+
+
+def test_sample_is_the_first_real_ratings_through_the_real_download(http_server, monkeypatch):
+    root, base = http_server
+    _, df = real_like_zip(root, n=300)
+    monkeypatch.setattr(ml, "REAL_ROWS", (100, 1000))
+    full = ml.get("full", origin=f"{base}/ml-latest-small.zip")
+    sample = ml.get("sample", origin=f"{base}/ml-latest-small.zip", n_sample=120)
+    assert (full.standin, full.mode, sample.standin, sample.mode) == (False, "full", False, "sample")
+    pd.testing.assert_frame_equal(full["ratings"], df)
+    pd.testing.assert_frame_equal(sample["ratings"], df.head(120))
+    assert set(sample.parts) == set(full.parts) == {"ratings", "movies"}
+    assert set(sample["movies"].movieId) <= set(sample["ratings"].movieId)
+    assert "a sample of the real data, 120 ratings" in str(sample)
 
 
 def good_ratings(n=100):
@@ -123,25 +141,18 @@ def test_standin_has_the_layout_and_gaussian_noise_of_known_sigma(tmp_path):
 
 
 def test_get_standin_runs_the_download_path_and_says_so(capsys):
-    ratings, movies, info = ml.get("standin", standin=SMALL)
-    assert info["standin"] and info["sigma"] == SMALL["sigma"]
+    data = ml.get("standin", standin=SMALL)
+    ratings, movies, info = data["ratings"], data["movies"], data.info
+    assert data.standin and data.mode == "standin" and info["sigma"] == SMALL["sigma"]
     assert len(ratings) == info["n_ratings"] and set(ratings.movieId) <= set(movies.movieId)
     out = capsys.readouterr().out
-    assert "STAND-IN DATA" in out and "file://" in out  # fetched through get_file
+    assert "STAND-IN DATA" in out and "file://" in out  # fetched through the download helper
 
 
-def test_auto_falls_back_to_the_standin_offline_and_full_refuses(monkeypatch, capsys):
-    real_download = ml.download
-
-    def offline(origin=ml.URL, **kwargs):
-        if origin.startswith("https://"):
-            raise Exception(f"URL fetch failure on {origin}: no network")
-        return real_download(origin, **kwargs)
-    monkeypatch.setattr(ml, "download", offline)
-    *_, info = ml.get("auto", standin=SMALL)
-    assert info["standin"]
-    assert "Could not get MovieLens" in capsys.readouterr().out
-    with pytest.raises(Exception, match="URL fetch failure"):
-        ml.get("full")
-    with pytest.raises(ValueError, match="sample"):
-        ml.get("sample")
+def test_auto_falls_back_to_the_standin_offline_and_full_and_sample_refuse(tmp_path, capsys):
+    nowhere = (tmp_path / "nowhere.zip").as_uri()
+    assert ml.get("auto", standin=SMALL, origin=nowhere).standin
+    assert "Could not get MovieLens, so using the stand-in" in capsys.readouterr().out
+    for mode in ("full", "sample"):
+        with pytest.raises(DownloadError, match="put it at"):
+            ml.get(mode, origin=nowhere)

@@ -9,6 +9,7 @@ import pytest
 
 from utils.datasets import text as textdata
 from utils.datasets.standin import is_standin
+from utils.download import DownloadError
 from utils.models import text as tm
 
 CORPUS = "It was the best of times, it was the worst of times. " * 40
@@ -42,22 +43,39 @@ def test_a_cut_short_download_is_refused_and_removed(tmp_path):
     src = tmp_path / "short.txt"
     src.write_text("too short", encoding="utf-8")
     cache = tmp_path / "cache"
-    with pytest.raises(ValueError, match="cut short"):
+    with pytest.raises(DownloadError, match="cut short"):
         textdata.download_nietzsche(src.as_uri(), cache, min_chars=1000)
     assert not (cache / "nietzsche" / "nietzsche.txt").exists()
 
 
+def test_sample_is_the_start_of_the_real_corpus_through_the_real_download(tmp_path, served,
+                                                                          monkeypatch):
+    www, url = served
+    (www / "nietzsche.txt").write_text(CORPUS, encoding="utf-8")
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(textdata, "MIN_CHARS", 1000)
+    full = textdata.get("full", origin=f"{url}/nietzsche.txt")
+    sample = textdata.get("sample", origin=f"{url}/nietzsche.txt", n_sample=500)
+    assert (full.standin, full.mode, sample.standin, sample.mode) == (False, "full", False, "sample")
+    assert full["text"] == CORPUS and sample["text"] == CORPUS[:500]
+    assert sample.path == full.path == tmp_path / "data" / "nietzsche" / "nietzsche.txt"
+    assert "a sample of the real data, 500 characters" in str(sample)
+
+
 def test_offline_auto_falls_back_to_the_marked_standin(tmp_path, capsys):
     missing = (tmp_path / "nowhere.txt").as_uri()
-    corpus, standin = textdata.get_text("auto", origin=missing)
-    assert standin and corpus == textdata.standin_text()
+    data = textdata.get("auto", origin=missing)
+    corpus = data["text"]
+    assert data.standin and data.mode == "standin" and corpus == textdata.standin_text()
     assert len(corpus) > 300_000 and "statement" in corpus
     assert is_standin(textdata.write_standin().parent)
-    assert "STAND-IN DATA" in capsys.readouterr().out
-    with pytest.raises(RuntimeError, match="DATA='full'"):
-        textdata.get_text("full", origin=missing)
+    out = capsys.readouterr().out
+    assert "Could not get the Nietzsche corpus" in out and "STAND-IN DATA" in out
+    for mode in ("full", "sample"):
+        with pytest.raises(DownloadError, match="put it at"):
+            textdata.get(mode, origin=missing)
     with pytest.raises(ValueError, match="DATA must be"):
-        textdata.get_text("nietzsche")
+        textdata.get("nietzsche")
 
 
 def test_char_vocab_encode_decode_and_split():

@@ -205,6 +205,9 @@ def doctor():
     print(f"backend        {info.backend}")
     print(f"platform       {info.platform}")
     print(f"GPUs           {', '.join(info.gpus) or 'none (CPU only)'}")
+    if info.platform == "local":  # Colab and Kaggle run their own Jupyter
+        from utils.jupyter_config import summary as jupyter_summary
+        print(f"jupyter        {jupyter_summary()}")
     print(f"kaggle         credentials {'present' if credentials_present() else 'MISSING'}")
     root = data_dir()
     for comp in COMPETITIONS:

@@ -10,7 +10,6 @@ Keras's hash-checked download; `match_boxes` lines them up with a list of image 
 to the model's input size, and counts everything that does not fit (entries for photos that are
 not there, photos without a box, boxes reaching outside the photo) instead of dropping it quietly.
 """
-import contextlib
 import hashlib
 import io
 import json
@@ -121,22 +120,14 @@ def size_onehot(sizes, known=None):
 
 def download_boxes(cache_dir=None, base_url=BOX_URL, files=None):
     """Download the per-class box files (hash-checked, cached); returns their folder; lesson 7."""
-    import keras
+    from utils.download import download
     files = BOX_FILES if files is None else files
-    cache_dir = Path(cache_dir or data_dir() / COMPETITION)
-    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
+    folder = Path(cache_dir or data_dir() / COMPETITION) / BOX_SUBDIR
     for name, (attachment, md5) in files.items():
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # no progress bars in the notes
-                keras.utils.get_file(name, f"{base_url}/{attachment}/{name}", file_hash=md5,
-                                     hash_algorithm="md5", cache_dir=str(cache_dir),
-                                     cache_subdir=BOX_SUBDIR)
-        except Exception as err:
-            raise RuntimeError(
-                f"Could not get the fish boxes file {name} ({err}). Download it from "
-                f"{base_url}/{attachment}/{name} and put it in {cache_dir / BOX_SUBDIR}/ "
-                f"(its md5 must be {md5}).") from None
-    return cache_dir / BOX_SUBDIR
+        # A cut-off or wrong file raises DownloadError saying where to put a good copy.
+        download(f"{base_url}/{attachment}/{name}", folder / name, file_hash=md5,
+                 hash_algorithm="md5", quiet=True)  # quiet: no progress bars in the notes
+    return folder
 
 
 def read_box_files(folder):

@@ -7,6 +7,8 @@ sentiment model a head start: it already knows "superb" is like "excellent".
 
 Two promises: a word of our vocabulary that GloVe lacks gets a documented random vector and is
 counted, and a truncated or damaged file raises an error before any matrix is built.
+The file lists words from the most to the least frequent, so `DATA='sample'` is its first 50,000
+words: the vectors of the commonest words, which is most of what a review uses.
 """
 import hashlib
 import json
@@ -15,14 +17,17 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.datasets.standin import banner, check_mode, mark
+from utils.datasets.base import Data
+from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.download import DownloadError, download
 from utils.paths import data_dir, standin_dir
 
 GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 ARCHIVE = "glove.6B.zip"
 GLOVE_6B_WORDS = 400_000
+SAMPLE_WORDS = 50_000  # DATA='sample': the most frequent words, the file's first lines
 COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
-HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads\n"
+HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
               f"{GLOVE_URL} (822 MB) into data/glove/ once.")
 
 
@@ -39,22 +44,28 @@ def filename(dim=50):
 
 def download_glove(dim=50, origin=GLOVE_URL, cache_dir=None, file_hash=None,
                    expected_words=GLOVE_6B_WORDS):
-    """Download glove.6B.zip with Keras (progress bar), check it, extract one file; lesson 5."""
-    import keras
+    """Download glove.6B.zip (kept once whole), check it, extract one file; lesson 5."""
     cache_dir = Path(cache_dir or data_dir())
-    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
     name = filename(dim)
     txt = cache_dir / "glove" / name
     if txt.exists():
         return txt
-    archive = Path(keras.utils.get_file(ARCHIVE, origin, cache_dir=str(cache_dir),
-                                        cache_subdir="glove", file_hash=file_hash))
+    archive = download(origin, cache_dir / "glove" / ARCHIVE, file_hash=file_hash,
+                       check=_whole_zip)
     try:
         extract(archive, name, txt, expected_words)
     except GloveFileError:
         archive.unlink()  # damaged: the next run downloads it again instead of failing again
         raise
     return txt
+
+
+def _whole_zip(path):
+    """Raise GloveFileError unless `path` is a zip whose directory can be read (not cut short)."""
+    try:
+        zipfile.ZipFile(path).close()
+    except (zipfile.BadZipFile, OSError) as err:
+        raise GloveFileError(f"not a complete zip archive ({err})") from None
 
 
 def extract(archive, name, dest, expected_words=None):
@@ -88,8 +99,8 @@ def _copy(src, out, size=1 << 20):
         yield chunk
 
 
-def load_glove(path, dim=None, expected_words=None):
-    """Words and float32 vectors of a GloVe text file; a truncated file raises; lesson 5."""
+def load_glove(path, dim=None, expected_words=None, limit=None):
+    """Words and float32 vectors of a GloVe file (its first `limit` lines); a cut file raises; lesson 5."""
     path = Path(path)
     advice = f"The file looks truncated or damaged: delete {path} and download it again."
     words, rows = [], []
@@ -107,9 +118,11 @@ def load_glove(path, dim=None, expected_words=None):
             except ValueError:
                 raise GloveFileError(f"{path}, line {n}: not all numbers. {advice}") from None
             words.append(parts[0])
+            if n == limit:
+                break
     if not words:
         raise GloveFileError(f"{path} is empty. {advice}")
-    if expected_words is not None and len(words) != expected_words:
+    if expected_words is not None and limit is None and len(words) != expected_words:
         raise GloveFileError(f"{path} has {len(words):,} words, expected {expected_words:,}. "
                              f"{advice}")
     if not last.endswith("\n"):
@@ -199,20 +212,38 @@ def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0)
     return path
 
 
-def get(data="auto", dim=50, vocab_words=None, origin=GLOVE_URL):
-    """GloVe 6B as (words, vectors, is_standin), or the stand-in for `vocab_words`; lesson 5."""
-    mode = check_mode(data)
-    if mode != "standin":
-        try:
-            return (*load_glove(download_glove(dim, origin), dim, GLOVE_6B_WORDS), False)
-        except Exception as err:
-            if mode != "auto":
-                raise RuntimeError(f"Could not get GloVe ({err}). {HOW_TO_GET}")
-            print(f"Could not get GloVe, so using the stand-in:\n  {err}")
+def get(data="auto", dim=50, vocab_words=None, origin=GLOVE_URL, n_sample=SAMPLE_WORDS):
+    """GloVe 6B as a Data record with parts 'words' and 'vectors'; lesson 5.
+
+    'full': all 400,000 words; 'sample': the `n_sample` most frequent; 'standin': vectors for
+    `vocab_words` (the stand-in reviews' words); 'auto': the real ones, else the stand-in.
+    """
+    return by_mode(data, "GloVe", lambda mode: _get_real(mode, dim, origin, n_sample),
+                   lambda: _get_standin(dim, vocab_words), (DownloadError, GloveFileError))
+
+
+def _get_real(mode, dim, origin, n_sample):
+    """The real vectors, all of them or the first `n_sample` words'."""
+    path = download_glove(dim, origin, expected_words=GLOVE_6B_WORDS)
+    words, vectors = load_glove(path, dim, GLOVE_6B_WORDS,
+                                limit=n_sample if mode == "sample" else None)
+    return _record(path, mode, False, words, vectors)
+
+
+def _get_standin(dim, vocab_words):
+    """The stand-in vectors for `vocab_words`, written once, with its banner."""
     if vocab_words is None:
         raise ValueError("The GloVe stand-in needs the words of the stand-in reviews: "
                          "pass vocab_words.")
     path = make_standin(vocab_words, dim=dim)
     banner("The GloVe 6B word-vector file", HOW_TO_GET)
     expected = json.loads((path.parent / COUNTS).read_text())[path.name]
-    return (*load_glove(path, dim, expected), True)
+    return _record(path, "standin", True, *load_glove(path, dim, expected))
+
+
+def _record(path, mode, standin, words, vectors):
+    """The Data record of a word-vector file."""
+    return Data(name="glove", path=Path(path), standin=standin, mode=mode,
+                parts={"words": words, "vectors": vectors}, info={"dim": vectors.shape[1]},
+                summary=f"GloVe 6B: {kind(mode, standin)}, {len(words):,} words of "
+                        f"{vectors.shape[1]} numbers, at {path}")

@@ -8,7 +8,10 @@ ranks (1 = the most frequent word), and `imdb_word_index.json` maps each word to
 
 The stand-in is a pair of files in that same format: synthetic reviews whose words come from
 English prose, with a few sentiment words that decide the label. `load_npz` reads them exactly
-the way Keras reads its own file.
+the way Keras reads its own file. The real files are fetched by `utils.download` from Keras's
+address, checked against Keras's own hashes, into Keras's cache (`~/.keras/datasets/`), so a copy
+that `keras.datasets.imdb` fetched serves here too and the other way round. `DATA='sample'` is
+the first 2,500 training and 2,500 test reviews (after Keras's shuffle, so both labels).
 """
 import json
 import re
@@ -17,13 +20,20 @@ from pathlib import Path
 
 import numpy as np
 
-from utils.datasets.standin import banner, check_mode, mark
+from utils.datasets.base import Data
+from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.download import DownloadError, download as fetch, keras_cache
 from utils.paths import standin_dir
 
 START, OOV, INDEX_FROM = 1, 2, 3
 RECIPE = "recipe.json"  # the stand-in's settings, so a change of size rewrites it
 KERAS_SEED = 113  # the seed keras.datasets.imdb shuffles with
-HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads the\n"
+BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+# Keras's own hashes of its two files (keras.datasets.imdb): sha256 and md5.
+FILES = {"imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+         "imdb_word_index.json": "bfafd718b763782e994055a2d397834f"}
+SAMPLE_REVIEWS = 2500  # DATA='sample': this many training and test reviews
+HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads the\n"
               "IMDB reviews (imdb.npz, imdb_word_index.json) into ~/.keras/datasets/ once.")
 
 POSITIVE = ("great", "excellent", "wonderful", "brilliant", "superb", "enjoyable", "moving",
@@ -36,16 +46,26 @@ MOVIE_WORDS = ("movie", "film", "plot", "acting", "actor", "actress", "story", "
                "director", "script", "ending", "cast", "character", "watch", "screen")
 
 
-def load_real(num_words=5000):
-    """Keras's IMDB reviews and word index (downloaded once, hash-checked); lesson 5."""
-    import keras
-    (x_train, y_train), (x_test, y_test) = keras.datasets.imdb.load_data(num_words=num_words)
-    return (x_train, y_train), (x_test, y_test), keras.datasets.imdb.get_word_index()
+def download(base_url=None, cache_dir=None, files=None):
+    """Fetch Keras's two IMDB files (hash-checked, cached); the folder holding them; lesson 5."""
+    folder = Path(cache_dir or keras_cache())
+    for name, file_hash in (files or FILES).items():
+        fetch((base_url or BASE_URL) + name, folder / name, file_hash=file_hash)
+    return folder
+
+
+def load_real(num_words=5000, folder=None):
+    """Keras's IMDB reviews and word index, read as Keras reads them; lesson 5."""
+    folder = Path(folder or download())
+    train, test = load_npz(folder / "imdb.npz", num_words)
+    return train, test, json.loads((folder / "imdb_word_index.json").read_text())
 
 
 def load_npz(path, num_words=None, seed=KERAS_SEED):
     """Read an `imdb.npz`-format file exactly as keras.datasets.imdb.load_data does; lesson 5."""
-    with np.load(path, allow_pickle=True) as f:  # ragged reviews are stored as object arrays
+    # Ragged reviews are stored as pickled object arrays: only hash-checked or kit-made files
+    # come here.
+    with np.load(path, allow_pickle=True) as f:
         x_train, y_train = f["x_train"], f["y_train"]
         x_test, y_test = f["x_test"], f["y_test"]
     rng = np.random.RandomState(seed)
@@ -146,17 +166,37 @@ def make_standin(dest=None, n_train=2500, n_test=2500, n_filler=3000, seed=0):
     return dest
 
 
-def get(data="auto", num_words=5000, standin=(2500, 2500)):
-    """IMDB as ((x_train, y_train), (x_test, y_test), word_index, is_standin); lesson 5."""
-    mode = check_mode(data)
-    if mode != "standin":
-        try:
-            return (*load_real(num_words), False)
-        except Exception as err:
-            if mode != "auto":
-                raise RuntimeError(f"Could not get the IMDB reviews ({err}). {HOW_TO_GET}")
-            print(f"Could not get the IMDB reviews, so using the stand-in:\n  {err}")
-    dest = make_standin(n_train=standin[0], n_test=standin[1])
+def get(data="auto", num_words=5000, standin=(2500, 2500), n_sample=SAMPLE_REVIEWS):
+    """IMDB as a Data record: parts 'train' and 'test' as (x, y), info 'word_index'; lesson 5.
+
+    'full': Keras's 25,000 + 25,000 reviews; 'sample': the first `n_sample` of each; 'standin':
+    synthetic reviews in the same format; 'auto': the real ones, else the stand-in.
+    """
+    return by_mode(data, "the IMDB reviews", lambda mode: _get_real(mode, num_words, n_sample),
+                   lambda: _get_standin(num_words, standin), DownloadError)
+
+
+def _get_real(mode, num_words, n_sample):
+    """The real reviews, all of them or the first `n_sample` of each part."""
+    folder = download()
+    (x_train, y_train), (x_test, y_test), word_index = load_real(num_words, folder)
+    if mode == "sample":
+        x_train, y_train = x_train[:n_sample], y_train[:n_sample]
+        x_test, y_test = x_test[:n_sample], y_test[:n_sample]
+    return _record(folder, mode, False, (x_train, y_train), (x_test, y_test), word_index)
+
+
+def _get_standin(num_words, sizes):
+    """The stand-in reviews, written once for these sizes, with its banner."""
+    dest = make_standin(n_train=sizes[0], n_test=sizes[1])
     banner("The IMDB review dataset", HOW_TO_GET)
     word_index = json.loads((dest / "imdb_word_index.json").read_text())
-    return (*load_npz(dest / "imdb.npz", num_words), word_index, True)
+    return _record(dest, "standin", True, *load_npz(dest / "imdb.npz", num_words), word_index)
+
+
+def _record(folder, mode, standin, train, test, word_index):
+    """The Data record of reviews and their word index."""
+    return Data(name="imdb", path=Path(folder), standin=standin, mode=mode,
+                parts={"train": train, "test": test}, info={"word_index": word_index},
+                summary=f"IMDB reviews: {kind(mode, standin)}, {len(train[0]):,} training and "
+                        f"{len(test[0]):,} test reviews, at {folder}")

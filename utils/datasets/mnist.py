@@ -9,13 +9,16 @@ Offline, the stand-in is made of the real handwritten digits that scikit-learn s
 to the code like MNIST, and split 70/30 into train and test, stratified by class with seed 0. It is
 written as `mnist.npz` with MNIST's four arrays under `data/standin/mnist/`, marked as a stand-in,
 and read back by the same code as the real file. On the same split, scikit-learn's SVC on the raw
-8x8 pixels is the peer to beat (`svc_peer`).
+8x8 pixels is the peer to beat (`svc_peer`). `DATA='sample'` is the real MNIST's first 6,000
+training and 1,000 test digits.
 """
 from pathlib import Path
 
 import numpy as np
 
-from utils.datasets.standin import banner, check_mode, mark
+from utils.datasets.base import Data
+from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.download import DownloadError, download as fetch, keras_cache
 from utils.paths import standin_dir
 
 ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
@@ -24,18 +27,19 @@ FNAME = "mnist.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 STANDIN_SPLIT = {"test_size": 0.3, "seed": 0}
 SVC_PARAMS = {"gamma": 0.001, "C": 10}
+SAMPLE = (6000, 1000)  # DATA='sample': the first training and test digits
 HOW_TO_GET = ("Real data: run once on a machine with internet (Keras caches it in\n"
               "~/.keras/datasets/mnist.npz), or copy mnist.npz there; then DATA='full'.")
 
 
+class MnistError(ValueError):
+    """A file that is not MNIST's mnist.npz; the message says what is wrong."""
+
+
 def download(cache_dir=None):
-    """Fetch MNIST as keras.datasets.mnist does (hash-checked, cached); path to mnist.npz; lesson 3."""
-    import keras
-    kwargs = {"cache_dir": str(cache_dir)} if cache_dir else {}
-    if cache_dir:
-        Path(cache_dir, "datasets").mkdir(parents=True, exist_ok=True)  # else Keras uses /tmp
-    return Path(keras.utils.get_file(FNAME, origin=ORIGIN, file_hash=FILE_HASH,
-                                     cache_subdir="datasets", **kwargs))
+    """Fetch MNIST as keras.datasets.mnist does (hash-checked, cached); its path; lesson 3."""
+    folder = Path(cache_dir) / "datasets" if cache_dir else keras_cache()
+    return fetch(ORIGIN, folder / FNAME, file_hash=FILE_HASH)
 
 
 def read(path):
@@ -43,7 +47,7 @@ def read(path):
     with np.load(path, allow_pickle=False) as f:
         missing = [k for k in KEYS if k not in f.files]
         if missing:
-            raise ValueError(f"{path} is not an MNIST file: it lacks {missing}")
+            raise MnistError(f"{path} is not an MNIST file: it lacks {missing}")
         return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
 
 
@@ -85,22 +89,40 @@ def make_standin(dest, size=28):
     return path
 
 
-def load(data="auto", cache_dir=None):
-    """MNIST or its digits stand-in: ((x_train, y_train), (x_test, y_test)), is_standin; lesson 3."""
-    mode = check_mode(data)
+def get(data="auto", cache_dir=None, n_sample=SAMPLE):
+    """MNIST as a Data record with parts 'train' and 'test', each (x, y); lesson 3.
+
+    'full': Keras's 60,000 + 10,000 digits; 'sample': the first `n_sample` (train, test) of them;
+    'standin': scikit-learn's digits enlarged; 'auto': the real ones, else the stand-in.
+    """
+    return by_mode(data, "MNIST", lambda mode: _get_real(mode, cache_dir, n_sample), _get_standin,
+                   (DownloadError, MnistError))
+
+
+def _get_real(mode, cache_dir, n_sample):
+    """The real digits, all of them or the first `n_sample` of each part."""
+    path = download(cache_dir)
+    (x_trn, y_trn), (x_test, y_test) = read(path)
     if mode == "sample":
-        raise ValueError("MNIST has no sample/ folder: use DATA='full', 'auto' or 'standin'.")
-    if mode in ("auto", "full"):
-        try:
-            return read(download(cache_dir)), False
-        except Exception as err:
-            if mode == "full":
-                raise RuntimeError(f"Could not get MNIST ({err}). {HOW_TO_GET}") from None
-            print(f"Could not get MNIST, so using the stand-in: {err}")
-    arrays = read(make_standin(standin_dir() / "mnist"))
+        (x_trn, y_trn), (x_test, y_test) = ((x_trn[:n_sample[0]], y_trn[:n_sample[0]]),
+                                            (x_test[:n_sample[1]], y_test[:n_sample[1]]))
+    return _record(path, mode, False, (x_trn, y_trn), (x_test, y_test))
+
+
+def _get_standin():
+    """The digits stand-in, written once, with its banner."""
+    path = make_standin(standin_dir() / "mnist")
     banner("MNIST", HOW_TO_GET,
            what="scikit-learn's real handwritten 8x8 digits, enlarged to 28x28,")
-    return arrays, True
+    return _record(path, "standin", True, *read(path))
+
+
+def _record(path, mode, standin, train, test):
+    """The Data record of digit arrays."""
+    return Data(name="mnist", path=Path(path), standin=standin, mode=mode,
+                parts={"train": train, "test": test},
+                summary=f"MNIST: {kind(mode, standin)}, {len(train[0]):,} training and "
+                        f"{len(test[0]):,} test digits, at {path}")
 
 
 def svc_peer(test_size=0.3, seed=0, **params):

@@ -1,16 +1,17 @@
 """MovieLens `ml-latest-small` (lesson 4): the grouplens download, its checks, and a stand-in.
 
-The real data is one zip from grouplens, fetched with `keras.utils.get_file` into
-`data/movielens/` and extracted beside it: `ml-latest-small/ratings.csv` (userId, movieId,
+The real data is one zip from grouplens, fetched by `utils.download` into `data/movielens/` and
+extracted beside it: `ml-latest-small/ratings.csv` (userId, movieId,
 rating, timestamp) and `movies.csv` (movieId, title, genres). Today's release has 100,836 ratings
 of 9,742 movies by 610 users; the course's copy (2016) had 100,004 ratings by 671 users.
 
 No checksum is pinned. GroupLens calls ml-latest-small a *development* dataset that "may change
 over time", and it already has changed under the same URL (the 2016 and 2018 releases above), so
 a pinned hash would refuse every future release while proving nothing about it. Pass
-`file_hash=` to `download` to pin the copy you have. What is always checked instead: the columns
-of ratings.csv, that every value is a number, ratings on the half-star scale 0.5-5, and a row count
-in a plausible range for this dataset.
+`file_hash=` to `download` to pin the copy you have. What is always checked instead, before the
+zip is kept: that it is whole, the columns of ratings.csv, that every value is a number, ratings on
+the half-star scale 0.5-5, and a row count in a plausible range for this dataset. `DATA='sample'`
+is the file's first 20,000 ratings.
 
 The stand-in is written in the same zip and CSV layout and goes through the same download (from
 a file:// URL) and checks. Its ratings are made from known low-rank factors plus Gaussian noise of
@@ -19,14 +20,17 @@ comes close; `truth.json` and `truth.npz` beside the zip hold the settings and t
 ratings are real numbers, not half stars, so that the noise stays exactly Gaussian.
 """
 import json
-import socket
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.datasets.standin import banner, check_mode, is_standin, mark
+from utils.datasets.base import Data
+from utils.datasets.standin import banner, by_mode, is_standin, kind, mark
+from utils.download import DownloadError, download as fetch
 from utils.paths import data_dir, standin_dir
 
 URL = "https://files.grouplens.org/datasets/movielens/ml-latest-small.zip"
@@ -34,6 +38,7 @@ NAME = "ml-latest-small"
 COLUMNS = ("userId", "movieId", "rating", "timestamp")
 REAL_ROWS = (80_000, 250_000)  # 100,004 (2016) and 100,836 (2018) ratings so far
 STARS = (0.5, 5.0)
+SAMPLE_RATINGS = 20_000  # DATA='sample': the first ratings of the file (all those of ~130 users)
 HOW_TO_GET = (f"Real data: DATA='full' downloads {URL}\n"
               "(about 1 MB) into data/movielens/ on a machine with internet.")
 
@@ -42,23 +47,42 @@ class MovieLensError(ValueError):
     """A ratings file that is not MovieLens as expected; the message says what is wrong."""
 
 
-def download(origin=URL, cache_dir=None, file_hash=None, timeout=60):
-    """Download and extract the zip with keras.utils.get_file; folder holding ratings.csv; lesson 4."""
-    import keras
+def download(origin=URL, cache_dir=None, file_hash=None, rows=None, stars=True):
+    """Download the zip (kept only once its ratings pass the checks), extract it; lesson 4.
+
+    Returns the extracted folder holding ratings.csv. A cut-off or damaged download raises
+    DownloadError and leaves no zip behind that the next run would trust.
+    """
     cache_dir = Path(cache_dir or data_dir() / "movielens")
-    cache_dir.mkdir(parents=True, exist_ok=True)  # else Keras silently falls back to /tmp
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(timeout)  # urlretrieve has no timeout of its own
+    rows = REAL_ROWS if rows is None else rows
+    zpath = fetch(origin, cache_dir / f"{NAME}.zip", file_hash=file_hash,
+                  check=lambda path: check_zip(path, rows, stars))
+    return find_folder(_extract(zpath, cache_dir / f"{NAME}_extracted"))
+
+
+def check_zip(path, rows=REAL_ROWS, stars=True):
+    """Raise MovieLensError unless a zip is whole and its ratings.csv passes check_ratings."""
     try:
-        extracted = keras.utils.get_file(f"{NAME}.zip", origin, file_hash=file_hash, extract=True,
-                                         cache_dir=str(cache_dir), cache_subdir=".")
-    except BaseException:
-        if not any(cache_dir.iterdir()):  # a failed first download leaves no empty folder behind
-            cache_dir.rmdir()
-        raise
-    finally:
-        socket.setdefaulttimeout(old)
-    return find_folder(extracted)
+        with zipfile.ZipFile(path) as z:
+            found = [n for n in z.namelist() if n.rsplit("/", 1)[-1] == "ratings.csv"]
+            if not found:
+                raise MovieLensError(f"No ratings.csv in the zip (it holds {z.namelist()[:5]}): "
+                                     f"it is not MovieLens {NAME}.")
+            with z.open(min(found, key=len)) as f:  # a damaged member fails its CRC here
+                check_ratings(pd.read_csv(f), rows, stars)
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        raise MovieLensError(f"not a complete zip archive ({err})") from None
+
+
+def _extract(zpath, dest):
+    """Extract a zip to `dest` afresh, whole or not at all (a stale copy is replaced)."""
+    part = dest.with_name(f".{dest.name}.part")
+    shutil.rmtree(part, ignore_errors=True)
+    with zipfile.ZipFile(zpath) as z:
+        z.extractall(part)
+    shutil.rmtree(dest, ignore_errors=True)
+    os.replace(part, dest)
+    return dest
 
 
 def find_folder(root):
@@ -66,8 +90,8 @@ def find_folder(root):
     root = Path(root)
     found = sorted(root.rglob("ratings.csv"), key=lambda p: len(p.parts))
     if not found:
-        raise MovieLensError(f"No ratings.csv under {root}: the download is not MovieLens "
-                             f"{NAME}. Delete {root} and its zip, then download again.")
+        raise MovieLensError(f"No ratings.csv under {root}: it is not MovieLens {NAME}. "
+                             f"Delete {root}, then download again.")
     return found[0].parent
 
 
@@ -168,22 +192,25 @@ def _standin_title(movie_id, factors, bias):
     return f"Film {movie_id} [{tags}]{' (liked)' if bias > 0.4 else ''}"
 
 
-def get(data="auto", standin=None, seed=0):
-    """Ratings and movies, real or stand-in: (ratings, movies, info dict); lesson 4."""
-    mode = check_mode(data)
+def get(data="auto", standin=None, seed=0, origin=None, n_sample=SAMPLE_RATINGS):
+    """MovieLens as a Data record with parts 'ratings' and 'movies'; lesson 4.
+
+    'full': all of ml-latest-small; 'sample': its first `n_sample` ratings and the films they
+    rate; 'standin': synthetic ratings of known noise (info: sigma, n_factors, ...); 'auto': the
+    real data, else the stand-in with the reason printed.
+    """
+    return by_mode(data, "MovieLens", lambda mode: _get_real(mode, origin or URL, n_sample),
+                   lambda: _get_standin(standin or {}, seed), (DownloadError, MovieLensError))
+
+
+def _get_real(mode, origin, n_sample):
+    """The real ratings, all of them or the first `n_sample` with the films they rate."""
+    folder = download(origin)
+    ratings, movies = read(folder, rows=REAL_ROWS)
     if mode == "sample":
-        raise ValueError("MovieLens has no sample/ subset; ml-latest-small is small already. "
-                         "Use DATA='full', 'standin' or 'auto'.")
-    if mode in ("auto", "full"):
-        try:
-            folder = download()
-            ratings, movies = read(folder)
-            return ratings, movies, {"standin": False, "folder": str(folder), "sigma": None}
-        except Exception as err:
-            if mode == "full":
-                raise
-            print(f"Could not get MovieLens ({err}), so using the stand-in.")
-    return _get_standin(standin or {}, seed)
+        ratings = ratings.head(n_sample)
+        movies = movies[movies.movieId.isin(ratings.movieId)].reset_index(drop=True)
+    return _record(folder, mode, False, ratings, movies, {"sigma": None})
 
 
 def _get_standin(params, seed):
@@ -191,9 +218,18 @@ def _get_standin(params, seed):
     dest = standin_dir() / "movielens"
     zpath = make_standin(dest, seed=seed, **params)
     truth = json.loads((dest / "truth.json").read_text())
-    folder = download(zpath.resolve().as_uri(), cache_dir=dest / "cache")
-    assert is_standin(folder)
     n = truth["n_ratings"]
+    folder = download(zpath.resolve().as_uri(), cache_dir=dest / "cache", rows=(n, n), stars=False)
+    assert is_standin(folder)
     ratings, movies = read(folder, rows=(n, n), stars=False)
     banner("MovieLens ml-latest-small", HOW_TO_GET)
-    return ratings, movies, {"standin": True, "folder": str(folder), **truth}
+    return _record(folder, "standin", True, ratings, movies, truth)
+
+
+def _record(folder, mode, standin, ratings, movies, info):
+    """The Data record of a ratings table and its films."""
+    summary = (f"MovieLens {NAME}: {kind(mode, standin)}, {len(ratings):,} ratings by "
+               f"{ratings.userId.nunique():,} users of {ratings.movieId.nunique():,} movies, "
+               f"at {folder}")
+    return Data(name="movielens", path=Path(folder), standin=standin, mode=mode,
+                parts={"ratings": ratings, "movies": movies}, info=dict(info), summary=summary)

@@ -62,3 +62,29 @@ def real_or_standin(mode, real_at_hand, get_real, get_standin):
             print(f"Could not get the real data, so using the stand-in:\n{err}")
             return get_standin()
     return get_standin() if mode == "standin" else get_real(mode)
+
+
+def kind(mode, standin):
+    """Words for what a Data record holds: the stand-in, a sample of the real data, or all of it."""
+    if standin:
+        return "STAND-IN data"
+    return "a sample of the real data" if mode == "sample" else "the real data"
+
+
+def by_mode(mode, name, get_real, get_standin, errors):
+    """Any dataset by data mode: 'auto' tries the real one, else says why and uses the stand-in.
+
+    'full' and 'sample' insist on the real data (`get_real(mode)`), 'standin' forces the stand-in
+    (`get_standin()`). In 'auto' one of `errors` (the real data cannot be had: no network, a cut-off
+    download, a damaged file) is printed and the stand-in used; any other error is a bug and raises.
+    """
+    mode = check_mode(mode)
+    if mode == "standin":
+        return get_standin()
+    if mode != "auto":
+        return get_real(mode)
+    try:
+        return get_real("full")
+    except errors as err:
+        print(f"Could not get {name}, so using the stand-in:\n{err}")
+        return get_standin()

@@ -4,19 +4,27 @@ The course trained its character models on the collected works of Nietzsche in E
 text file of about 600,900 characters. Offline, the stand-in is the English text of Python's own
 reference documentation, which every Python ships in `pydoc_data.topics` (about 465,000
 characters): real prose with a similar alphabet, but not Nietzsche, and labelled as such.
+`DATA='sample'` is the real corpus's first 100,000 characters.
 """
 from pathlib import Path
 
 import numpy as np
 
-from utils.datasets.standin import banner, check_mode, mark
+from utils.datasets.base import Data
+from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.download import DownloadError, download
 from utils.paths import data_dir, standin_dir
 
 NIETZSCHE_URL = "https://s3.amazonaws.com/text-datasets/nietzsche.txt"
 FILENAME = "nietzsche.txt"
 MIN_CHARS = 500_000  # the real file has about 600,900; less means a broken download
+SAMPLE_CHARS = 100_000  # DATA='sample': the start of the corpus
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; Keras downloads\n"
               f"{NIETZSCHE_URL}\ninto data/nietzsche/.")
+
+
+class TextError(ValueError):
+    """A corpus file that is empty, cut short or not text; the message says what to do."""
 
 
 def check_text(path, min_chars=MIN_CHARS):
@@ -25,25 +33,19 @@ def check_text(path, min_chars=MIN_CHARS):
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise ValueError(f"{path} is not UTF-8 text: delete it and download it again.") from None
+        raise TextError(f"{path} is not UTF-8 text: delete it and download it again.") from None
     if len(text) < min_chars:
-        raise ValueError(f"{path} holds {len(text):,} characters, expected at least "
-                         f"{min_chars:,}: the download was cut short. Delete it and run again.")
+        raise TextError(f"{path} holds {len(text):,} characters, expected at least "
+                        f"{min_chars:,}: the download was cut short. Delete it and run again.")
     return text
 
 
 def download_nietzsche(origin=NIETZSCHE_URL, cache_dir=None, min_chars=MIN_CHARS):
-    """Download the Nietzsche corpus with Keras (cached), check it, return its text; lesson 6."""
-    import keras
+    """Download the Nietzsche corpus (cached once whole), return its text; lesson 6."""
     cache_dir = Path(cache_dir or data_dir())
-    cache_dir.mkdir(parents=True, exist_ok=True)  # get_file silently ignores a missing folder
-    path = keras.utils.get_file(FILENAME, origin, cache_dir=str(cache_dir),
-                                cache_subdir="nietzsche")
-    try:
-        return check_text(path, min_chars)
-    except ValueError:
-        Path(path).unlink()  # so the next run downloads it afresh instead of failing again
-        raise
+    path = download(origin, cache_dir / "nietzsche" / FILENAME,
+                    check=lambda part: check_text(part, min_chars))
+    return check_text(path, min_chars)
 
 
 def standin_text():
@@ -65,20 +67,37 @@ def write_standin(dest=None):
     return path
 
 
-def get_text(data="auto", origin=NIETZSCHE_URL):
-    """The lesson's corpus as (text, is_standin): Nietzsche, or the stand-in offline; lesson 6."""
-    mode = check_mode(data)
-    if mode in ("auto", "full", "sample"):
-        try:
-            return download_nietzsche(origin), False
-        except Exception as err:
-            if mode != "auto":
-                raise RuntimeError(f"Could not get the Nietzsche corpus ({err}). {HOW_TO_GET}")
-            print(f"Could not download the Nietzsche corpus, so using the stand-in:\n  {err}")
+def get(data="auto", origin=NIETZSCHE_URL, n_sample=SAMPLE_CHARS):
+    """The lesson's corpus as a Data record with the part 'text'; lesson 6.
+
+    'full': all of Nietzsche; 'sample': its first `n_sample` characters; 'standin': Python's
+    documentation; 'auto': Nietzsche, else the stand-in with the reason printed.
+    """
+    return by_mode(data, "the Nietzsche corpus", lambda mode: _get_real(mode, origin, n_sample),
+                   _get_standin, (DownloadError, TextError))
+
+
+def _get_real(mode, origin, n_sample):
+    """Nietzsche, whole or its first `n_sample` characters."""
+    text = download_nietzsche(origin, min_chars=MIN_CHARS)
+    return _record(data_dir() / "nietzsche" / FILENAME, mode, False,
+                   text[:n_sample] if mode == "sample" else text)
+
+
+def _get_standin():
+    """The stand-in corpus, written once, with its banner."""
     path = write_standin()
     banner("The Nietzsche corpus", HOW_TO_GET,
            what="the English text of Python's reference documentation")
-    return path.read_text(encoding="utf-8"), True
+    return _record(path, "standin", True, path.read_text(encoding="utf-8"))
+
+
+def _record(path, mode, standin, text):
+    """The Data record of a corpus."""
+    return Data(name="nietzsche", path=Path(path), standin=standin, mode=mode,
+                parts={"text": text}, info={"chars": len(text)},
+                summary=f"Nietzsche corpus: {kind(mode, standin)}, {len(text):,} characters, "
+                        f"at {path}")
 
 
 def char_vocab(text):

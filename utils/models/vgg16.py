@@ -11,6 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.download import download, keras_cache
 from utils.env import strategy
 from utils.images import get_batches
 from utils.training import compile_classifier, set_lr
@@ -18,6 +19,7 @@ from utils.training import compile_classifier, set_lr
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 CLASS_INDEX_URL = ("https://storage.googleapis.com/download.tensorflow.org/data/"
                    "imagenet_class_index.json")
+CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # as keras.applications pins it
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
 
 
@@ -97,8 +99,8 @@ def vgg16_by_hand(size=(224, 224), num_classes=1000):
 def imagenet_classes():
     """The 1,000 ImageNet class names in output order (placeholders offline); lesson 1."""
     try:
-        path = keras.utils.get_file("imagenet_class_index.json", CLASS_INDEX_URL,
-                                    cache_subdir="models")
+        path = download(CLASS_INDEX_URL, keras_cache("models") / "imagenet_class_index.json",
+                        file_hash=CLASS_INDEX_MD5)
         index = json.loads(Path(path).read_text())
         return [index[str(i)][1] for i in range(1000)]
     except Exception:
