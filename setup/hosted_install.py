@@ -1,0 +1,112 @@
+"""Install what the lessons need on Colab or Kaggle Notebooks, and nothing the host already has.
+
+The first cell of every lesson runs this (after cloning the kit) with the notebook's own Python.
+It installs only requirements-lessons.txt, and of that only what is missing or older than its
+lower bound: the host's TensorFlow and Keras stay when they are new enough, so their CUDA build
+is kept. Every package already installed is pinned at its version while pip runs, so pip may add
+packages but never upgrade or downgrade one of the host's, above all not its Jupyter stack
+(notebook, ipykernel, ipython, tornado, jupyter-server, jupyter-client), nor numpy or protobuf:
+runtimes crash or need a restart after those change under them. When the host has everything,
+pip is not run at all, so running the cell again installs nothing.
+
+    python setup/hosted_install.py      # prints what it installed and how long it took
+"""
+import importlib
+import importlib.metadata
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from check_wheels import read_requirements  # this script's own folder is first on sys.path
+
+try:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+except ImportError:  # pip carries its own copy
+    from pip._vendor.packaging.requirements import Requirement
+    from pip._vendor.packaging.utils import canonicalize_name
+    from pip._vendor.packaging.version import InvalidVersion, Version
+
+KIT = Path(__file__).resolve().parent.parent
+LESSONS = KIT / "requirements-lessons.txt"
+
+
+def installed():
+    """{canonical name: version} of every distribution this Python imports (the first found)."""
+    importlib.invalidate_caches()
+    found = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            found.setdefault(canonicalize_name(name), dist.version)
+    return found
+
+
+def needed(requirements, have):
+    """The requirements (for this Python) that are not installed, or are below their bounds."""
+    wanted = []
+    for line in requirements:
+        req = Requirement(line)
+        if req.marker is not None and not req.marker.evaluate():
+            continue
+        version = have.get(canonicalize_name(req.name))
+        if version is None or not req.specifier.contains(version, prereleases=True):
+            wanted.append(req)
+    return wanted
+
+
+def pins(have, wanted):
+    """Constraint lines `name==version` for everything installed except what is to be installed."""
+    skip = {canonicalize_name(req.name) for req in wanted}
+    lines = []
+    for name, version in sorted(have.items()):
+        try:
+            Version(version)
+        except InvalidVersion:  # pip cannot pin a version it cannot parse; nothing needs it
+            continue
+        if name not in skip:
+            lines.append(f"{name}=={version}")
+    return lines
+
+
+def changes(before, after):
+    """'name version' for each added distribution, 'name old -> new' for each changed one."""
+    return [f"{name} {after[name]}" if name not in before else
+            f"{name} {before[name]} -> {after[name]}"
+            for name in sorted(after) if before.get(name) != after[name]]
+
+
+def main():
+    """Install what the lessons lack; print it and the time taken; return pip's exit status."""
+    started = time.monotonic()
+    before = installed()
+    wanted = needed(read_requirements(LESSONS), before)
+    if not wanted:
+        print(f"dl1-kit: nothing to install, this Python has every package the lessons need "
+              f"({time.monotonic() - started:.1f} s)")
+        return 0
+    print("dl1-kit: installing " + ", ".join(f"{req.name}{req.specifier}" for req in wanted)
+          + "; the host's other packages, its Jupyter included, stay as they are")
+    with tempfile.NamedTemporaryFile("w", suffix="-host-pins.txt") as constraints:
+        constraints.write("\n".join(pins(before, wanted)) + "\n")
+        constraints.flush()
+        run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                              "--disable-pip-version-check", "-c", constraints.name,
+                              *(str(req) for req in wanted)])
+    seconds = time.monotonic() - started
+    if run.returncode != 0:
+        print(f"dl1-kit: pip could not install {', '.join(req.name for req in wanted)} while "
+              "keeping every package the host has at its version (pip says why above). The "
+              "lessons that import them will fail: install them by hand with pip install, which "
+              "may change the host's packages, then restart the runtime.", file=sys.stderr)
+        return run.returncode
+    added = changes(before, installed())
+    print(f"dl1-kit: installed {', '.join(added) or 'nothing new'} in {seconds:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""setup/hosted_install.py, the bootstrap cell's install step, in an environment pinned like Colab's.
+
+The fake host is a fresh venv whose Python also sees the kit's own .venv packages (through a
+.pth file, so TensorFlow is not installed again), with Colab's Jupyter pins installed over them,
+an old tqdm (below the kit's bound) and no bcolz. It uses the package registry, as CI does.
+"""
+import subprocess
+import sysconfig
+import venv
+from pathlib import Path
+
+import pytest
+
+KIT = Path(__file__).resolve().parent.parent
+SCRIPT = KIT / "setup" / "hosted_install.py"
+# What google-colab pins (the Jupyter stack under the running notebook server), and an old tqdm.
+COLAB_JUPYTER = {"notebook": "6.5.5", "ipykernel": "6.17.1", "ipython": "7.34.0",
+                 "tornado": "6.3.3", "jupyter-server": "1.24.0", "jupyter-client": "6.1.12"}
+OLD = {"tqdm": "4.65.0"}
+HIDDEN = ("bcolz",)  # kit packages the fake host does not have
+KEPT = ("tensorflow", "keras", "numpy", "protobuf")  # what the host's CUDA build relies on
+
+
+def run(*cmd):
+    return subprocess.run([str(c) for c in cmd], capture_output=True, text=True, check=True)
+
+
+def freeze(python):
+    """{name: version} as `pip freeze` lists them for python."""
+    lines = run(python, "-m", "pip", "freeze", "--disable-pip-version-check").stdout.splitlines()
+    pairs = (line.split("==") for line in lines if "==" in line)
+    return {name.lower().replace("_", "-"): version for name, version in pairs}
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    """A venv that sees the kit's packages but bcolz, pinned like Colab; its python."""
+    root = tmp_path_factory.mktemp("hosted")
+    venv.create(root / "env", with_pip=False)  # pip comes from the kit's packages
+    python = root / "env" / "bin" / "python"
+    site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+                .stdout.strip())
+    # --system-site-packages over a venv would expose the base Python's packages, not the
+    # venv's, so the kit's site-packages are linked into a folder that a .pth file adds.
+    shared = root / "kit-site-packages"
+    shared.mkdir()
+    for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
+        if not entry.name.lower().startswith(HIDDEN):
+            (shared / entry.name).symlink_to(entry)
+    (site / "kit-venv.pth").write_text(f"{shared}\n")
+    pins = [f"{name}=={version}" for name, version in {**COLAB_JUPYTER, **OLD}.items()]
+    run(python, "-m", "pip", "install", "--quiet", "--no-deps", *pins)
+    return python
+
+
+def test_installs_only_what_the_host_lacks_and_changes_nothing_it_has(host):
+    kit_venv = freeze(Path(sysconfig.get_paths()["scripts"]) / "python")
+    before = freeze(host)
+    assert {name: before[name] for name in COLAB_JUPYTER} == COLAB_JUPYTER
+    assert "bcolz-zipline" not in before and before["tqdm"] == OLD["tqdm"]
+
+    first = run(host, SCRIPT).stdout
+    after = freeze(host)
+    assert "installing tqdm>=4.66, bcolz-zipline>=1.12" in first
+    assert "installed bcolz-zipline" in first and " s\n" in first  # what, and how long
+    # Unchanged apart from additions, and the one package below the kit's lower bound.
+    changed = {name for name in before if after.get(name) != before[name]}
+    assert changed == {"tqdm"}
+    assert tuple(int(n) for n in after["tqdm"].split(".")[:2]) >= (4, 66)
+    assert set(after) - set(before) >= {"bcolz-zipline"}
+    assert {name: after[name] for name in COLAB_JUPYTER} == COLAB_JUPYTER
+    assert {name: after[name] for name in KEPT} == {name: before[name] for name in KEPT}
+
+    second = run(host, SCRIPT).stdout
+    assert "nothing to install" in second
+    assert freeze(host) == after
+    # The kit's own .venv, seen through the links, was not touched.
+    assert freeze(Path(sysconfig.get_paths()["scripts"]) / "python") == kit_venv
+
+    imported = run(host, "-c", f"import sys; sys.path.insert(0, {str(KIT)!r}); import utils, "
+                               "bcolz, tqdm; print(tqdm.__version__)").stdout
+    assert imported.strip() == after["tqdm"]
+
+
+def test_the_lessons_list_holds_no_jupyter_or_test_tools():
+    text = (KIT / "requirements-lessons.txt").read_text().lower()
+    names = {line.split("#")[0].split(";")[0].split(">")[0].split("=")[0].strip()
+             for line in text.splitlines()}
+    for tool in ("jupyter", "notebook", "ipykernel", "ipython", "tornado", "papermill",
+                 "nbconvert", "pytest", "boto3", "moto"):
+        assert tool not in names
