@@ -20,9 +20,9 @@ PARAMS := $(if $(DATA),-p DATA=$(DATA))
 
 $(STAMP): $(wildcard requirements*.txt)
 	@if [ -x $(PY) ]; then echo "dl1-kit: installing into $(VENV), which has $$($(PY) -V)"; \
-	elif [ -z "$(PYTHON)" ]; then echo "$(NEEDS); none of" \
-	  "$(SUPPORTED:%=python%) python3 is one here (python3 here: $$(python3 -V 2>&1 | head -1)). Install one (python.org, Homebrew, apt, pyenv)," \
-	  "or name it: make PYTHON=/path/to/python3.12"; exit 1; \
+	elif [ -z "$(PYTHON)" ]; then echo "$(NEEDS): $(SUPPORTED:%=python%) do not run here, and" \
+	  "python3 is $$(python3 -V 2>/dev/null || echo missing). Install one (python.org, Homebrew," \
+	  "apt, pyenv), or name it: make PYTHON=/path/to/python3.12"; exit 1; \
 	else $(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(None if v in "$(SUPPORTED)".split() else f"$(NEEDS); {sys.executable} is Python {v}")' && \
 	  echo "dl1-kit: making $(VENV) with $$($(PYTHON) -V) ($(PYTHON))" && $(PYTHON) -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
