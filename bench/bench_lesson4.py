@@ -5,7 +5,7 @@ features to a temporary folder (4,000 labelled rows, 1,000 validation rows, and 
 unlabelled rows of 2,048 float32 each: 200 MB against 800 MB), then, each in a fresh Python process,
 runs lesson 4's pseudo-labelling path on them: train a head on the labelled stream, pseudo-label
 the unlabelled rows (leak check and predictions, chunk by chunk), and train one epoch on batches
-mixing both (`MixIterator` through tf.data). The peak resident memory (VmHWM) of the x4 run must
+mixing both (`MixIterator`, a Keras PyDataset on `ArrayBatches`). The peak resident memory (VmHWM) of the x4 run must
 stay within +10% of the x1 run. For contrast it also reports the same work done the way the 2017
 course did it, with every array loaded into memory (information only). Always exits 0.
 """
@@ -56,7 +56,8 @@ def child(folder, unlabelled, naive):
     with native_logs_silenced():
         import keras
     from utils.arrays import load_array
-    from utils.pseudo import MixIterator, mix_with_pseudo, pseudo_label
+    from utils.outofcore import ArrayBatches
+    from utils.pseudo import mix_with_pseudo, pseudo_label
     keras.utils.set_random_seed(0)
     folder = Path(folder)
     labels = np.eye(10, dtype="float32")[np.arange(N_LABELLED) % 10]
@@ -75,13 +76,11 @@ def child(folder, unlabelled, naive):
         head.fit(np.concatenate([x, test]), np.concatenate([labels, pseudo]), batch_size=64,
                  epochs=1, verbose=0, validation_data=(val, val_y))
     else:
-        stream = MixIterator([(trn, labels)], [64])
-        head.fit(stream.dataset(), steps_per_epoch=len(stream), epochs=1, verbose=0,
-                 validation_data=(val, val_y), shuffle=False)
+        head.fit(ArrayBatches(trn, labels, batch_size=64), epochs=1, verbose=0,
+                 validation_data=(val, val_y))
         pseudo = pseudo_label(head, unl, validation=val)
         mix = mix_with_pseudo((trn, labels), unl, pseudo, batch_size=64, pseudo_share=0.25)
-        head.fit(mix.dataset(), steps_per_epoch=len(mix), epochs=1, verbose=0,
-                 validation_data=(val, val_y), shuffle=False)
+        head.fit(mix, epochs=1, verbose=0, validation_data=(val, val_y))
     print(json.dumps({"peak_kib": peak_kib(), "rows": int(len(pseudo))}))
 
 

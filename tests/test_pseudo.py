@@ -1,31 +1,9 @@
-"""utils/pseudo.py: reading rows from disk, MixIterator, chunked predictions, tf.data stream."""
+"""utils/pseudo.py: MixIterator on the streaming layer, chunked predictions, fit on the mix."""
 import numpy as np
 import pytest
 
-from utils.arrays import ArrayWriter, load_array, save_array
-from utils.pseudo import MixIterator, Rows, mix_with_pseudo, predict_rows
-
-
-def test_rows_read_arrays_npy_files_folders_and_memmaps_alike(tmp_path):
-    x = np.arange(60, dtype="float32").reshape(20, 3)
-    np.save(tmp_path / "x.npy", x)
-    save_array(tmp_path / "x.bc", x)
-    for data in (x, tmp_path / "x.npy", tmp_path / "x.bc", str(tmp_path / "x.bc"),
-                 load_array(tmp_path / "x.bc", mmap=True)):
-        rows = Rows(data)
-        assert len(rows) == 20 and rows.shape == (20, 3) and rows.dtype == np.float32
-        got = rows.take(np.array([2, 5, 19]))
-        np.testing.assert_array_equal(got, x[[2, 5, 19]])
-        assert not isinstance(got, np.memmap)  # a private copy, no map left open
-    assert Rows(load_array(tmp_path / "x.bc", mmap=True)).path == tmp_path / "x.bc/array.npy"
-
-
-def test_rows_explain_missing_features(tmp_path):
-    with pytest.raises(FileNotFoundError, match="precompute"):
-        Rows(tmp_path / "nothing.bc")
-    (tmp_path / "empty.bc").mkdir()
-    with pytest.raises(ValueError, match="precompute"):
-        Rows(tmp_path / "empty.bc")
+from utils.arrays import ArrayWriter
+from utils.pseudo import LeakError, MixIterator, mix_with_pseudo, pseudo_label, predict_rows
 
 
 def test_mix_iterator_joins_a_batch_of_each_source_and_covers_every_row(tmp_path):
@@ -95,7 +73,7 @@ def test_predict_rows_goes_chunk_by_chunk(tmp_path):
     assert out.shape == (25, 1) and (out == 4).all() and model.sizes == [10, 10, 5]
 
 
-def test_mix_iterator_trains_a_keras_model_through_tf_data():
+def test_mix_iterator_is_a_pydataset_that_trains_a_keras_model():
     import keras
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 5)).astype("float32")
@@ -104,5 +82,29 @@ def test_mix_iterator_trains_a_keras_model_through_tf_data():
     model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(2, activation="softmax")])
     model.compile(optimizer=keras.optimizers.Adam(0.05), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    hist = model.fit(it.dataset(), steps_per_epoch=len(it), epochs=8, verbose=0)
+    assert isinstance(it, keras.utils.PyDataset)
+    hist = model.fit(it, epochs=8, verbose=0)
     assert len(it) == 10 and hist.history["accuracy"][-1] > 0.9
+
+
+def test_iterable_sources_start_over_when_they_end():
+    it = MixIterator([[(np.ones((2, 1)), np.zeros((2, 3)))], (np.zeros((4, 1)), np.ones((4, 3)))],
+                     [None, 2], steps=3)
+    for _ in range(3):  # the one-batch list is read again each time
+        x, y = it[0]
+        assert x.shape == (4, 1) and x[:2].sum() == 2 and y[2:].sum() == 6
+
+
+def test_validation_rows_are_still_refused_as_pseudo_label_sources(tmp_path):
+    class Echo:
+        output_shape = (None, 2)
+
+        def predict_on_batch(self, x):
+            return np.tile([0.5, 0.5], (len(x), 1))
+    val = np.arange(12, dtype="float32").reshape(6, 2)
+    np.save(tmp_path / "val.npy", val)
+    with pytest.raises(LeakError, match="validation"):
+        pseudo_label(Echo(), np.concatenate([val[:2] + 100, val[3:4]]), validation=tmp_path / "val.npy")
+    with pytest.raises(LeakError, match="validation images"):
+        pseudo_label(Echo(), val + 100, validation=val, names=["a/1.jpg"], validation_names=["1.jpg"])
+    assert pseudo_label(Echo(), val + 100, validation=val).shape == (6, 2)

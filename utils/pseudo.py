@@ -11,81 +11,29 @@ Two faults of the 2017 course are fixed here:
     required argument and refuses unlabelled rows that are validation rows, by file name when
     names are given and always by content (a fingerprint of every row).
   * It held every array in memory, and ran out of it. Here features stay on disk (an `.npy` or a
-    `save_array` folder): predictions are made chunk by chunk, and `MixIterator` reads only the
-    rows of the current batch, from a memory map opened for that batch and closed after it (a map
-    kept open would keep every page it ever read counted in the process's memory). Peak memory
-    therefore does not grow with the number of unlabelled images (`bench/bench_lesson4.py`).
+    `save_array` folder): predictions are made chunk by chunk, and `MixIterator` (a Keras
+    `PyDataset` built on `utils.outofcore.ArrayBatches`, the kit's one reader of rows on disk)
+    reads only the rows of the current batch, from a memory map opened for that batch and closed
+    after it (a map kept open would keep every page it ever read counted in the process's memory).
+    Peak memory therefore does not grow with the number of unlabelled images
+    (`bench/bench_lesson4.py`).
 """
 import hashlib
 from pathlib import Path
 
 import numpy as np
 
+from utils.outofcore import ArrayBatches, PyDataset, as_rows
+
 
 class LeakError(ValueError):
     """Validation data turned up where only unlabelled test data may be."""
 
 
-class Rows:
-    """Rows of an array in memory or on disk (.npy or save_array folder), read on demand; lessons 4, 7."""
-
-    def __init__(self, data):
-        self.path = None
-        if isinstance(data, (str, Path)):
-            self.path = _npy_path(Path(data))
-        elif isinstance(data, np.memmap) and data.filename:
-            full = np.load(data.filename, mmap_mode="r")
-            if full.shape == data.shape and full.dtype == data.dtype:
-                self.path = Path(data.filename)  # reopened per read, so pages are let go
-        if self.path is None:
-            self.array = np.asarray(data)
-            self.shape, self.dtype = self.array.shape, self.array.dtype
-        else:
-            head = np.load(self.path, mmap_mode="r")
-            self.shape, self.dtype = head.shape, head.dtype
-            del head
-
-    def __len__(self):
-        return self.shape[0]
-
-    def take(self, index):
-        """A copy of the rows at `index` (a slice or integer array), nothing else kept."""
-        if self.path is None:
-            return self.array[index]
-        mapped = np.load(self.path, mmap_mode="r")
-        try:
-            return np.array(mapped[index])
-        finally:
-            del mapped  # unmapping drops the pages from this process's resident memory
-
-    def chunks(self, size):
-        """(start, rows) for consecutive chunks of `size` rows."""
-        for start in range(0, len(self), size):
-            yield start, self.take(slice(start, start + size))
-
-
-def _npy_path(path):
-    """The .npy file behind a path given to save_array/load_array."""
-    from utils.arrays import DATA_FILE
-    if path.is_dir():
-        if not (path / DATA_FILE).is_file():
-            raise ValueError(f"{path} is not a save_array folder of features (no {DATA_FILE}); "
-                             "precompute the features first")
-        return path / DATA_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"no features at {path}; precompute them first")
-    return path
-
-
-def as_rows(data):
-    """Rows over an array, memmap, .npy path or save_array folder (a Rows stays); lessons 4, 7."""
-    return data if isinstance(data, Rows) else Rows(data)
-
-
 def predict_rows(model, data, batch_size=256):
-    """Model outputs for every row, predicted chunk by chunk from disk; lessons 4, 7."""
-    rows = as_rows(data)
-    outs = [np.asarray(model.predict_on_batch(x)) for _, x in rows.chunks(batch_size)]
+    """Model outputs for every row, predicted batch by batch from disk; lessons 4, 7."""
+    rows = ArrayBatches(data, batch_size=batch_size, shuffle=False)
+    outs = [np.asarray(model.predict_on_batch(rows[i])) for i in range(len(rows))]
     return np.concatenate(outs) if outs else np.zeros((0,) + tuple(model.output_shape[1:]))
 
 
@@ -131,15 +79,18 @@ def pseudo_label(model, unlabelled, *, validation, names=None, validation_names=
     return probs
 
 
-class MixIterator:
-    """Endless batches that join one batch from each source: the course's MixIterator; lessons 4, 7.
+class MixIterator(PyDataset):
+    """Batches that join one batch from each source: the course's MixIterator; lessons 4, 7.
 
-    A source is a pair (x, y) of arrays, memmaps, .npy paths or save_array folders, read a batch
-    at a time in a shuffled order that is redrawn each pass, or any iterator of (x, y) batches
-    (Keras-style batches), from which the next batch is taken.
+    A source is a pair (x, y) of arrays, memmaps, .npy paths or save_array folders, read through
+    `ArrayBatches` a batch at a time in a shuffled order that is redrawn each pass, or any iterable
+    of (x, y) batches (such as `get_batches`), from which the next batch is taken. It is a Keras
+    `PyDataset`: pass it to `fit` as it is. Each item is the next mixed batch whatever its index,
+    and one epoch is `len(mix)` of them (one pass over the first source unless `steps` says).
     """
 
-    def __init__(self, sources, batch_sizes=None, shuffle=True, seed=0, steps=None):
+    def __init__(self, sources, batch_sizes=None, shuffle=True, seed=0, steps=None, **kwargs):
+        super().__init__(**kwargs)
         if not sources:
             raise ValueError("MixIterator needs at least one source")
         if batch_sizes is None:
@@ -147,7 +98,7 @@ class MixIterator:
         if len(batch_sizes) != len(sources):
             raise ValueError(f"{len(sources)} sources but {len(batch_sizes)} batch sizes")
         self.rng = np.random.default_rng(seed)
-        self.shuffle = shuffle
+        self.shuffle = bool(shuffle)
         self.sources = [self._source(s, b) for s, b in zip(sources, batch_sizes)]
         first = self.sources[0]
         self.steps = steps or (int(np.ceil(first["n"] / first["batch"])) if first["n"] else None)
@@ -161,14 +112,12 @@ class MixIterator:
                 raise ValueError(f"a source has {len(x)} rows of x but {len(y)} of y")
             if not batch:
                 raise ValueError("give a batch size for every (x, y) source")
-            return {"x": x, "y": y, "n": len(x), "batch": int(batch), "order": None, "pos": 0}
-        return {"it": iter(source), "n": None, "batch": batch}
+            rows = ArrayBatches(x, y, batch_size=int(batch), shuffle=False)
+            return {"rows": rows, "n": len(x), "batch": int(batch), "order": None, "pos": 0}
+        return {"iterable": source, "it": iter(source), "n": None, "batch": batch}
 
     def __len__(self):
         return self.steps
-
-    def __iter__(self):
-        return self
 
     def _next_index(self, s):
         """Indices of the next `batch` rows of a source, wrapping into a fresh shuffled pass."""
@@ -182,34 +131,28 @@ class MixIterator:
             out.extend(take)
         return np.sort(np.array(out))  # sorted reads touch the file front to back
 
+    def _next_batch(self, s):
+        """The next (x, y) batch of an iterable source, starting it over when it ends."""
+        try:
+            item = next(s["it"])
+        except StopIteration:
+            s["it"] = iter(s["iterable"])
+            item = next(s["it"])
+        return item[0], item[1]
+
     def __next__(self):
         xs, ys = [], []
         for s in self.sources:
-            if "it" in s:
-                x, y = next(s["it"])[:2]
-            else:
-                idx = self._next_index(s)
-                x, y = s["x"].take(idx), s["y"].take(idx)
+            x, y = self._next_batch(s) if "it" in s else s["rows"].take(self._next_index(s))
             xs.append(np.asarray(x))
             ys.append(np.asarray(y, dtype="float32"))
         return np.concatenate(xs), np.concatenate(ys)
 
-    def dataset(self, prefetch=2):
-        """The same batches as a tf.data.Dataset for model.fit(..., steps_per_epoch=len(it))."""
-        import tensorflow as tf
-        x, y = next(self)  # one batch fixes the shapes and dtypes
-        spec = (tf.TensorSpec((None, *x.shape[1:]), tf.as_dtype(x.dtype)),
-                tf.TensorSpec((None, *y.shape[1:]), tf.float32))
+    def __getitem__(self, i):
+        return next(self)
 
-        def gen():
-            yield x, y
-            yield from self
-
-        from utils.env import native_logs_silenced
-        ds = tf.data.Dataset.from_generator(gen, output_signature=spec)
-        with native_logs_silenced():  # the first generator run logs a memory setting to stderr
-            next(iter(ds.take(1)))  # yields the batch drawn above: the stream does not advance
-        return ds.prefetch(prefetch)
+    def __iter__(self):
+        return self
 
 
 def mix_with_pseudo(labelled, unlabelled, pseudo, batch_size=64, pseudo_share=0.25, seed=0):
