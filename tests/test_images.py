@@ -330,6 +330,20 @@ def test_random_affine_moves_pixels_and_keeps_shape_and_range():
     assert not np.allclose(y, x.numpy())
 
 
+def test_random_affine_shears_a_vertical_line_into_a_slanted_one():
+    import tensorflow as tf
+    from utils.images import RandomAffine
+    x = np.zeros((4, 33, 33, 3), "float32")
+    x[:, :, 16] = 255
+    tf.random.set_seed(0)
+    y = RandomAffine(0, 0, 0, False, shear=30)(tf.constant(x), training=True).numpy()
+    top, bottom = y[:, 2, :, 0].argmax(1), y[:, -3, :, 0].argmax(1)
+    assert (top - 16 == 16 - bottom).all()  # a slant about the centre, not a shift
+    assert len(set(top)) > 2  # each image by its own random angle
+    assert np.allclose(y[:, 16], x[:, 16], atol=1)  # the centre row stays put
+    assert RandomAffine(shear=5).get_config()["shear"] == 5
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad input the screen used to let through
 

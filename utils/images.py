@@ -110,9 +110,9 @@ def screen_images(dirname, quarantine=None):
     return moved
 
 
-def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True):
+def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0):
     """The course's usual augmentation: small turns, shifts and zooms, and mirror images."""
-    return _random_affine_layer()(rotation, shift, zoom, flip, name="augment")
+    return _random_affine_layer()(rotation, shift, zoom, flip, shear=shear, name="augment")
 
 
 @functools.cache
@@ -123,11 +123,15 @@ def _random_affine_layer():
 
     @keras.saving.register_keras_serializable(package="dl1kit")
     class RandomAffine(keras.layers.Layer):
-        """Random turn, shift, zoom and mirror in ONE resampling pass per image; lessons 1-7."""
+        """Random turn, shift, zoom, shear and mirror in ONE resampling pass per image; lessons 1-7.
 
-        def __init__(self, rotation=10, shift=0.1, zoom=0.1, flip=True, **kwargs):
+        rotation and shear are the largest angles in degrees, shift and zoom fractions of the size.
+        """
+
+        def __init__(self, rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0, **kwargs):
             super().__init__(**kwargs)
             self.rotation, self.shift, self.zoom, self.flip = rotation, shift, zoom, flip
+            self.shear = shear
 
         def call(self, images, training=True):
             if not training:  # augmentation is for training only; predictions see real images
@@ -141,8 +145,10 @@ def _random_affine_layer():
             tx = tf.random.uniform([n], -self.shift, self.shift) * w
             ty = tf.random.uniform([n], -self.shift, self.shift) * h
             mirror = tf.where(tf.random.uniform([n]) < 0.5, -1.0, 1.0) if self.flip else tf.ones([n])
-            cos, sin = tf.cos(turn) / scale, tf.sin(turn) / scale
-            a0, a1, b0, b1 = mirror * cos, -sin, mirror * sin, cos
+            shear = tf.random.uniform([n], -1, 1) * self.shear * np.pi / 180
+            # M = turn @ shear @ mirror / scale, with the legacy generator's shear [[1, -sin], [0, cos]].
+            a0, b0 = mirror * tf.cos(turn) / scale, mirror * tf.sin(turn) / scale
+            a1, b1 = -tf.sin(turn + shear) / scale, tf.cos(turn + shear) / scale
             cx, cy = (w - 1) / 2, (h - 1) / 2
             # Each output pixel reads the input at M @ (pixel - centre) + centre + shift.
             a2 = cx + tx - a0 * cx - a1 * cy
@@ -155,7 +161,7 @@ def _random_affine_layer():
 
         def get_config(self):
             return {**super().get_config(), "rotation": self.rotation, "shift": self.shift,
-                    "zoom": self.zoom, "flip": self.flip}
+                    "zoom": self.zoom, "flip": self.flip, "shear": self.shear}
 
     return RandomAffine
 
@@ -226,6 +232,13 @@ def __getattr__(name):
     if name == "Batches":
         return _batches_class()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def as_dataset(batches):
+    """The tf.data.Dataset of get_batches' Batches (anything else as it is), for fit's fast path."""
+    # fit takes Batches too, as a PyDataset, but feeds it through one Python generator: about a
+    # third more CPU per image than reading the dataset itself (`bench/bench_images.py`).
+    return batches.dataset if isinstance(batches, _batches_class()) else batches
 
 
 def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="categorical",
