@@ -165,7 +165,8 @@ class Vgg16:
         """Train on batches, validating each epoch; lesson 1."""
         # Batches shuffle themselves each epoch; Keras's own shuffle flag does not apply to them.
         kwargs.setdefault("shuffle", False)
-        return self.model.fit(batches, validation_data=val_batches,
+        from utils.images import as_dataset  # their tf.data.Dataset: fit's fast path
+        return self.model.fit(as_dataset(batches), validation_data=as_dataset(val_batches),
                               epochs=epochs or nb_epoch, **kwargs)
 
     def fit_data(self, trn, labels, val, val_labels, nb_epoch=1, batch_size=64, epochs=None):
@@ -176,4 +177,5 @@ class Vgg16:
     def test(self, path, batch_size=8):
         """Predict every image under `path` in file order: (batches, predictions); lesson 1."""
         batches = self.get_batches(path, shuffle=False, batch_size=batch_size, class_mode=None)
-        return batches, self.model.predict(batches, verbose=0)
+        from utils.images import as_dataset
+        return batches, self.model.predict(as_dataset(batches), verbose=0)
