@@ -3,7 +3,8 @@
 `serve(files)` serves a dict of URL path -> bytes. Its `mode` can be switched while it runs:
 'good' sends each file whole; 'cut' sends a Content-Length and then closes the connection
 half-way (the client can tell it is short); 'cut-unsized' sends no length and closes half-way
-(the client cannot tell; only the file's own check or hash can). It stops by itself after
+(the client cannot tell; only the file's own check or hash can); 'stall' sends half and then
+nothing, keeping the connection open (only a timeout can tell). It stops by itself after
 `lifetime` seconds if a test forgets to.
 """
 import contextlib
@@ -28,6 +29,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body if mode == "good" else body[:len(body) // 2])
         self.wfile.flush()
+        if mode == "stall":
+            self.server.stopping.wait(30)  # a dropped link: no more bytes, no close
         self.close_connection = True
 
     def log_message(self, *args):
@@ -47,6 +50,7 @@ def serve(files, mode="good", lifetime=120):
     """Serve `files` (path -> bytes) on 127.0.0.1 in `mode` for at most `lifetime` seconds."""
     server = Server(("127.0.0.1", 0), _Handler)
     server.files, server.mode, server.requests = dict(files), mode, []
+    server.stopping = threading.Event()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     stop = threading.Timer(lifetime, server.shutdown)  # bounded even if the test hangs
@@ -56,6 +60,7 @@ def serve(files, mode="good", lifetime=120):
         yield server
     finally:
         stop.cancel()
+        server.stopping.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

@@ -166,6 +166,13 @@ def test_download_keeps_a_hash_checked_file_and_refuses_a_wrong_one(tmp_path):
             download(server.url("/gone.bin"), tmp_path / "gone.bin")
 
 
+def test_a_stalled_download_times_out_into_the_same_clear_error(tmp_path):
+    with serve({"/f.bin": b"x" * 10_000}, mode="stall") as server:
+        with pytest.raises(DownloadError, match="timed out") as err:
+            download(server.url("/f.bin"), tmp_path / "f.bin", timeout=1)
+    assert "put it at" in str(err.value) and _files(tmp_path) == []
+
+
 def test_imagenet_class_names_cut_off_fall_back_to_placeholders_and_nothing_is_kept(
         tmp_path, monkeypatch):
     from utils.models import vgg16
