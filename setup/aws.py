@@ -21,7 +21,8 @@ driver included), looked up in the chosen region at run time. The security group
 admits only SSH (TCP 22) and only from your public IP (or --cidr); Jupyter
 stays on the box's 127.0.0.1 and is reached through `tunnel`. The root disk is
 encrypted. Before launching, `up` shows the hourly price and asks; a CloudWatch
-alarm stops the box after an hour of idling. Every resource created carries the
+alarm stops the box after an hour with CPU and GPU idle (setup/aws_guard.py). Every
+resource created carries the
 tag Project=dl1-kit:<name>; `up` reuses what exists and `down` deletes only what
 carries the tag. Run setup/install-gpu.sh on the box.
 """
@@ -43,7 +44,8 @@ import boto3  # noqa: E402
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError  # noqa: E402
 
 from aws_base import TAG_KEY, SetupError, tag_filter, tag_spec, tag_value  # noqa: E402,F401
-from aws_guard import DEFAULT_IDLE_MINUTES, delete_idle_alarms, ensure_idle_alarm, guard_line, idle_alarm  # noqa: E402
+from aws_guard import (DEFAULT_IDLE_MINUTES, attach_profile, delete_idle_alarms, delete_metrics_profile,  # noqa: E402
+                       ensure_idle_alarm, ensure_metrics_profile, guard_line, idle_alarm, profile_name)
 from aws_network import (fetch_public_ip, ipv6_warning, network, repair_own_network,  # noqa: E402,F401
                          ensure_security_group, ssh_cidr)
 from aws_price import hourly_price, price_line  # noqa: E402
@@ -61,6 +63,7 @@ SUGGESTED_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 STARTED_TAG = "dl1-kit:started"  # the LaunchTime of the kit's own last start; a later one was AWS's
 SPOT_STOP_REASONS = ("Server.SpotInstanceShutdown", "Server.SpotInstanceTermination")
+IAM_WAIT_S, IAM_TRIES = 5.0, 12  # a new instance profile takes a few seconds to be usable by EC2
 
 
 # --- region checks, AMI -------------------------------------------------------
@@ -239,22 +242,30 @@ def find_instance(ec2, name: str) -> dict | None:
 
 
 def launch(ec2, name: str, *, ami: str, itype: str, subnet: str, group: str, key: str,
-           spot: bool, max_price: float | None) -> str:
+           spot: bool, max_price: float | None, profile: str | None) -> str:
     """Run one instance with the given pieces; return its id."""
-    extra = {}
+    extra = {"IamInstanceProfile": {"Name": profile}} if profile else {}
     if spot:  # persistent + stop: an interruption stops the box, keeps its disk, and AWS restarts it later
         options = {"SpotInstanceType": "persistent", "InstanceInterruptionBehavior": "stop"}
         if max_price is not None:
             options["MaxPrice"] = f"{max_price:.4f}"
         extra["InstanceMarketOptions"] = {"MarketType": "spot", "SpotOptions": options}
-    resp = ec2.run_instances(
-        ImageId=ami, InstanceType=itype, KeyName=key, MinCount=1, MaxCount=1,
-        NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group],
-                            "AssociatePublicIpAddress": True}],
-        BlockDeviceMappings=root_volume(ec2, ami),
-        MetadataOptions={"HttpTokens": "required"},
-        TagSpecifications=tag_spec("instance", name) + tag_spec("volume", name), **extra)
-    return resp["Instances"][0]["InstanceId"]
+    for attempt in range(IAM_TRIES):
+        try:
+            resp = ec2.run_instances(
+                ImageId=ami, InstanceType=itype, KeyName=key, MinCount=1, MaxCount=1,
+                NetworkInterfaces=[{"DeviceIndex": 0, "SubnetId": subnet, "Groups": [group],
+                                    "AssociatePublicIpAddress": True}],
+                BlockDeviceMappings=root_volume(ec2, ami),
+                MetadataOptions={"HttpTokens": "required"},
+                TagSpecifications=tag_spec("instance", name) + tag_spec("volume", name), **extra)
+            return resp["Instances"][0]["InstanceId"]
+        except ClientError as err:
+            young_profile = profile and "iaminstanceprofile" in err.response["Error"].get("Message", "").lower()
+            if not young_profile or attempt == IAM_TRIES - 1:
+                raise
+            time.sleep(IAM_WAIT_S)
+    raise AssertionError("not reached")
 
 
 def launch_in_some_zone(session, ec2, args, subnets, **pieces) -> str:
@@ -390,6 +401,8 @@ def cmd_up(args, session, fetch_ip, confirm, price) -> int:
     if inst:
         ensure_key_pair(ec2, args.name, path)
         ensure_security_group(ec2, args.name, None, cidr)
+        if args.idle_stop:
+            attach_profile(ec2, inst, ensure_metrics_profile(session.client("iam"), args.name, args.region))
         print(f"Reusing {inst['InstanceId']} ({inst['State']['Name']})")
         if inst["InstanceType"] != args.type:
             print(f"  it is a {inst['InstanceType']}; to switch to {args.type}, run `down` first")
@@ -405,7 +418,9 @@ def cmd_up(args, session, fetch_ip, confirm, price) -> int:
         vpc_id, subnets = network(ec2, args.name, zones)
         group = ensure_security_group(ec2, args.name, vpc_id, cidr)
         key = ensure_key_pair(ec2, args.name, path)
-        instance_id = launch_in_some_zone(session, ec2, args, subnets, ami=ami, group=group, key=key)
+        profile = ensure_metrics_profile(session.client("iam"), args.name, args.region) if args.idle_stop else None
+        instance_id = launch_in_some_zone(session, ec2, args, subnets, ami=ami, group=group, key=key,
+                                          profile=profile)
         print(f"Launched {instance_id} ({args.type}{', spot' if args.spot else ''}, {ami}); waiting ...")
     try:
         print(ensure_idle_alarm(session.client("cloudwatch"), args.name, instance_id, args.region, args.idle_stop))
@@ -499,9 +514,13 @@ def cmd_start(args, session, fetch_ip, confirm, price) -> int:
     return 0
 
 
-def tagged(ec2, name: str) -> dict[str, list]:
-    """Everything in the region that carries this kit's tag, by kind."""
+def tagged(ec2, iam, name: str, region: str) -> dict[str, list]:
+    """Everything in the region that carries this kit's tag, by kind (and the box's IAM role)."""
     f = tag_filter(name)
+    try:
+        profiles = [iam.get_instance_profile(InstanceProfileName=profile_name(name, region))["InstanceProfile"]]
+    except ClientError:  # none, or no right to look: nothing of ours to delete there
+        profiles = []
     states = {"Name": "instance-state-name", "Values": LIVE_STATES + ["shutting-down"]}
     return {
         "instances": [i for r in ec2.describe_instances(Filters=f + [states])["Reservations"]
@@ -511,12 +530,13 @@ def tagged(ec2, name: str) -> dict[str, list]:
         "subnets": ec2.describe_subnets(Filters=f)["Subnets"],
         "internet gateways": ec2.describe_internet_gateways(Filters=f)["InternetGateways"],
         "vpcs": ec2.describe_vpcs(Filters=f)["Vpcs"],
+        "IAM instance profiles": profiles,
     }
 
 
 def resource_id(item: dict) -> str:
     """The id of an EC2 description of any of the kinds in `tagged`."""
-    for key in ("InstanceId", "GroupId", "KeyName", "SubnetId", "InternetGatewayId", "VpcId"):
+    for key in ("InstanceId", "GroupId", "KeyName", "SubnetId", "InternetGatewayId", "VpcId", "InstanceProfileName"):
         if key in item:
             return item[key]
     raise KeyError(item)
@@ -533,7 +553,7 @@ def retry(fn, *, tries: int = 30, delay: float = 5.0) -> None:
             time.sleep(delay)
 
 
-def remove(ec2, cw, name: str, found: dict[str, list], pem: Path) -> None:
+def remove(ec2, cw, iam, name: str, region: str, found: dict[str, list], pem: Path) -> None:
     """Delete the tagged resources in dependency order."""
     ids = [i["InstanceId"] for i in found["instances"]]
     spot = [i["SpotInstanceRequestId"] for i in found["instances"] if i.get("SpotInstanceRequestId")]
@@ -560,12 +580,15 @@ def remove(ec2, cw, name: str, found: dict[str, list], pem: Path) -> None:
         retry(lambda: ec2.delete_subnet(SubnetId=s["SubnetId"]))
     for v in found["vpcs"]:
         retry(lambda: ec2.delete_vpc(VpcId=v["VpcId"]))
+    if found["IAM instance profiles"]:
+        delete_metrics_profile(iam, name, region)
 
 
 def cmd_down(args, session, fetch_ip, confirm, price) -> int:
     """Delete everything carrying the tag, after confirmation."""
     ec2 = session.client("ec2")
-    found = tagged(ec2, args.name)
+    iam = session.client("iam")
+    found = tagged(ec2, iam, args.name, args.region)
     if not any(found.values()):
         print(f"Nothing tagged {TAG_KEY}={tag_value(args.name)} in {args.region}.")
         return 0
@@ -576,7 +599,8 @@ def cmd_down(args, session, fetch_ip, confirm, price) -> int:
     if not args.yes and not confirm("Delete all of these (the instance's disk too)? [y/N] "):
         print("Nothing deleted.")
         return 1
-    remove(ec2, session.client("cloudwatch"), args.name, found, key_path(args.key_dir, args.name, args.region))
+    remove(ec2, session.client("cloudwatch"), iam, args.name, args.region, found,
+           key_path(args.key_dir, args.name, args.region))
     print("Done; nothing tagged is left.")
     return 0
 

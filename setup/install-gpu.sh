@@ -8,6 +8,8 @@ VENV="$REPO_ROOT/.venv"
 KERNEL_NAME="dl1-kit"
 JUPYTER_DIR="${JUPYTER_CONFIG_DIR:-$HOME/.jupyter}"
 JUPYTER_CONFIG="$JUPYTER_DIR/jupyter_server_config.json"  # outranks jupyter_server_config.py
+SYSTEMD_DIR="${DL1_SYSTEMD_DIR:-/etc/systemd/system}"
+GUARD_UNIT="dl1-gpu-busy"
 DRY_RUN=0
 
 usage() {
@@ -25,7 +27,9 @@ Sets up the dl1-kit notebooks on this GPU machine:
      file is backed up first); reach it with: python setup/aws.py tunnel
   7. warns if Jupyter's effective settings still listen beyond localhost or
      have an empty token
-  8. checks that TensorFlow sees the GPU
+  8. installs the systemd timer $GUARD_UNIT: each minute it reports GPU use to
+     CloudWatch, so the idle guard set by setup/aws.py up sees GPU work too
+  9. checks that TensorFlow sees the GPU
 
 Options:
   --dry-run   print each action, prefixed with "+ ", and change nothing
@@ -147,6 +151,66 @@ check_jupyter() {
   fi
 }
 
+guard_service() {
+  cat <<EOF
+[Unit]
+Description=dl1-kit: report GPU use to CloudWatch for the idle guard (setup/aws.py up --idle-stop)
+After=network-online.target
+
+[Service]
+Type=oneshot
+User=$(id -un)
+ExecStart="$VENV/bin/python" "$REPO_ROOT/setup/gpu_busy.py"
+EOF
+}
+
+guard_timer() {
+  cat <<EOF
+[Unit]
+Description=dl1-kit: GPU use to CloudWatch every minute, from boot on
+
+[Timer]
+OnBootSec=1min
+OnUnitActiveSec=1min
+AccuracySec=10s
+
+[Install]
+WantedBy=timers.target
+EOF
+}
+
+# Run as root: directly when we are root, else through sudo.
+as_root() {
+  if [[ $EUID -eq 0 ]]; then run "$@"; else run sudo "$@"; fi
+}
+
+# Write stdin to a root-owned file (shown, not written, in a dry run).
+write_root_file() {
+  local text
+  text="$(cat)"
+  printf '+ write %s:\n' "$1"
+  printf '%s\n' "$text" | sed -e 's/^/+   /'
+  if [[ $DRY_RUN -eq 1 ]]; then return; fi
+  if [[ $EUID -eq 0 ]]; then
+    printf '%s\n' "$text" >"$1"
+  else
+    printf '%s\n' "$text" | sudo tee "$1" >/dev/null
+  fi
+}
+
+# The box never stops itself (a shutdown would end a spot box for good): the CloudWatch alarm does.
+install_idle_guard() {
+  note "idle guard: GPU use to CloudWatch every minute ($GUARD_UNIT.timer)"
+  if [[ $DRY_RUN -eq 0 ]] && ! command -v systemctl >/dev/null; then
+    printf 'warning: %s\n' "systemctl not found: the idle guard will judge this box by its CPU alone." >&2
+    return
+  fi
+  guard_service | write_root_file "$SYSTEMD_DIR/$GUARD_UNIT.service"
+  guard_timer | write_root_file "$SYSTEMD_DIR/$GUARD_UNIT.timer"
+  as_root systemctl daemon-reload
+  as_root systemctl enable --now "$GUARD_UNIT.timer"
+}
+
 verify_gpu() {
   note "TensorFlow sees the GPU"
   local code='import tensorflow as tf; g = tf.config.list_physical_devices("GPU"); print(f"TensorFlow {tf.__version__} sees {len(g)} GPU(s): {[d.name for d in g]}"); raise SystemExit(0 if g else 1)'
@@ -164,6 +228,7 @@ main() {
   register_kernel
   configure_jupyter
   check_jupyter
+  install_idle_guard
   verify_gpu
   if [[ $DRY_RUN -eq 1 ]]; then return; fi
   note "Done. Start Jupyter here with: $VENV/bin/jupyter lab"

@@ -12,7 +12,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "setup" / "install-gpu.sh"
 JUPYTER_TOOL = ROOT / "utils" / "jupyter_config.py"
-TOOLS = ["bash", "dirname", "cat", "grep", "sed", "date", "cp", "mkdir"]
+TOOLS = ["bash", "dirname", "cat", "grep", "sed", "date", "cp", "mkdir", "id", "tee"]
 
 
 def snapshot(*dirs):
@@ -200,7 +200,7 @@ def test_kit_settings_outrank_an_exposed_json_config(box):
     res = box.run()
     assert res.returncode == 0, res.stdout + res.stderr
     assert jupyter_listens_on(box.home) == "127.0.0.1"
-    assert "warning" not in res.stderr
+    assert "need attention" not in res.stderr and "beyond localhost" not in res.stderr
 
 
 def test_empty_token_left_in_the_py_config_is_warned(box):
@@ -222,3 +222,40 @@ def test_gpu_not_seen_is_an_error(box):
     stub(venv_bin / "python", 'case "$*" in *list_physical_devices*) exit 1;; esac')
     res = box.run()
     assert res.returncode == 1 and "TensorFlow does not see a GPU" in res.stderr
+
+
+def test_idle_guard_timer_reports_gpu_use_from_boot_on(box):
+    stub(box.bin / "nvidia-smi", "echo 'NVIDIA A10G, 550.54, 23028 MiB'")
+    venv_bin = box.repo / ".venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    stub(venv_bin / "python", "true")
+    log = box.tmp / "systemctl.log"
+    stub(box.bin / "systemctl", f'printf "%s\\n" "$*" >> "{log}"')
+    stub(box.bin / "sudo", 'exec "$@"')
+    units = box.tmp / "units"
+    units.mkdir()
+    res = box.run(DL1_SYSTEMD_DIR=str(units))
+    assert res.returncode == 0, res.stdout + res.stderr
+    service = (units / "dl1-gpu-busy.service").read_text()
+    timer = (units / "dl1-gpu-busy.timer").read_text()
+    assert f'ExecStart="{venv_bin}/python" "{box.repo}/setup/gpu_busy.py"' in service
+    assert "Type=oneshot" in service and "User=" in service
+    assert "OnBootSec=1min" in timer and "OnUnitActiveSec=1min" in timer and "WantedBy=timers.target" in timer
+    assert log.read_text().splitlines() == ["daemon-reload", "enable --now dl1-gpu-busy.timer"]
+
+
+def test_dry_run_shows_the_idle_guard_and_writes_nothing(box):
+    units = box.tmp / "units"
+    units.mkdir()
+    res = box.run("--dry-run", DL1_SYSTEMD_DIR=str(units))
+    assert res.returncode == 0, res.stderr
+    assert f"+ write {units}/dl1-gpu-busy.timer:" in res.stdout
+    assert "systemctl enable --now dl1-gpu-busy.timer" in res.stdout
+    assert list(units.iterdir()) == []
+
+
+def test_the_box_never_stops_itself():
+    """A shutdown from inside ends a spot box for good; stopping is the CloudWatch alarm's job."""
+    for path in (SCRIPT, ROOT / "setup" / "gpu_busy.py"):
+        text = path.read_text()
+        assert not any(word in text for word in ("shutdown -", "poweroff", "halt", "init 0", "stop-instances"))

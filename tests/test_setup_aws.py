@@ -425,29 +425,55 @@ def test_help():
     assert exc.value.code == 0
 
 
+class RecordingSession:
+    """A boto3 session whose EC2 client records run_instances' arguments."""
+
+    def __init__(self, region):
+        self.inner, self.region_name, self.launches = session(region), region, []
+
+    def __getattr__(self, attr):
+        return getattr(self.inner, attr)
+
+    def client(self, service, **kw):
+        client = self.inner.client(service, **kw)
+        if service == "ec2":
+            real = client.run_instances
+
+            def recorded(**args):
+                self.launches.append(args)
+                return real(**args)
+            client.run_instances = recorded
+        return client
+
+
 # --- guards against surprise bills and lost access --------------------------------------------------
 
 def idle_alarms(region):
     return boto3.client("cloudwatch", region_name=region).describe_alarms()["MetricAlarms"]
 
 
-def test_idle_guard_is_a_cloudwatch_stop_alarm(moto, run):
+def test_idle_guard_is_a_cloudwatch_stop_alarm_on_cpu_and_gpu(moto, run):
     region = "eu-central-1"
     extra, _ = provide_ami(region, "flag", None)
     assert run(region, "up", *extra)[0] == 0
     (inst,) = tagged_instances(region)
     (alarm,) = idle_alarms(region)
     assert alarm["AlarmActions"] == [f"arn:aws:automate:{region}:ec2:stop"]  # stop, never terminate
-    assert alarm["Namespace"] == "AWS/EC2" and alarm["MetricName"] == "CPUUtilization"
-    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": inst["InstanceId"]}]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    cpu, gpu = metrics["cpu"]["MetricStat"], metrics["gpu"]["MetricStat"]
+    assert (cpu["Metric"]["Namespace"], cpu["Metric"]["MetricName"]) == ("AWS/EC2", "CPUUtilization")
+    assert (gpu["Metric"]["Namespace"], gpu["Metric"]["MetricName"]) == ("dl1-kit", "GPUUtilization")
+    dims = [{"Name": "InstanceId", "Value": inst["InstanceId"]}]
+    assert cpu["Metric"]["Dimensions"] == gpu["Metric"]["Dimensions"] == dims
+    assert metrics["busy"]["ReturnData"] and "MAX([cpu, FILL(gpu, 0)])" == metrics["busy"]["Expression"]
     assert alarm["ComparisonOperator"] == "LessThanThreshold" and alarm["Threshold"] <= 5
-    assert alarm["Period"] == 300 and alarm["Period"] * alarm["EvaluationPeriods"] == 60 * 60
+    assert cpu["Period"] == gpu["Period"] == 300 and 300 * alarm["EvaluationPeriods"] == 60 * 60
     assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]
-    assert "idle guard: stops it after 60 min" in run(region, "status")[1]
+    assert "idle guard: stops it after 60 min with CPU and GPU" in run(region, "status")[1]
 
     assert run(region, "up", "--idle-stop", "30", *extra)[0] == 0
     (alarm,) = idle_alarms(region)
-    assert alarm["Period"] * alarm["EvaluationPeriods"] == 30 * 60
+    assert 300 * alarm["EvaluationPeriods"] == 30 * 60
     assert run(region, "up", "--idle-stop", "0", *extra)[0] == 0
     assert idle_alarms(region) == []
     assert "idle guard: OFF" in run(region, "status")[1]
@@ -455,6 +481,61 @@ def test_idle_guard_is_a_cloudwatch_stop_alarm(moto, run):
     assert run(region, "up", *extra)[0] == 0
     assert run(region, "down", "--yes")[0] == 0
     assert idle_alarms(region) == []
+
+
+def test_box_may_only_report_the_kits_metrics(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    assert run(region, "up", *extra)[0] == 0
+    (inst,) = tagged_instances(region)
+    role = f"dl1-kit-{region}-metrics"
+    assert inst["IamInstanceProfile"]["Arn"].endswith(f"/{role}")
+    iam = session(region).client("iam")
+    policy = iam.get_role_policy(RoleName=role, PolicyName="put-gpu-metric")["PolicyDocument"]
+    (statement,) = policy["Statement"]
+    assert statement["Action"] == "cloudwatch:PutMetricData"
+    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "dl1-kit"}}
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    assert run(region, "up", *extra)[0] == 0  # reused, not made twice
+    code, out, _ = run(region, "down", "--yes")
+    assert code == 0 and role in out
+    with pytest.raises(ClientError):
+        iam.get_role(RoleName=role)
+
+
+def test_box_made_before_the_profile_gets_it_on_up(moto, run):
+    region = "eu-central-1"
+    extra, ami = provide_ami(region, "flag", None)
+    assert run(region, "up", "--idle-stop", "0", *extra)[0] == 0
+    (inst,) = tagged_instances(region)
+    assert not inst.get("IamInstanceProfile")
+    code, out, _ = run(region, "up", *extra)
+    assert code == 0 and "Attached instance profile" in out
+    assert tagged_instances(region)[0]["IamInstanceProfile"]
+
+
+class NoIamSession(RecordingSession):
+    """A session whose IAM calls are all refused, as for a user without IAM rights."""
+
+    def client(self, service, **kw):
+        client = super().client(service, **kw)
+        if service == "iam":
+            def refuse(*a, **k):
+                raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "IAM")
+            for op in ("get_instance_profile", "create_role", "put_role_policy", "create_instance_profile",
+                       "add_role_to_instance_profile"):
+                setattr(client, op, refuse)
+        return client
+
+
+def test_without_iam_rights_the_guard_judges_by_cpu(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    rec = NoIamSession(region)
+    code, out, err = run(region, "up", *extra, session=rec)
+    assert code == 0, err
+    assert "CPU alone" in out and "IamInstanceProfile" not in rec.launches[0]
+    assert len(idle_alarms(region)) == 1
 
 
 def test_idle_stop_takes_minutes_or_zero():
@@ -498,27 +579,6 @@ def test_unreachable_pricing_api_counts_as_unknown(moto, run):
     assert counts(region)["instances"] == 0
 
 
-class RecordingSession:
-    """A boto3 session whose EC2 client records run_instances' arguments."""
-
-    def __init__(self, region):
-        self.inner, self.region_name, self.launches = session(region), region, []
-
-    def __getattr__(self, attr):
-        return getattr(self.inner, attr)
-
-    def client(self, service, **kw):
-        client = self.inner.client(service, **kw)
-        if service == "ec2":
-            real = client.run_instances
-
-            def recorded(**args):
-                self.launches.append(args)
-                return real(**args)
-            client.run_instances = recorded
-        return client
-
-
 def test_spot_request_stops_and_status_tells_interruptions(moto, run):
     region = "ap-northeast-1"
     extra, _ = provide_ami(region, "flag", None)
@@ -541,7 +601,8 @@ def test_spot_request_stops_and_status_tells_interruptions(moto, run):
     box.launch_time = box.launch_time + timedelta(hours=2)
     out = run(region, "status")[1]
     assert "AWS restarted it" in out and "idle guard: stops it" in out
-    assert [a["Dimensions"][0]["Value"] for a in idle_alarms(region)] == [inst["InstanceId"]]
+    assert [a["Metrics"][0]["MetricStat"]["Metric"]["Dimensions"][0]["Value"] for a in idle_alarms(region)] == [
+        inst["InstanceId"]]  # the same alarm still watches the restarted box
 
     assert run(region, "stop")[0] == 0 and run(region, "start")[0] == 0  # the kit's own start is not AWS's
     assert "AWS restarted" not in run(region, "status")[1]
