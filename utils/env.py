@@ -109,11 +109,8 @@ def _prepare_gpus(mixed_precision):
 def _choose_policy(has_gpus, mixed_precision):
     """Set the global policy (DL1_PRECISION first, else the GPU's); returns the one in force."""
     import keras
-    chosen = forced_policy()
-    if chosen is None and has_gpus:
-        chosen = _prepare_gpus(mixed_precision)
-    elif has_gpus:
-        _prepare_gpus(mixed_precision)  # memory growth still applies
+    gpu_policy = _prepare_gpus(mixed_precision) if has_gpus else None  # memory growth too
+    chosen = forced_policy() or gpu_policy
     if chosen is not None:
         keras.mixed_precision.set_global_policy(chosen)
     # Read back what Keras really uses, not what we meant: a policy set before setup() counts.
@@ -142,8 +139,20 @@ def use_strategy(chosen):
     return chosen
 
 
+class OneDevice:
+    """What the models ask of a strategy on Keras's JAX or torch backend: one device, no scope."""
+    num_replicas_in_sync = 1
+
+    def scope(self):
+        """Nothing to enter: the backend places the model itself."""
+        return contextlib.nullcontext()
+
+
 def strategy():
     """MirroredStrategy over every GPU when there are several, else the default one; all lessons."""
+    import keras
+    if keras.backend.backend() != "tensorflow":  # tf.distribute serves TensorFlow only
+        return OneDevice()
     import tensorflow as tf
     if _STRATEGY is None and len(tf.config.list_logical_devices("GPU")) > 1:
         use_strategy(tf.distribute.MirroredStrategy())

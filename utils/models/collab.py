@@ -14,6 +14,8 @@ import keras
 import numpy as np
 import pandas as pd
 
+from utils.training import compile_model
+
 
 class UnknownIdError(ValueError):
     """Ratings name users or movies the model was not trained on."""
@@ -81,6 +83,9 @@ def _inputs():
                                                                       name="movie")
 
 
+# Each model's rating comes out in float32 under mixed precision too: numpy code such as rmse()
+# and the lesson's tables read it, and float16 would round a 4.5-star rating to 0.004.
+
 def _embed(x, n, dim, name, l2):
     reg = keras.regularizers.l2(l2) if l2 else None
     emb = keras.layers.Embedding(n, dim, embeddings_regularizer=reg, name=name)(x)
@@ -92,7 +97,7 @@ def dot_model(n_users, n_movies, n_factors=50, l2=1e-4):
     user, movie = _inputs()
     u = _embed(user, n_users, n_factors, "user_factors", l2)
     m = _embed(movie, n_movies, n_factors, "movie_factors", l2)
-    out = keras.layers.Dot(axes=1, name="rating")([u, m])
+    out = keras.layers.Dot(axes=1, name="rating", dtype="float32")([u, m])
     return keras.Model([user, movie], out, name="dot_product")
 
 
@@ -104,7 +109,7 @@ def bias_model(n_users, n_movies, n_factors=50, l2=1e-4, mean=0.0):
     dot = keras.layers.Dot(axes=1)([u, m])
     ub = _embed(user, n_users, 1, "user_bias", 0)
     mb = _embed(movie, n_movies, 1, "movie_bias", 0)
-    out = Offset(mean, name="rating")(keras.layers.Add()([dot, ub, mb]))
+    out = Offset(mean, name="rating", dtype="float32")(keras.layers.Add()([dot, ub, mb]))
     return keras.Model([user, movie], out, name="dot_with_biases")
 
 
@@ -116,14 +121,13 @@ def nn_model(n_users, n_movies, n_factors=50, hidden=70, dropout=(0.3, 0.75), l2
     x = keras.layers.Dropout(dropout[0])(keras.layers.Concatenate()([u, m]))
     x = keras.layers.Dense(hidden, activation="relu")(x)
     x = keras.layers.Dropout(dropout[1])(x)
-    out = Offset(mean, name="rating")(keras.layers.Dense(1)(x))
+    out = Offset(mean, name="rating", dtype="float32")(keras.layers.Dense(1)(x))
     return keras.Model([user, movie], out, name="neural_net")
 
 
 def compile_collab(model, lr=0.001):
     """Adam and mean squared error, the course's choice for ratings; lesson 4."""
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
-    return model
+    return compile_model(model, lr, "mse")
 
 
 def fit_ratings(model, ids, train, valid, epochs=5, batch_size=64, verbose=2, value="rating"):

@@ -14,7 +14,7 @@ import keras
 import numpy as np
 from keras import layers
 
-from utils.training import compile_classifier
+from utils.training import compile_classifier, compile_model
 
 CAM_LAYER = "class_maps"
 
@@ -65,7 +65,11 @@ def size_head(feature_shape, n_sizes, num_classes, channels=32, units=128, p=0.5
 @keras.saving.register_keras_serializable(package="dl1kit")
 def box_loss(y_true, y_pred):
     """Squared error of a box, counted only for photos that have one (NoF has none); lesson 7."""
-    has_box = keras.ops.cast(keras.ops.sum(keras.ops.abs(y_true), axis=-1) > 0, y_pred.dtype)
+    # Boxes are in pixels: a 300 px error squared is 90,000, past float16's largest number
+    # (65,504). Under mixed_float16 the loss would be inf, so it is always worked out in float32.
+    y_true = keras.ops.cast(y_true, "float32")
+    y_pred = keras.ops.cast(y_pred, "float32")
+    has_box = keras.ops.cast(keras.ops.sum(keras.ops.abs(y_true), axis=-1) > 0, "float32")
     return keras.ops.mean(keras.ops.square(y_true - y_pred), axis=-1) * has_box
 
 
@@ -81,10 +85,9 @@ def box_class_head(feature_shape, num_classes, mean_box=(0, 0, 0, 0), box_weight
     model = keras.Model(inputs, {"bb": bb, "class": cls}, name="box_class_head")
     # A box error is in squared pixels (hundreds), a class error in nats (about 1): the weight
     # brings them to a similar size so neither task drowns the other.
-    model.compile(optimizer=keras.optimizers.Adam(lr),
-                  loss={"bb": box_loss, "class": "categorical_crossentropy"},
-                  loss_weights={"bb": box_weight, "class": 1.0}, metrics={"class": ["accuracy"]})
-    return model
+    return compile_model(model, lr, {"bb": box_loss, "class": "categorical_crossentropy"},
+                         loss_weights={"bb": box_weight, "class": 1.0},
+                         metrics={"class": ["accuracy"]})
 
 
 def fcn_head(feature_shape, num_classes, filters=64, p=0.0, lr=1e-3):

@@ -7,6 +7,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from utils.training import compile_model
+
 # ---------------------------------------------------------------- lesson 5: sentiment
 
 
@@ -20,9 +22,7 @@ def _sentiment_head(x, dropout=0.5):
 def _compiled(inputs, outputs, name, lr=0.001):
     """A binary classifier compiled with Adam and accuracy."""
     model = keras.Model(inputs, outputs, name=name)
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
-                  metrics=["accuracy"])
-    return model
+    return compile_model(model, lr, "binary_crossentropy", metrics=["accuracy"])
 
 
 def _embedding(vocab, dim, weights=None, trainable=True, name="embedding"):
@@ -77,9 +77,8 @@ def sentiment_lstm(vocab, seq_len, dim=32, units=100, lr=0.001):
 def unfreeze_embedding(model, lr=0.0001):
     """Let a frozen (GloVe) embedding train too, at a lower learning rate; lesson 5."""
     model.get_layer("embedding").trainable = True
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="binary_crossentropy",
-                  metrics=["accuracy"])  # trainable flags take effect at compile time
-    return model
+    # trainable flags take effect at compile time
+    return compile_model(model, lr, "binary_crossentropy", metrics=["accuracy"])
 
 
 # ---------------------------------------------------------------- lesson 6: characters
@@ -87,8 +86,7 @@ def unfreeze_embedding(model, lr=0.0001):
 
 def _char_compile(model, lr):
     """Compile a next-character model: sparse cross-entropy over the alphabet."""
-    model.compile(optimizer=keras.optimizers.Adam(lr), loss="sparse_categorical_crossentropy")
-    return model
+    return compile_model(model, lr, "sparse_categorical_crossentropy")
 
 
 def char3_model(vocab, n_fac=42, n_hidden=256, lr=0.001):

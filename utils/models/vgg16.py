@@ -13,7 +13,6 @@ import numpy as np
 
 from utils.download import download, keras_cache
 from utils.env import strategy
-from utils.images import get_batches
 from utils.training import compile_classifier, set_lr
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -96,6 +95,15 @@ def vgg16_by_hand(size=(224, 224), num_classes=1000):
     return keras.Model(inputs, outputs, name="vgg16_by_hand")
 
 
+def sharpen(model, factor=100.0):
+    """Scale a model's last layer so its softmax is as sure as a trained model's; lesson 1."""
+    # With random weights every class gets about 1/1000, so any two models agree to within
+    # 0.01 and a comparison proves little; trained weights give a few classes most of it.
+    last = model.layers[-1]
+    last.set_weights([w * factor for w in last.get_weights()])
+    return model
+
+
 def imagenet_classes():
     """The 1,000 ImageNet class names in output order (placeholders offline); lesson 1."""
     try:
@@ -120,6 +128,7 @@ class Vgg16:
     def get_batches(self, path, augment=None, shuffle=True, batch_size=8,
                     class_mode="categorical"):
         """Batches from a folder at this model's size, `batch_size` per GPU; lesson 1."""
+        from utils.images import get_batches  # tf.data: models alone import with Keras only
         # Several GPUs split each batch between them, so the batch grows with their number.
         return get_batches(path, augment=augment, shuffle=shuffle,
                            batch_size=batch_size * strategy().num_replicas_in_sync,

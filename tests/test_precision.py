@@ -1,0 +1,229 @@
+"""Mixed precision, as a GPU runs the kit: the policy setup() puts in force, the course's `.lr`
+idiom on every model builder, losses that must not overflow float16, and lesson 1's comparison.
+
+float16 is slow on a CPU, so every model here is tiny; the policies are set around each build
+with `precision_scope` and put back after.
+"""
+import keras
+import numpy as np
+import pytest
+
+from utils.env import POLICIES, precision_scope
+from utils.models import collab, fisheries as fm, inception, mnist, surgery, text as tm
+from utils.models.resnet50 import Resnet50
+from utils.models.vgg16 import Vgg16, sharpen, vgg16_by_hand, vgg16_model
+from utils.models.vgg16bn import Vgg16BN
+from utils.paths import ROOT
+
+RNG = np.random.default_rng(0)
+
+
+def ints(high, *shape):
+    return RNG.integers(0, high, shape)
+
+
+def floats(*shape):
+    return RNG.normal(size=shape).astype("float32")
+
+
+def onehot(n, k):
+    return np.eye(k, dtype="float32")[ints(k, n)]
+
+
+def vgg_like(cls, **kw):
+    """A course model object (Vgg16, Vgg16BN, Resnet50) at 32 px with a new 2-way head."""
+    obj = cls(weights=None, size=(32, 32), **kw)
+    obj.ft(2)
+    return obj.model, floats(2, 32, 32, 3) * 50 + 128, onehot(2, 2)
+
+
+# Every builder in utils/models that returns a compiled model: (model, x, y) at toy sizes.
+BUILDERS = {
+    "sentiment_nn": lambda: (tm.sentiment_nn(20, 6, dim=4), ints(20, 4, 6), ints(2, 4)),
+    "sentiment_conv1d": lambda: (tm.sentiment_conv1d(20, 6, dim=4), ints(20, 4, 6), ints(2, 4)),
+    "sentiment_multi_cnn": lambda: (tm.sentiment_multi_cnn(20, 6, dim=4), ints(20, 4, 6),
+                                    ints(2, 4)),
+    "sentiment_lstm": lambda: (tm.sentiment_lstm(20, 6, dim=4, units=4), ints(20, 4, 6),
+                               ints(2, 4)),
+    "unfreeze_embedding": lambda: (tm.unfreeze_embedding(tm.sentiment_conv1d(
+        20, 6, dim=4, trainable=False)), ints(20, 4, 6), ints(2, 4)),
+    "char3_model": lambda: (tm.char3_model(5, 3, 8), [ints(5, 4, 1)] * 3, ints(5, 4)),
+    "unrolled_rnn": lambda: (tm.unrolled_rnn(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4)),
+    "simple_rnn_model": lambda: (tm.simple_rnn_model(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4)),
+    "stateful_model": lambda: (tm.stateful_model(5, 4, 4, 3, 8), ints(5, 4, 4), ints(5, 4, 4)),
+    "char_rnn": lambda: (tm.char_rnn(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4, 4)),
+    "collab.dot_model": lambda: (collab.compile_collab(collab.dot_model(6, 7, 3)),
+                                 [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
+    "collab.bias_model": lambda: (collab.compile_collab(collab.bias_model(6, 7, 3, mean=3.5)),
+                                  [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
+    "collab.nn_model": lambda: (collab.compile_collab(collab.nn_model(6, 7, 3, hidden=5)),
+                                [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
+    "fm.bn_head": lambda: (fm.bn_head((2, 2, 6), 3, 4, 8), floats(4, 2, 2, 6), onehot(4, 3)),
+    "fm.size_head": lambda: (fm.size_head((2, 2, 6), 2, 3, 4, 8),
+                             [floats(4, 2, 2, 6), onehot(4, 2)], onehot(4, 3)),
+    "fm.box_class_head": lambda: (fm.box_class_head((2, 2, 6), 3, channels=4, units=8),
+                                  floats(4, 2, 2, 6),
+                                  {"bb": floats(4, 4) * 100 + 200, "class": onehot(4, 3)}),
+    "fm.fcn_head": lambda: (fm.fcn_head((3, 4, 6), 3, filters=4), floats(4, 3, 4, 6),
+                            onehot(4, 3)),
+    "mnist.linear_model": lambda: (mnist.linear_model(), floats(4, 28, 28, 1) * 255, ints(10, 4)),
+    "mnist.cnn": lambda: (mnist.cnn(bn=True, filters=(4,), dense=8), floats(4, 28, 28, 1) * 255,
+                          ints(10, 4)),
+    "inception_net": lambda: (inception.inception_net((16, 16), 3, blocks=1, width=4),
+                              floats(4, 16, 16, 3) * 255, onehot(4, 3)),
+    "inception_head": lambda: (inception.inception_head((4, 4, 6), 3, width=4),
+                               floats(4, 4, 4, 6), onehot(4, 3)),
+    "surgery.dense_head": lambda: (surgery.dense_head((2, 2, 6), 3, units=8), floats(4, 2, 2, 6),
+                                   onehot(4, 3)),
+    "Vgg16.ft": lambda: vgg_like(Vgg16),
+    "Vgg16BN.ft": lambda: vgg_like(Vgg16BN, stats_images=floats(2, 32, 32, 3) * 50 + 128),
+    "Resnet50.ft": lambda: vgg_like(Resnet50, include_top=False),
+}
+
+
+def trainable_values(model):
+    return [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+
+
+def applied_step(model, x, y, tries=12):
+    """The typical largest change per weight variable in the first step really applied."""
+    # Adam's first step moves each weight that has a gradient by about the rate: each moved
+    # variable's largest change is the rate (an embedding row seen twice in a batch, more).
+    # Under mixed_float16 the loss scaler skips a step whose float16 gradients overflowed and
+    # halves its scale; Adam's own step counter tells the applied steps apart.
+    inner = getattr(model.optimizer, "inner_optimizer", model.optimizer)
+    for _ in range(tries):
+        before, done = trainable_values(model), int(inner.iterations.numpy())
+        model.train_on_batch(x, y)
+        if int(inner.iterations.numpy()) > done:
+            moved = [float(np.abs(a - b).max()) for a, b in zip(trainable_values(model), before)]
+            return float(np.median([m for m in moved if m > 0]))
+    raise AssertionError(f"no step applied in {tries} tries: the gradients never got finite")
+
+
+# Under float32 the builders that compiled with compile_classifier always honoured `.lr`; the
+# others compiled with Keras's own Adam. Under mixed_float16 none did. Both cases are covered.
+CASES = ([(name, "mixed_float16") for name in BUILDERS]
+         + [(name, "float32") for name in BUILDERS
+            if name.split(".")[0] in ("collab", "fm") or name.startswith(("sentiment", "char",
+                                                                           "unfreeze", "unrolled",
+                                                                           "simple", "stateful"))])
+
+
+@pytest.mark.parametrize("name, policy", CASES)
+def test_course_lr_assignment_changes_the_rate_each_builder_trains_at(name, policy):
+    """`model.optimizer.lr = 0.5` is the rate the next train step uses, on every builder."""
+    keras.utils.set_random_seed(0)
+    with precision_scope(policy):
+        model, x, y = BUILDERS[name]()
+        if policy == "mixed_float16":  # Keras's loss scaling is there, and answers .lr too
+            assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+        model.optimizer.lr = 0.5  # the course's spelling
+        assert float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)) == 0.5
+        assert model.optimizer.lr == 0.5
+        # Adam's first step moves each weight with a gradient by about the rate itself.
+        assert applied_step(model, x, y) == pytest.approx(0.5, rel=0.05)
+
+
+def test_every_builder_module_compiles_through_the_kit():
+    """No model module compiles with an optimizer of its own: all go through utils.training."""
+    for path in sorted((ROOT / "utils/models").glob("*.py")):
+        text = path.read_text()
+        assert "keras.optimizers." not in text and "model.compile(" not in text, path.name
+
+
+def test_box_loss_is_finite_in_float16_on_pixel_sized_boxes():
+    """A 600 px miss squared is 360,000: past float16's 65,504, so the loss works in float32."""
+    y_true = keras.ops.convert_to_tensor(np.array([[600, 400, 500, 300], [0, 0, 0, 0]]), "float16")
+    y_pred = keras.ops.zeros((2, 4), "float16")
+    loss = keras.ops.convert_to_numpy(fm.box_loss(y_true, y_pred))
+    assert np.isfinite(loss).all()
+    assert loss == pytest.approx([(600**2 + 400**2 + 500**2 + 300**2) / 4, 0])  # NoF: no box
+
+
+def test_box_head_trains_on_pixel_boxes_under_mixed_float16():
+    """Large boxes under mixed_float16: finite losses, and the box output moves towards them."""
+    keras.utils.set_random_seed(0)
+    with precision_scope("mixed_float16"):
+        model = fm.box_class_head((2, 2, 6), 3, mean_box=(0, 0, 0, 0), box_weight=1.0,
+                                  channels=4, units=8, lr=0.5)
+    x, boxes = floats(16, 2, 2, 6), np.full((16, 4), 900.0, "float32")
+    history = model.fit(x, {"bb": boxes, "class": onehot(16, 3)}, epochs=30, batch_size=16,
+                        verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(x, verbose=0)["bb"].mean() > 100  # from 0 towards 900
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
+    """Predictions come back as float32 numpy arrays: no float16 reaches numpy code or a file."""
+    keras.utils.set_random_seed(0)
+    with precision_scope(policy):
+        for name in ("sentiment_nn", "char_rnn", "collab.bias_model", "fm.box_class_head",
+                     "mnist.linear_model", "surgery.dense_head"):
+            model, x, _ = BUILDERS[name]()
+            out = model.predict(x, verbose=0)
+            for part in (out.values() if isinstance(out, dict) else [out]):
+                assert part.dtype == np.float32, (name, part.dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 1: the hand-built VGG16 against Keras's, under the mixed policy a GPU turns on
+
+SIZE = (32, 32)
+
+
+def by_hand_difference(build_policy):
+    """Largest gap between vgg16_by_hand and Keras's VGG16, built under `build_policy`."""
+    with precision_scope(build_policy):
+        hand, reference = vgg16_by_hand(SIZE), vgg16_model(None, SIZE)
+    sharpen(reference)  # trained-like, sure answers
+    hand.set_weights(reference.get_weights())
+    imgs = np.random.default_rng(1).uniform(0, 255, (4, *SIZE, 3)).astype("float32")
+    expected = reference.predict(imgs, verbose=0)
+    assert expected.max(axis=1).mean() > 0.1  # peaked: uniform would give 0.001 each
+    return float(np.abs(hand.predict(imgs, verbose=0).astype("float32") - expected).max()), hand
+
+
+def test_lesson1_comparison_fails_under_the_gpu_policy_and_passes_in_a_float32_scope():
+    keras.utils.set_random_seed(0)
+    with precision_scope("mixed_float16"):  # what setup() turns on on a T4
+        old, _ = by_hand_difference(keras.mixed_precision.global_policy().name)
+        new, hand = by_hand_difference("float32")
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"  # scope restored
+    assert old > 1e-5  # the notebook's old cell: same architecture, and yet "different"
+    assert new <= 1e-5
+    assert hand.layers[-1].compute_dtype == "float32"
+
+
+# ---------------------------------------------------------------------------------------------
+# setup(): the policy forced by DL1_PRECISION, and the one reported being the one in force
+
+@pytest.fixture
+def cpu_setup(monkeypatch):
+    """setup() as a notebook calls it, on this CPU; the global policy is restored after."""
+    from utils.env import setup
+
+    def run(policy=None, **kwargs):
+        monkeypatch.setenv("DL1_PRECISION", policy or "")
+        return setup(**kwargs)
+    with precision_scope(keras.mixed_precision.global_policy().name):
+        yield run
+
+
+@pytest.mark.parametrize("policy", POLICIES)
+def test_setup_puts_the_forced_policy_in_force_and_says_so(cpu_setup, capsys, policy):
+    info = cpu_setup(policy)
+    assert keras.mixed_precision.global_policy().name == info.policy == policy
+    assert f"precision {policy}," in capsys.readouterr().out  # the line a notebook shows
+
+
+def test_setup_reports_a_policy_set_before_it_not_float32(cpu_setup):
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    assert cpu_setup(quiet=True).policy == "mixed_bfloat16"
+
+
+def test_setup_refuses_an_unknown_forced_policy_with_the_choices(cpu_setup):
+    with pytest.raises(ValueError, match="DL1_PRECISION='half' is not a precision policy.*"
+                                         "mixed_bfloat16"):
+        cpu_setup("half")
