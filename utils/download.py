@@ -33,7 +33,8 @@ def download(url, dest, file_hash=None, hash_algorithm="auto", check=None, timeo
 
     `file_hash` (sha256 or md5) pins the content; `check(path)` is the dataset's own test of a
     file, raising when it is not right. A cached copy failing either is downloaded again. Any
-    failure raises DownloadError naming the file, the URL and what to do, and leaves no `dest`.
+    failure raises DownloadError naming the file, the URL and what to do, and keeps nothing that
+    a later run would take as good (a cached copy that failed is checked again, never trusted).
     """
     dest = Path(dest)
     if dest.is_file() and _good(dest, file_hash, hash_algorithm, check):
