@@ -6,10 +6,9 @@ of the first layer's outputs at once, ReLU (negatives become 0), a 2x2 max-pool 
 of each 2x2 square) and a dense layer that turns what is left into ten class scores. Each step is
 a few lines here, and `conv_stages` keeps every intermediate picture so the notebook can show them.
 """
-import os
-from pathlib import Path
-
 import numpy as np
+
+from utils.download import keras_cache
 
 # Two hand-made first-layer filters: the spreadsheet's top-edge and left-edge detectors.
 TOP_EDGE = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float32)
@@ -18,9 +17,8 @@ FIRST_LAYER = np.stack([TOP_EDGE, LEFT_EDGE])[:, None]  # (out=2, in=1, 3, 3)
 
 
 def _mnist_cache():
-    """Where Keras keeps mnist.npz once `keras.datasets.mnist.load_data()` has run."""
-    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-    return home / "datasets" / "mnist.npz"
+    """Where Keras (and `utils.datasets.mnist`) keep mnist.npz once downloaded."""
+    return keras_cache() / "mnist.npz"
 
 
 def load_digit(index=0):
