@@ -261,11 +261,18 @@ def launch(ec2, name: str, *, ami: str, itype: str, subnet: str, group: str, key
                 TagSpecifications=tag_spec("instance", name) + tag_spec("volume", name), **extra)
             return resp["Instances"][0]["InstanceId"]
         except ClientError as err:
+            if profile and err.response["Error"]["Code"] == "UnauthorizedOperation":
+                # most likely no iam:PassRole for the profile (AWS encodes the reason): go without it
+                print("warning: not allowed to give the box its instance profile; "
+                      "the idle guard will judge it by its CPU alone")
+                extra.pop("IamInstanceProfile")
+                profile = None
+                continue
             young_profile = profile and "iaminstanceprofile" in err.response["Error"].get("Message", "").lower()
             if not young_profile or attempt == IAM_TRIES - 1:
                 raise
             time.sleep(IAM_WAIT_S)
-    raise AssertionError("not reached")
+    raise SetupError(f"EC2 did not accept the new instance profile {profile} in time; run `up` again.")
 
 
 def launch_in_some_zone(session, ec2, args, subnets, **pieces) -> str:

@@ -137,7 +137,12 @@ def ensure_metrics_profile(iam, name: str, region: str) -> str | None:
 def attach_profile(ec2, inst: dict, profile: str | None) -> None:
     """Give a box made before the profile existed its instance profile."""
     if profile and not inst.get("IamInstanceProfile"):
-        ec2.associate_iam_instance_profile(IamInstanceProfile={"Name": profile}, InstanceId=inst["InstanceId"])
+        try:
+            ec2.associate_iam_instance_profile(IamInstanceProfile={"Name": profile}, InstanceId=inst["InstanceId"])
+        except ClientError as err:  # no iam:PassRole, or the profile is still too new for EC2
+            print(f"warning: could not attach {profile} ({err.response['Error']['Code']}); "
+                  "the idle guard judges the box by its CPU alone until the next `up`")
+            return
         print(f"Attached instance profile {profile} to {inst['InstanceId']}")
 
 

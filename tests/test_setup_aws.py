@@ -781,3 +781,31 @@ def test_capacity_shortage_everywhere_names_other_regions(moto, run):
     assert code == 1 and "Tried every zone" in err and "Traceback" not in err
     assert "also offered in" in err and "us-east-1" in err and "--region" in err
     assert counts(region)["instances"] == 0
+
+
+class NoPassRoleSession(RecordingSession):
+    """EC2 refuses to launch with an instance profile, as for a user without iam:PassRole."""
+
+    def client(self, service, **kw):
+        client = super().client(service, **kw)
+        if service == "ec2":
+            recorded = client.run_instances
+
+            def maybe(**args):
+                if "IamInstanceProfile" in args:
+                    raise ClientError({"Error": {"Code": "UnauthorizedOperation",
+                                                 "Message": "Encoded authorization failure message: x"}},
+                                      "RunInstances")
+                return recorded(**args)
+            client.run_instances = maybe
+        return client
+
+
+def test_without_pass_role_the_box_launches_without_profile(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    code, out, err = run(region, "up", *extra, session=NoPassRoleSession(region))
+    assert code == 0, err
+    assert "CPU alone" in out
+    (inst,) = tagged_instances(region)
+    assert not inst.get("IamInstanceProfile") and len(idle_alarms(region)) == 1
