@@ -209,7 +209,8 @@ def doctor():
     from utils.kaggle import credentials_present
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     for name in KEY_PACKAGES:
-        print(f"{name:<15}{package_version(name) or 'MISSING'}")
+        absent = "not installed (optional)" if name == "bcolz-zipline" else "MISSING"
+        print(f"{name:<15}{package_version(name) or absent}")
     info = setup(quiet=True)
     print(f"backend        {info.backend}")
     print(f"platform       {info.platform}")
