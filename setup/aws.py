@@ -398,37 +398,49 @@ def rescue_hint(args, instance_id: str) -> str:
 
 # --- subcommands -------------------------------------------------------------
 
+def reuse_box(args, session, ec2, inst: dict, cidr: str, path: Path) -> None:
+    """Bring the existing box's key, firewall and instance profile up to date."""
+    ensure_key_pair(ec2, args.name, path)
+    ensure_security_group(ec2, args.name, None, cidr)
+    if args.idle_stop:
+        attach_profile(ec2, inst, ensure_metrics_profile(session.client("iam"), args.name, args.region))
+    print(f"Reusing {inst['InstanceId']} ({inst['State']['Name']})")
+    if inst["InstanceType"] != args.type:
+        print(f"  it is a {inst['InstanceType']}; to switch to {args.type}, run `down` first")
+
+
+def launch_box(args, session, ec2, cidr: str, path: Path, confirm, price) -> str | None:
+    """Show the price, ask, then make the pieces and launch; the new id, or None if declined."""
+    zones = check_offered(ec2, args.type, args.region)
+    ami = check_ami(ec2, args.ami) if args.ami else find_ami(session.client("ssm"), ec2, args.region)
+    print(price_line(price(session, args.type, args.region, args.spot, zones),
+                     args.type, args.region, args.spot, args.max_price))
+    if not args.yes and not confirm("Launch it? [y/N] "):
+        print("Nothing launched.")
+        return None
+    vpc_id, subnets = network(ec2, args.name, zones)
+    group = ensure_security_group(ec2, args.name, vpc_id, cidr)
+    key = ensure_key_pair(ec2, args.name, path)
+    profile = ensure_metrics_profile(session.client("iam"), args.name, args.region) if args.idle_stop else None
+    instance_id = launch_in_some_zone(session, ec2, args, subnets, ami=ami, group=group, key=key, profile=profile)
+    print(f"Launched {instance_id} ({args.type}{', spot' if args.spot else ''}, {ami}); waiting ...")
+    return instance_id
+
+
 def cmd_up(args, session, fetch_ip, confirm, price) -> int:
-    """Create or reuse the box and start it."""
+    """Create or reuse the box, guard it against idling, and start it."""
     ec2 = session.client("ec2")
     cidr = ssh_cidr(args.cidr, fetch_ip, allow_wide=args.allow_wide_cidr)
     path = key_path(args.key_dir, args.name, args.region)
     repair_own_network(ec2, args.name)
     inst = find_instance(ec2, args.name)
     if inst:
-        ensure_key_pair(ec2, args.name, path)
-        ensure_security_group(ec2, args.name, None, cidr)
-        if args.idle_stop:
-            attach_profile(ec2, inst, ensure_metrics_profile(session.client("iam"), args.name, args.region))
-        print(f"Reusing {inst['InstanceId']} ({inst['State']['Name']})")
-        if inst["InstanceType"] != args.type:
-            print(f"  it is a {inst['InstanceType']}; to switch to {args.type}, run `down` first")
+        reuse_box(args, session, ec2, inst, cidr, path)
         instance_id = inst["InstanceId"]
     else:
-        zones = check_offered(ec2, args.type, args.region)
-        ami = check_ami(ec2, args.ami) if args.ami else find_ami(session.client("ssm"), ec2, args.region)
-        print(price_line(price(session, args.type, args.region, args.spot, zones),
-                         args.type, args.region, args.spot, args.max_price))
-        if not args.yes and not confirm("Launch it? [y/N] "):
-            print("Nothing launched.")
+        instance_id = launch_box(args, session, ec2, cidr, path, confirm, price)
+        if instance_id is None:
             return 1
-        vpc_id, subnets = network(ec2, args.name, zones)
-        group = ensure_security_group(ec2, args.name, vpc_id, cidr)
-        key = ensure_key_pair(ec2, args.name, path)
-        profile = ensure_metrics_profile(session.client("iam"), args.name, args.region) if args.idle_stop else None
-        instance_id = launch_in_some_zone(session, ec2, args, subnets, ami=ami, group=group, key=key,
-                                          profile=profile)
-        print(f"Launched {instance_id} ({args.type}{', spot' if args.spot else ''}, {ami}); waiting ...")
     try:
         print(ensure_idle_alarm(session.client("cloudwatch"), args.name, instance_id, args.region, args.idle_stop))
         if inst:
