@@ -78,3 +78,44 @@ def test_gpu_bench_says_so_and_passes_without_a_gpu():
                          env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
     assert out.returncode == 0
     assert "no GPU on this machine" in out.stdout
+
+
+def test_gpu_check_says_so_and_exits_0_without_a_gpu():
+    out = subprocess.run([sys.executable, "bench/gpu_check.py"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=180, env={**os.environ, "CUDA_VISIBLE_DEVICES": "-1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "gpu_check: no GPU on this machine" in out.stdout
+    assert "bench:" not in out.stdout  # nothing measured, so no figure pretends to be one
+
+
+def module_level_imports(path):
+    """Modules a file imports when it is imported (not those imported inside functions)."""
+    import ast
+    found = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.append(node.module)
+    return found
+
+
+def test_model_modules_import_with_keras_alone():
+    """No module utils/models loads, itself or through other utils modules, imports TensorFlow:
+    on a GPU box with only Keras and JAX they must import (bench/gpu_check.py runs them there)."""
+    todo = [f"utils.models.{p.stem}" for p in (ROOT / "utils/models").glob("*.py")]
+    seen, offenders = set(), []
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        path = ROOT / (name.replace(".", "/") + ".py")
+        path = path if path.exists() else path.with_suffix("") / "__init__.py"
+        for module in module_level_imports(path):
+            if module.split(".")[0] == "tensorflow":
+                offenders.append(name)
+            elif module.startswith("utils"):
+                todo.append(module)
+    assert not offenders, f"import tensorflow at module level in {offenders}"
+    assert "utils.images" not in seen  # the tf.data pipeline loads only when batches are read

@@ -11,7 +11,7 @@ import pytest
 from utils.env import POLICIES, precision_scope
 from utils.models import collab, fisheries as fm, inception, mnist, surgery, text as tm
 from utils.models.resnet50 import Resnet50
-from utils.models.vgg16 import Vgg16, sharpen, vgg16_by_hand, vgg16_model
+from utils.models.vgg16 import Vgg16, by_hand_gap
 from utils.models.vgg16bn import Vgg16BN
 from utils.paths import ROOT
 
@@ -170,30 +170,15 @@ def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
 # ---------------------------------------------------------------------------------------------
 # Lesson 1: the hand-built VGG16 against Keras's, under the mixed policy a GPU turns on
 
-SIZE = (32, 32)
-
-
-def by_hand_difference(build_policy):
-    """Largest gap between vgg16_by_hand and Keras's VGG16, built under `build_policy`."""
-    with precision_scope(build_policy):
-        hand, reference = vgg16_by_hand(SIZE), vgg16_model(None, SIZE)
-    sharpen(reference)  # trained-like, sure answers
-    hand.set_weights(reference.get_weights())
-    imgs = np.random.default_rng(1).uniform(0, 255, (4, *SIZE, 3)).astype("float32")
-    expected = reference.predict(imgs, verbose=0)
-    assert expected.max(axis=1).mean() > 0.1  # peaked: uniform would give 0.001 each
-    return float(np.abs(hand.predict(imgs, verbose=0).astype("float32") - expected).max()), hand
-
-
 def test_lesson1_comparison_fails_under_the_gpu_policy_and_passes_in_a_float32_scope():
     keras.utils.set_random_seed(0)
     with precision_scope("mixed_float16"):  # what setup() turns on on a T4
-        old, _ = by_hand_difference(keras.mixed_precision.global_policy().name)
-        new, hand = by_hand_difference("float32")
+        old, peak = by_hand_gap((32, 32), keras.mixed_precision.global_policy().name)
+        new, _ = by_hand_gap((32, 32), "float32")
         assert keras.mixed_precision.global_policy().name == "mixed_float16"  # scope restored
+    assert peak > 0.1  # trained-like: uniform outputs would give 0.001 each
     assert old > 1e-5  # the notebook's old cell: same architecture, and yet "different"
     assert new <= 1e-5
-    assert hand.layers[-1].compute_dtype == "float32"
 
 
 # ---------------------------------------------------------------------------------------------

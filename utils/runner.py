@@ -8,6 +8,7 @@ import argparse
 import ast
 import html
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -65,6 +66,18 @@ def run_lesson(name, parameters=None, out_dir=None):
     return out, out.with_suffix(".html")
 
 
+def policy_in_force(ipynb):
+    """The precision policy setup() said was in force in an executed notebook, or None."""
+    import nbformat
+    # setup() prints "dl1-kit: keras ..., precision <policy>, platform ...", read back here.
+    for cell in nbformat.read(ipynb, as_version=4).cells:
+        for out in cell.get("outputs", []):
+            found = re.search(r"^dl1-kit: .*precision (\w+),", out.get("text", ""), re.M)
+            if found:
+                return found.group(1)
+    return None
+
+
 def write_index(out_dir, status):
     """The notes' index page: a link per executed lesson, and why the others have none."""
     rows = []
@@ -103,7 +116,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("target", help="lesson1 ... lesson7, or notes")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--precision", help="force a policy, e.g. mixed_bfloat16 to try on a CPU "
+                                        "what a GPU runs (sets DL1_PRECISION for the notebook)")
     args = ap.parse_args(argv)
+    if args.precision:  # the notebook's kernel inherits this process's environment
+        os.environ["DL1_PRECISION"] = args.precision
     params = dict(parse_parameter(p) for p in args.parameter)
     if args.target == "notes":
         return notes(params)

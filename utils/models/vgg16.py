@@ -104,6 +104,20 @@ def sharpen(model, factor=100.0):
     return model
 
 
+def by_hand_gap(size=(224, 224), build_policy="float32", n=4, seed=0):
+    """Lesson 1's check: (largest gap, mean top probability) of vgg16_by_hand vs Keras's VGG16,
+    both built under `build_policy`, with sharpened random weights, on random images."""
+    from utils.env import precision_scope
+    with precision_scope(build_policy):
+        hand, reference = vgg16_by_hand(size), vgg16_model(None, size)
+    sharpen(reference)
+    hand.set_weights(reference.get_weights())
+    imgs = np.random.default_rng(seed).uniform(0, 255, (n, *size, 3)).astype("float32")
+    expected = reference.predict(imgs, verbose=0)
+    gap = np.abs(hand.predict(imgs, verbose=0).astype("float32") - expected).max()
+    return float(gap), float(expected.max(axis=1).mean())
+
+
 def imagenet_classes():
     """The 1,000 ImageNet class names in output order (placeholders offline); lesson 1."""
     try:
