@@ -46,22 +46,23 @@ def pipeline_rate(folder):
     return n / (time.perf_counter() - start)
 
 
-def finetune_rate(policy):
+def finetune_rate(policy, size=SIZE, batch=BATCH, steps=STEPS):
     """Images per second of VGG16 fine-tuning steps (frozen base, new head) under `policy`."""
     import keras
+    from utils.env import precision_scope
     from utils.models import Vgg16
-    keras.mixed_precision.set_global_policy(policy)
-    vgg = Vgg16(weights=None, size=SIZE)
-    vgg.ft(2)
-    x = np.random.default_rng(0).uniform(0, 255, (BATCH, *SIZE, 3)).astype("float32")
-    y = keras.utils.to_categorical(np.arange(BATCH) % 2, 2)
+    with precision_scope(policy):  # on any backend: bench/gpu_check.py runs it on JAX too
+        vgg = Vgg16(weights=None, size=size)
+        vgg.ft(2)
+    x = np.random.default_rng(0).uniform(0, 255, (batch, *size, 3)).astype("float32")
+    y = keras.utils.to_categorical(np.arange(batch) % 2, 2)
     for _ in range(3):  # compile and warm up
         vgg.model.train_on_batch(x, y)
     start = time.perf_counter()
-    for _ in range(STEPS):
+    for _ in range(steps):
         vgg.model.train_on_batch(x, y)
-    float(vgg.model.train_on_batch(x, y)[0])  # wait for the GPU to finish
-    return BATCH * (STEPS + 1) / (time.perf_counter() - start)
+    float(np.asarray(vgg.model.train_on_batch(x, y)[0]))  # wait for the GPU to finish
+    return batch * (steps + 1) / (time.perf_counter() - start)
 
 
 def main():
