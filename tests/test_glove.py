@@ -1,5 +1,8 @@
 """utils/datasets/glove.py: the real download path, careful loading, missing words, the stand-in."""
+import gzip
+import sys
 import zipfile
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -103,7 +106,7 @@ def test_nearest_and_pca():
     vecs = np.array([[1, 0], [0.9, 0.1], [0, 1], [-1, 0]], dtype=np.float32)
     near = glove.nearest("a", words, vecs, 2)
     assert [w for w, _ in near] == ["b", "c"] and near[0][1] > 0.99
-    with pytest.raises(KeyError, match="not in the GloVe"):
+    with pytest.raises(KeyError, match="not among the 4 words loaded"):
         glove.nearest("zz", words, vecs)
     pts = glove.pca_2d(np.random.default_rng(0).normal(size=(20, 6)))
     assert pts.shape == (20, 2) and np.allclose(pts.mean(axis=0), 0, atol=1e-9)
@@ -149,3 +152,119 @@ def test_get_falls_back_offline_and_bad_dims_say_so(tmp_path, monkeypatch, capsy
         glove.get("standin", 100)
     with pytest.raises(ValueError, match="50, 100, 200 or 300"):
         glove.filename(64)
+
+
+# ---------------------------------------------------------------------------------------------
+# fastText's .vec(.gz) format, read by the same loader
+
+JA = ["の", "犬", "猫", "東京", "大阪", "食べる"]
+
+
+def write_vec(path, words=JA, dim=5, header=True, gz=True, seed=1, extra=""):
+    """A file as fastText writes it: a header `<words> <dim>`, each line ending in a space."""
+    vecs = np.random.default_rng(seed).normal(size=(len(words), dim)).round(4)
+    text = (f"{len(words)} {dim}\n" if header else "") + "".join(
+        w + " " + "".join(f"{x} " for x in v) + "\n" for w, v in zip(words, vecs)) + extra
+    data = text.encode("utf-8")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return vecs
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fasttext_files_load_with_their_header_gzip_or_not(tmp_path, gz):
+    path = tmp_path / ("cc.ja.300.vec.gz" if gz else "cc.ja.300.vec")
+    vecs = write_vec(path, gz=gz)
+    words, got = glove.load_vectors(path)
+    assert words == JA and got.dtype == np.float32 and np.allclose(got, vecs, atol=1e-6)
+    assert glove.load_glove is glove.load_vectors  # one reader for both formats
+
+
+def test_the_cap_stops_reading_so_the_rest_of_the_file_is_never_touched(tmp_path):
+    path = tmp_path / "cc.ja.300.vec.gz"
+    vecs = write_vec(path, extra="broken 1 2\n")  # line 8 would fail if it were read
+    words, got = glove.load_vectors(path, limit=3)
+    assert words == JA[:3] and got.shape == (3, 5) and np.allclose(got, vecs[:3], atol=1e-6)
+    with pytest.raises(glove.GloveFileError, match="line 8: 2 numbers after 'broken', expected 5"):
+        glove.load_vectors(path)
+
+
+def test_a_cut_fasttext_file_is_refused(tmp_path):
+    path = tmp_path / "cc.ja.300.vec.gz"
+    write_vec(path)
+    whole = gzip.decompress(path.read_bytes())
+    # cut at a line end: only the header's count tells
+    path.write_bytes(gzip.compress(whole[:whole.index("東京".encode())]))
+    with pytest.raises(glove.GloveFileError, match="has 3 words, but its header promises 6"):
+        glove.load_vectors(path)
+    # the download itself cut short: gzip's stream ends early
+    write_vec(path)
+    path.write_bytes(path.read_bytes()[:-30])
+    with pytest.raises(glove.GloveFileError, match="could not be read to the end"):
+        glove.load_vectors(path)
+
+
+def test_a_header_disagreeing_with_the_dim_asked_for_says_which_it_is(tmp_path):
+    path = tmp_path / "cc.ja.300.vec.gz"
+    write_vec(path, dim=5)
+    with pytest.raises(glove.GloveFileError, match="holds 5-number vectors.*dim=5"):
+        glove.load_vectors(path, dim=300)
+
+
+def test_a_long_headerless_file_grows_its_buffer(tmp_path):
+    words = [f"w{i}" for i in range(3000)]  # past the first guess of 1,024 rows
+    path = tmp_path / "glove.6B.50d.txt"
+    vecs = write_vec(path, words, dim=3, header=False, gz=False)
+    got_words, got = glove.load_vectors(path, expected_words=3000)
+    assert got_words == words and got.shape == (3000, 3) and np.allclose(got, vecs, atol=1e-6)
+
+
+def test_get_fasttext_reads_the_real_file_up_to_the_cap(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    src = tmp_path / "src" / "cc.ja.300.vec.gz"
+    src.parent.mkdir()
+    vecs = write_vec(src)
+    data = glove.get_fasttext("full", "ja", limit=4, origin=src.as_uri())
+    assert (data.standin, data.mode, data["words"]) == (False, "full", JA[:4])
+    assert np.allclose(data["vectors"], vecs[:4], atol=1e-6)
+    assert data.path == tmp_path / "data" / "fasttext" / "cc.ja.300.vec.gz"
+    monkeypatch.setattr(glove, "SAMPLE_WORDS", 2)
+    assert glove.get_fasttext("sample", "ja", origin=src.as_uri())["words"] == JA[:2]
+    assert glove.fasttext_url("ja").endswith("/vectors-crawl/cc.ja.300.vec.gz")
+    with pytest.raises(ValueError, match="ISO code"):
+        glove.fasttext_url("Japanese")
+
+
+def test_a_download_that_is_not_fasttext_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    page = tmp_path / "cc.ja.300.vec.gz"
+    page.write_text("<html>Access denied</html>")
+    with pytest.raises(DownloadError, match="not a readable gzip|not fastText's header"):
+        glove.get_fasttext("full", "ja", origin=page.as_uri())
+
+
+def test_offline_the_standin_has_the_format_and_neighbours_make_sense(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    data = glove.get_fasttext("auto", "ja", origin=(tmp_path / "nowhere.vec.gz").as_uri())
+    assert data.standin and is_standin(data.path) and data["vectors"].shape[1] == 300
+    out = capsys.readouterr().out
+    assert "Could not get fastText's ja vectors, so using the stand-in" in out and "STAND-IN" in out
+    first = gzip.decompress(data.path.read_bytes()).decode().splitlines()[:2]
+    assert first[0] == f"{len(data['words'])} 300" and first[1].startswith("犬 ") and first[1].endswith(" ")
+    for word, group in [("犬", {"猫", "動物", "ペット"}), ("東京", {"大阪", "京都", "都市"})]:
+        assert {w for w, _ in glove.nearest(word, data["words"], data["vectors"], 3)} == group
+
+
+def test_japanese_words_needs_fugashi_and_says_how_to_get_it(monkeypatch):
+    monkeypatch.setattr(glove, "_tagger", None)
+    monkeypatch.setitem(sys.modules, "fugashi", None)  # as if not installed
+    with pytest.raises(ImportError, match="pip install fugashi unidic-lite"):
+        glove.japanese_words("犬が好きです")
+
+
+def test_japanese_words_returns_mecabs_surface_forms(monkeypatch):
+    class Tagger:  # fugashi's interface: calling the tagger gives words with .surface
+        def __call__(self, text):
+            return [SimpleNamespace(surface=s) for s in ("犬", "が", "好き", "です")]
+    monkeypatch.setattr(glove, "_tagger", None)
+    monkeypatch.setitem(sys.modules, "fugashi", SimpleNamespace(Tagger=Tagger))
+    assert glove.japanese_words("犬が好きです") == ["犬", "が", "好き", "です"]

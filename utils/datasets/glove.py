@@ -1,4 +1,5 @@
-"""GloVe word vectors (lesson 5): download, careful loading, an embedding matrix for a vocabulary.
+"""Word vectors (lesson 5): GloVe and fastText, downloaded, loaded with care, and made into an
+embedding matrix for a vocabulary.
 
 Stanford's GloVe 6B vectors were learnt from 6 billion words of Wikipedia and news: 400,000
 lowercase words, each a line `word v1 v2 ... v50` (or 100, 200, 300 numbers) in the files of
@@ -9,10 +10,21 @@ Two promises: a word of our vocabulary that GloVe lacks gets a documented random
 counted, and a truncated or damaged file raises an error before any matrix is built.
 The file lists words from the most to the least frequent, so `DATA='sample'` is its first 50,000
 words: the vectors of the commonest words, which is most of what a review uses.
+
+Other languages: fastText publishes vectors for 157 languages (`cc.<lang>.300.vec.gz`, e.g.
+`cc.ja.300` for Japanese: 2,000,000 words, 1.3 GB compressed). Their text format is GloVe's with a
+first line `<words> <dim>`, so one reader, `load_vectors`, reads both, straight from the gzip file
+and a line at a time, stopping at a cap on the words read (the most frequent come first).
+Japanese is written without spaces, so text must be split into words before its words can be
+looked up; fastText split its Japanese with MeCab, which `japanese_words` runs through the
+optional packages fugashi and unidic-lite (`pip install fugashi unidic-lite`; SudachiPy is another
+choice). The kit itself never needs them.
 """
+import gzip
 import hashlib
 import json
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +41,12 @@ SAMPLE_WORDS = 50_000  # DATA='sample': the most frequent words, the file's firs
 COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
               f"{GLOVE_URL} (822 MB) into data/glove/ once.")
+FASTTEXT_URL = "https://dl.fbaipublicfiles.com/fasttext/vectors-crawl/cc.{lang}.300.vec.gz"
+FASTTEXT_HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
+                       "cc.{lang}.300.vec.gz (1-2 GB) from dl.fbaipublicfiles.com into data/fasttext/.")
+# The stand-in's words: groups of related meaning, so nearest neighbours have something to find.
+STANDIN_GROUPS = [["犬", "猫", "動物", "ペット"], ["東京", "大阪", "京都", "都市"],
+                  ["食べる", "飲む", "料理", "ご飯"], ["映画", "俳優", "監督", "作品"]]
 
 
 class GloveFileError(ValueError):
@@ -99,37 +117,95 @@ def _copy(src, out, size=1 << 20):
         yield chunk
 
 
-def load_glove(path, dim=None, expected_words=None, limit=None):
-    """Words and float32 vectors of a GloVe file (its first `limit` lines); a cut file raises; lesson 5."""
+def load_vectors(path, dim=None, expected_words=None, limit=None):
+    """Words and float32 vectors of a GloVe or fastText file (gzip or not), its first `limit`
+    words; a cut or damaged file raises; lesson 5.
+
+    GloVe's lines are `word v1 ... vd`; fastText's `.vec` files start with a header
+    `<words> <dim>` (which then says how many words to expect) and end each line with a space.
+    The file is read one line at a time, so a cap of 200,000 words on a file of 2,000,000 reads
+    and keeps only those.
+    """
     path = Path(path)
     advice = f"The file looks truncated or damaged: delete {path} and download it again."
-    words, rows = [], []
-    last = ""
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            last = line
-            parts = line.rstrip("\n").split(" ")
-            dim = dim or len(parts) - 1
-            if len(parts) - 1 != dim:
-                raise GloveFileError(f"{path}, line {n}: {len(parts) - 1} numbers after "
-                                     f"{parts[0]!r}, expected {dim}. {advice}")
-            try:
-                rows.append(np.array(parts[1:], dtype=np.float32))
-            except ValueError:
-                raise GloveFileError(f"{path}, line {n}: not all numbers. {advice}") from None
-            words.append(parts[0])
-            if n == limit:
-                break
+    words, rows, total, last = [], None, None, ""
+    try:
+        with _open_text(path) as f:
+            for n, line in enumerate(f, 1):
+                last = line
+                # fastText ends each line with a space; words never hold one, so split on it alone
+                parts = line.rstrip("\n").rstrip(" ").split(" ")
+                if n == 1 and (header := _header(parts)):
+                    total, dim = _check_header(path, header, dim)
+                    continue
+                dim = dim or len(parts) - 1
+                if len(parts) - 1 != dim:
+                    raise GloveFileError(f"{path}, line {n}: {len(parts) - 1} numbers after "
+                                         f"{parts[0]!r}, expected {dim}. {advice}")
+                known = min(filter(None, (limit, total)), default=1024)
+                rows = _grow(rows, len(words), dim, known)
+                try:
+                    rows[len(words)] = parts[1:]
+                except ValueError:
+                    raise GloveFileError(f"{path}, line {n}: not all numbers after {parts[0]!r}."
+                                         f" {advice}") from None
+                words.append(parts[0])
+                if len(words) == limit:
+                    break
+    except (EOFError, OSError, zlib.error) as err:  # gzip cut short or damaged
+        raise GloveFileError(f"{path} could not be read to the end ({err}). {advice}") from None
     if not words:
         raise GloveFileError(f"{path} is empty. {advice}")
+    if total is not None and len(words) != min(total, limit or total):
+        raise GloveFileError(f"{path} has {len(words):,} words, but its header promises "
+                             f"{total:,}. {advice}")
     if expected_words is not None and limit is None and len(words) != expected_words:
         raise GloveFileError(f"{path} has {len(words):,} words, expected {expected_words:,}. "
                              f"{advice}")
     if not last.endswith("\n"):
-        # GloVe's files end every line with a newline; a cut in the middle of the last number
+        # Both formats end every line with a newline; a cut in the middle of the last number
         # still parses, and only the missing newline tells
         raise GloveFileError(f"{path} ends in the middle of a line. {advice}")
-    return words, np.stack(rows)
+    rows.resize((len(words), dim), refcheck=False)  # the unused tail goes, in place
+    return words, rows
+
+
+load_glove = load_vectors  # the name lesson 5 first meets it by
+
+
+def _open_text(path):
+    """A text stream of a plain or gzip file (told by its first bytes, not its name)."""
+    with open(path, "rb") as f:
+        gz = f.read(2) == b"\x1f\x8b"
+    # newline="\n": a stray carriage return inside a word must not end its line. A byte that is
+    # not UTF-8 (web-crawled vocabularies have a few) costs that word its spelling, not the load.
+    opener = gzip.open if gz else open
+    return opener(path, "rt", encoding="utf-8", errors="replace", newline="\n")
+
+
+def _header(parts):
+    """(words, dim) from fastText's first line `<words> <dim>`, or None for a line of vectors."""
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return int(parts[0]), int(parts[1])
+    return None
+
+
+def _check_header(path, header, dim):
+    total, file_dim = header
+    if dim is not None and dim != file_dim:
+        raise GloveFileError(f"{path} holds {file_dim}-number vectors (its header says so),"
+                             f" not {dim}; ask for dim={file_dim}.")
+    return total, file_dim
+
+
+def _grow(rows, n, dim, known):
+    """A float32 buffer with room for row `n`: sized to the known count, else doubled as needed."""
+    if rows is None:  # a first guess of at most a million rows: a wild cap must not take memory
+        return np.empty((max(1, min(known, 1 << 20)), dim), dtype=np.float32)
+    if n < len(rows):
+        return rows
+    rows.resize((2 * len(rows), dim), refcheck=False)  # in place: no second copy alive
+    return rows
 
 
 def glove_matrix(id_to_word, n_rows, words, vectors, seed=0):
@@ -163,7 +239,8 @@ def nearest(word, words, vectors, n=8):
     """The `n` words whose vectors point most the same way as `word`'s (cosine); lesson 5."""
     lookup = {w: i for i, w in enumerate(words)}
     if word not in lookup:
-        raise KeyError(f"{word!r} is not in the GloVe vocabulary.")
+        raise KeyError(f"{word!r} is not among the {len(words):,} words loaded (a cap on the words"
+                       " read leaves the rarer ones out).")
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     sims = unit @ unit[lookup[word]]
     best = [i for i in np.argsort(-sims) if words[i] != word][:n]
@@ -247,3 +324,111 @@ def _record(path, mode, standin, words, vectors):
                 parts={"words": words, "vectors": vectors}, info={"dim": vectors.shape[1]},
                 summary=f"GloVe 6B: {kind(mode, standin)}, {len(words):,} words of "
                         f"{vectors.shape[1]} numbers, at {path}")
+
+
+# ---------------------------------------------------------------------------------------------
+# fastText: word vectors for 157 languages
+
+
+def fasttext_url(lang):
+    """Where fastText's Common Crawl + Wikipedia vectors for a language are; lesson 5."""
+    if not (lang.isascii() and lang.isalpha() and 2 <= len(lang) <= 3):
+        raise ValueError(f"fastText names languages by ISO code ('ja', 'fr', 'de'), not {lang!r}.")
+    return FASTTEXT_URL.format(lang=lang.lower())
+
+
+def download_fasttext(lang="ja", origin=None, cache_dir=None, file_hash=None):
+    """Download `cc.<lang>.300.vec.gz` once into data/fasttext/ (1-2 GB, kept compressed); lesson 5."""
+    url = origin or fasttext_url(lang)
+    dest = Path(cache_dir or data_dir()) / "fasttext" / f"cc.{lang}.300.vec.gz"
+    return download(url, dest, file_hash=file_hash, check=_fasttext_start)
+
+
+def _fasttext_start(path):
+    """Raise GloveFileError unless `path` is gzip holding a fastText header line (cheap: 1 line)."""
+    try:
+        with _open_text(path) as f:
+            header = _header(f.readline().rstrip("\n").rstrip(" ").split(" "))
+    except (EOFError, OSError, zlib.error) as err:
+        raise GloveFileError(f"not a readable gzip file ({err})") from None
+    if header is None:
+        raise GloveFileError("its first line is not fastText's header `<words> <dim>`")
+
+
+def make_fasttext_standin(dest=None, lang="ja", dim=300, n_noise=1000, seed=0):
+    """Write a small stand-in in the `cc.<lang>.300.vec.gz` format: header, gzip, trailing spaces,
+    Japanese words in a few groups of related meaning plus noise words; lesson 5."""
+    dest = Path(dest or standin_dir() / "fasttext")
+    path = dest / f"cc.{lang}.300.vec.gz"
+    if path.exists():
+        return path
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 1, (len(STANDIN_GROUPS), dim))
+    words, vecs = [], []
+    for centre, group in zip(centres, STANDIN_GROUPS):
+        for w in group:
+            words.append(w)
+            vecs.append(centre + rng.normal(0, 0.4, dim))
+    words += [f"語{i}" for i in range(n_noise)]
+    vecs += list(rng.normal(0, 1, (n_noise, dim)))
+    dest.mkdir(parents=True, exist_ok=True)
+    mark(dest, f"Synthetic fastText-format vectors, seed {seed}.\n"
+               + FASTTEXT_HOW_TO_GET.format(lang=lang))
+    tmp = path.with_name(f".{path.name}.tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", newline="\n") as f:
+        f.write(f"{len(words)} {dim}\n")
+        for w, v in zip(words, vecs):
+            f.write(w + " " + "".join(f"{x:.4f} " for x in v) + "\n")
+    tmp.rename(path)  # last: a half-written stand-in is written again
+    return path
+
+
+def get_fasttext(data="auto", lang="ja", limit=200_000, origin=None):
+    """fastText's vectors for a language as a Data record ('words', 'vectors'); lesson 5.
+
+    'full': the first `limit` (most frequent) words of the real file; 'sample': the first
+    SAMPLE_WORDS of those; 'standin': a small file in the same format; 'auto': the real
+    vectors, else the stand-in.
+    """
+    return by_mode(data, f"fastText's {lang} vectors",
+                   lambda mode: _get_real_fasttext(lang, mode, limit, origin),
+                   lambda: _get_fasttext_standin(lang), (DownloadError, GloveFileError))
+
+
+def _get_real_fasttext(lang, mode, limit, origin):
+    """The real vectors, read up to `limit` words straight from the gzip file."""
+    path = download_fasttext(lang, origin)
+    cap = min(filter(None, (limit, SAMPLE_WORDS if mode == "sample" else None)), default=None)
+    words, vectors = load_vectors(path, limit=cap)
+    return _vector_record(f"fasttext-{lang}", path, mode, False, words, vectors)
+
+
+def _get_fasttext_standin(lang):
+    path = make_fasttext_standin(lang=lang)
+    banner(f"fastText's cc.{lang}.300.vec.gz", FASTTEXT_HOW_TO_GET.format(lang=lang))
+    return _vector_record(f"fasttext-{lang}", path, "standin", True, *load_vectors(path))
+
+
+def _vector_record(name, path, mode, standin, words, vectors):
+    return Data(name=name, path=Path(path), standin=standin, mode=mode,
+                parts={"words": words, "vectors": vectors}, info={"dim": vectors.shape[1]},
+                summary=f"{name}: {kind(mode, standin)}, {len(words):,} words of "
+                        f"{vectors.shape[1]} numbers, at {path}")
+
+
+def japanese_words(text):
+    """Split Japanese text (no spaces between words) into words with MeCab, as fastText's
+    Japanese vectors were made; needs `pip install fugashi unidic-lite`; lesson 5."""
+    global _tagger
+    if _tagger is None:
+        try:
+            import fugashi
+            _tagger = fugashi.Tagger()  # finds the unidic-lite dictionary by itself
+        except ImportError:
+            raise ImportError("Japanese has no spaces between words, so it needs a tokeniser: "
+                              "pip install fugashi unidic-lite (MeCab and a small dictionary; "
+                              "SudachiPy is another choice).") from None
+    return [w.surface for w in _tagger(text)]
+
+
+_tagger = None  # MeCab's tagger, made on first use (loading its dictionary takes a moment)
