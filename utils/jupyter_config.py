@@ -96,11 +96,16 @@ def warnings():
 
 def summary():
     """One line for `make doctor`: how Jupyter would listen here."""
-    try:
-        found = warnings()
-    except ImportError:
+    # Jupyter's loader sets up logging on whatever sys.stderr is at the time; a child process
+    # keeps that (and any config it imports) out of the caller's process.
+    import subprocess
+    done = subprocess.run([sys.executable, __file__, "check"], capture_output=True, text=True)
+    if done.returncode == 0:
+        return "listens on localhost only, with token login"
+    if "not installed" in done.stderr:
         return "not installed"
-    return "WARNING: " + " ".join(found) if found else "listens on localhost only, with token login"
+    found = [line.removeprefix("warning: ") for line in done.stderr.splitlines() if line.strip()]
+    return "WARNING: " + " ".join(found)
 
 
 def main(argv):
