@@ -11,13 +11,15 @@
 
 A GPU box without internet that has JAX (with numpy, h5py, ml-dtypes, rich, absl-py and
 packaging, as JAX images do) lacks only Keras and two small packages. Carry their wheels, about
-2 MB, with the repo:
+3 MB, with the repo:
 
     pip download --no-deps --only-binary=:all: --python-version 3.12 \\
         --platform manylinux_2_17_x86_64 -d wheels keras namex optree
     # on the GPU box, in the repo:
     pip install --no-index --no-deps --target /tmp/keras-deps wheels/*.whl
     PYTHONPATH=/tmp/keras-deps python bench/gpu_check.py
+
+Without TensorFlow the script picks Keras's JAX backend itself (KERAS_BACKEND=jax).
 """
 import importlib.util
 import os
