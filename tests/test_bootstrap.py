@@ -93,4 +93,8 @@ def test_kaggle_notebooks_use_the_attached_competition_data(tmp_path, monkeypatc
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
     assert env.platform() == "kaggle"
-    assert fetch("dogs-vs-cats-redux-kernels-edition", tmp_path / "data") == attached
+    # The attached folder is read-only: its files are linked into the data folder, not used there.
+    fetched = fetch("dogs-vs-cats-redux-kernels-edition", tmp_path / "data")
+    assert fetched == tmp_path / "data"
+    assert (fetched / "sample_submission.csv").resolve() == attached / "sample_submission.csv"
+    assert sorted(p.name for p in attached.iterdir()) == ["sample_submission.csv", "train"]

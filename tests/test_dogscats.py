@@ -6,6 +6,7 @@ The stand-in is small (40 training and 10 test images of 32 px).
 """
 import io
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -27,7 +28,9 @@ COMP = dc.COMPETITION
 N_TRAIN, N_TEST, PX = 40, 10, 32
 STANDIN = (N_TRAIN, N_TEST, PX)
 # what _get_standin derives from STANDIN: n_valid = n_train // 4, samples n_train // 10, // 20
-STANDIN_COUNTS = {"train": 30, "valid": 10, "sample/train": 4, "sample/valid": 2, "test": 10}
+STANDIN_COUNTS = {"train": 30, "valid": 10, "sample/train": 4, "sample/valid": 2, "test": 10,
+                  "sample/test": 2}
+SAMPLE = (6, 4, 3)  # the sample's train, valid and test images in the prepare tests
 
 
 # Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
@@ -86,7 +89,8 @@ def counts(path):
     return {"train": len(names(path, "train/*/*.jpg")), "valid": len(names(path, "valid/*/*.jpg")),
             "sample/train": len(names(path, "sample/train/*/*.jpg")),
             "sample/valid": len(names(path, "sample/valid/*/*.jpg")),
-            "test": len(names(path, "test/*/*.jpg"))}
+            "test": len(names(path, "test/*/*.jpg")),
+            "sample/test": len(names(path, "sample/test/*/*.jpg"))}
 
 
 def assert_prepared(path, n_images, n_valid, n_sample, n_test):
@@ -94,7 +98,7 @@ def assert_prepared(path, n_images, n_valid, n_sample, n_test):
     path = Path(path)
     assert counts(path) == {"train": n_images - n_valid, "valid": n_valid,
                             "sample/train": n_sample[0], "sample/valid": n_sample[1],
-                            "test": n_test}
+                            "test": n_test, "sample/test": n_sample[2]}
     assert names(path, "train/*.jpg") == [] and names(path, "test/*.jpg") == []
     assert names(path, "test/*/*.jpg") == names(path, "test/unknown/*.jpg")
     train = {p.name for p in path.glob("train/*/*.jpg")}
@@ -107,9 +111,14 @@ def assert_prepared(path, n_images, n_valid, n_sample, n_test):
         assert found == ["cats", "dogs"] if "/" not in split else set(found) <= {"cats", "dogs"}
         for cls, prefix in (("cats", "cat."), ("dogs", "dog.")):
             assert all(p.name.startswith(prefix) for p in (path / split).glob(f"{cls}/*"))
-    for split in ("train", "valid"):  # samples are copies of files of the same split
+    for split in ("train", "valid", "test"):  # samples are copies of files of the same split
         for rel in names(path / "sample" / split, "*/*.jpg"):
             assert (path / split / rel).read_bytes() == (path / "sample" / split / rel).read_bytes()
+    # the sample's own sample submission: the full one's rows for exactly its test images
+    sample = pd.read_csv(path / "sample" / dc.SAMPLE_SUBMISSION)
+    full = pd.read_csv(path / dc.SAMPLE_SUBMISSION).set_index("id")
+    assert sorted(sample["id"]) == sorted(int(p.stem) for p in path.glob("sample/test/*/*.jpg"))
+    assert (full.loc[sample["id"], "label"].to_numpy() == sample["label"].to_numpy()).all()
     return train, valid
 
 
@@ -154,85 +163,91 @@ def test_make_standin_is_seeded(tmp_path):
 
 def test_fetch_then_prepare_gives_the_course_layout(fetched):
     assert names(fetched, "train/*.jpg")  # flat before
-    out = dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
+    out = dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
     assert out == fetched
-    assert_prepared(fetched, N_TRAIN, 10, (6, 4), N_TEST)
+    assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)
     assert json.loads((fetched / dc.DONE).read_text()) == {
-        "train": 30, "valid": 10, "sample/train": 6, "sample/valid": 4, "test": 10}
+        "train": 30, "valid": 10, "sample/train": 6, "sample/valid": 4, "test": 10,
+        "sample/test": 3}
 
 
 def test_the_split_is_seeded(flat, tmp_path):
     def split(seed, where):
         path = Path(shutil.copytree(flat, tmp_path / where / COMP))
-        dc.prepare(path, n_valid=10, n_sample=(6, 4), seed=seed)
+        dc.prepare(path, n_valid=10, n_sample=SAMPLE, seed=seed)
         return (names(path, "valid/*/*.jpg"), names(path, "sample/train/*/*.jpg"),
-                names(path, "sample/valid/*/*.jpg"))
+                names(path, "sample/valid/*/*.jpg"), names(path, "sample/test/*/*.jpg"))
     first = split(0, "a")
     assert split(0, "b") == first
     assert split(1, "c")[0] != first[0]
 
 
 def test_prepare_is_idempotent(fetched, monkeypatch):
-    dc.prepare(fetched, n_valid=10, n_sample=(6, 4))
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
     before = listing(fetched)
 
     def refuse(*args, **kwargs):
         raise AssertionError("prepare moved or copied a file on its second run")
     monkeypatch.setattr(shutil, "move", refuse)
-    monkeypatch.setattr(shutil, "copy2", refuse)
-    assert dc.prepare(fetched, n_valid=10, n_sample=(6, 4)) == fetched
+    monkeypatch.setattr(dc, "place", refuse)
+    assert dc.prepare(fetched, n_valid=10, n_sample=SAMPLE) == fetched
     assert listing(fetched) == before
 
 
 def test_prepare_redone_without_its_marker_moves_nothing(fetched):
     """Interrupted after the last copy but before writing .prepared: the re-run only checks."""
-    dc.prepare(fetched, n_valid=10, n_sample=(6, 4))
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
     (fetched / dc.DONE).unlink()
     before = listing(fetched)
-    dc.prepare(fetched, n_valid=10, n_sample=(6, 4))
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
     after = listing(fetched)
     assert after.pop(dc.DONE)
     assert after == before
 
 
-def interrupt_after(monkeypatch, name, n):
-    """Make shutil.<name> fail like a killed process after n successful calls."""
-    real = getattr(shutil, name)
+def interrupt_after(monkeypatch, owner, name, n):
+    """Make owner.<name> fail like a killed process after n successful calls."""
+    real = getattr(owner, name)
     calls = []
 
     def flaky(*args, **kwargs):
         if len(calls) >= n:
-            raise KeyboardInterrupt(f"interrupted after {n} calls of shutil.{name}")
+            raise KeyboardInterrupt(f"interrupted after {n} calls of {name}")
         calls.append(args)
         return real(*args, **kwargs)
-    monkeypatch.setattr(shutil, name, flaky)
+    monkeypatch.setattr(owner, name, flaky)
     return calls
 
 
-@pytest.mark.parametrize("name, n", [("move", 7), ("move", 45), ("copy2", 3)])
-def test_prepare_resumes_after_an_interruption(flat, fetched, tmp_path, monkeypatch, name, n):
+@pytest.mark.parametrize("owner, name, n", [(shutil, "move", 7), (shutil, "move", 45),
+                                            (dc, "place", 3)])
+def test_prepare_resumes_after_an_interruption(flat, fetched, tmp_path, monkeypatch, owner, name,
+                                               n):
     with monkeypatch.context() as mp:
-        interrupt_after(mp, name, n)
+        interrupt_after(mp, owner, name, n)
         with pytest.raises(KeyboardInterrupt):
-            dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
+            dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
     assert not (fetched / dc.DONE).exists()
     # each image is in exactly one place, even half way
     assert len(names(fetched, "train/*.jpg") + names(fetched, "train/*/*.jpg")
                + names(fetched, "valid/*/*.jpg")) == N_TRAIN
-    dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
-    _, valid = assert_prepared(fetched, N_TRAIN, 10, (6, 4), N_TEST)
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+    _, valid = assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)
     # and the split is the one an uninterrupted run makes
     clean = Path(shutil.copytree(flat, tmp_path / "clean" / COMP))
-    dc.prepare(clean, n_valid=10, n_sample=(6, 4), seed=0)
+    dc.prepare(clean, n_valid=10, n_sample=SAMPLE, seed=0)
     for pattern in ("valid/*/*.jpg", "train/*/*.jpg", "sample/*/*/*.jpg", "test/*/*.jpg"):
         assert names(fetched, pattern) == names(clean, pattern)
 
 
 def test_prepare_resumes_after_a_copy_cut_short(fetched, monkeypatch):
-    """A copy into sample/ that stops half way (process killed, disk full) leaves a partial file;
-    the re-run must not take it for a finished copy."""
+    """A copy into sample/ (where links are refused, as across disks) that stops half way leaves
+    a partial file; the re-run must not take it for a finished copy."""
     real = shutil.copy2
     calls = []
+
+    def no_links(*args, **kwargs):
+        raise OSError(18, "Invalid cross-device link")
 
     def copy_cut_short(src, dst, **kwargs):
         if len(calls) == 2:
@@ -243,10 +258,12 @@ def test_prepare_resumes_after_a_copy_cut_short(fetched, monkeypatch):
         return real(src, dst, **kwargs)
     with monkeypatch.context() as mp:
         mp.setattr(shutil, "copy2", copy_cut_short)
+        mp.setattr(os, "link", no_links)
+        mp.setattr(os, "symlink", no_links)
         with pytest.raises(OSError):
-            dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
-    dc.prepare(fetched, n_valid=10, n_sample=(6, 4), seed=0)
-    assert_prepared(fetched, N_TRAIN, 10, (6, 4), N_TEST)  # every sample equals its source
+            dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+    assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)  # every sample equals its source
 
 
 def test_prepare_refuses_n_valid_that_leaves_nothing_to_train_on(fetched):
@@ -262,38 +279,44 @@ def test_prepare_refuses_n_valid_that_leaves_nothing_to_train_on(fetched):
 
 
 def test_get_standin_is_under_standin_dir_and_says_so(capsys):
-    folder, standin = dc.get("standin", standin=STANDIN)
-    assert standin is True
-    assert folder == standin_dir() / COMP
-    assert is_standin(folder)
+    data = dc.get("standin", standin=STANDIN)
+    assert data.standin is True and data.mode == "standin"
+    assert data.path == standin_dir() / COMP
+    assert is_standin(data.path)
     out = capsys.readouterr().out
     assert "STAND-IN DATA" in out and "kaggle.com/competitions/" + COMP in out
     assert not (data_dir() / COMP).exists()
-    assert counts(folder) == STANDIN_COUNTS
-    again = dc.get("standin", standin=STANDIN)
-    assert again == (folder, True)
+    assert counts(data.path) == STANDIN_COUNTS
+    assert data["test"] == data.path / "test" and data.test_ids == [str(i) for i in range(1, 11)]
+    assert dc.get("standin", standin=STANDIN) == data
     assert "STAND-IN DATA" in capsys.readouterr().out  # every time, not only the first
 
 
 def test_get_auto_without_credentials_or_data_uses_the_standin(capsys):
     assert not kg.credentials_present()
-    folder, standin = dc.get("auto", standin=STANDIN)
-    assert standin is True and is_standin(folder)
-    assert folder == standin_dir() / COMP
-    assert "STAND-IN DATA" in capsys.readouterr().out
+    data = dc.get("auto", standin=STANDIN)
+    assert data.standin is True and is_standin(data.path)
+    assert data.path == standin_dir() / COMP
+    out = capsys.readouterr().out
+    assert "STAND-IN DATA" in out and "No Kaggle API credentials" in out  # and why
     assert not (data_dir() / COMP).exists()
 
 
 def test_get_auto_uses_real_data_already_on_disk(capsys):
     real = write_flat_zips(data_dir() / COMP, n_per_class=6, n_test=5)
-    folder, standin = dc.get("auto", n_valid=4, n_sample=(4, 2))
-    assert (folder, standin) == (real, False)
-    assert not is_standin(folder)
-    assert_prepared(folder, 12, 4, (4, 2), 5)
+    data = dc.get("auto", n_valid=4, n_sample=(4, 2, 3))
+    assert (data.path, data.standin, data.mode) == (real, False, "full")
+    assert not is_standin(data.path)
+    assert_prepared(data.path, 12, 4, (4, 2, 3), 5)
+    assert data.parts == {p: real / p for p in ("train", "valid", "test")}
+    assert data.sample_submission == real / "sample_submission.csv"
+    assert data.test_ids == ["1", "2", "3", "4", "5"]
     assert "STAND-IN" not in capsys.readouterr().out
     assert not standin_dir().exists()
-    assert dc.get("sample", n_valid=4, n_sample=(4, 2)) == (real / "sample", False)
-    assert dc.get("full", n_valid=4, n_sample=(4, 2)) == (real, False)
+    sample = dc.get("sample", n_valid=4, n_sample=(4, 2, 3))
+    assert (sample.path, sample.standin, sample.mode) == (real / "sample", False, "sample")
+    assert sample["test"] == real / "sample" / "test" and len(sample.test_ids) == 3
+    assert dc.get("full", n_valid=4, n_sample=(4, 2, 3)) == data
 
 
 def test_get_auto_uses_the_competition_mounted_by_kaggle_notebooks(tmp_path, monkeypatch,
@@ -304,10 +327,10 @@ def test_get_auto_uses_the_competition_mounted_by_kaggle_notebooks(tmp_path, mon
     write_flat_zips(mount / COMP, n_per_class=6, n_test=5)
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(mount))
     assert not kg.credentials_present()
-    folder, standin = dc.get("auto", n_valid=4, n_sample=(4, 2), standin=STANDIN)
-    assert standin is False
-    assert not is_standin(folder)
-    assert_prepared(folder, 12, 4, (4, 2), 5)
+    data = dc.get("auto", n_valid=4, n_sample=(4, 2, 3), standin=STANDIN)
+    assert data.standin is False
+    assert not is_standin(data.path)
+    assert_prepared(data.path, 12, 4, (4, 2, 3), 5)
 
 
 def test_the_standin_never_mixes_with_a_mounted_real_competition(tmp_path, monkeypatch):
@@ -316,18 +339,20 @@ def test_the_standin_never_mixes_with_a_mounted_real_competition(tmp_path, monke
     mount = tmp_path / "kaggle-input"
     write_flat_zips(mount / COMP, n_per_class=6, n_test=5, first=1000)
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(mount))
-    folder, standin = dc.get("standin", standin=STANDIN)
-    assert standin is True
-    assert not list(folder.rglob("*.1000.jpg"))
-    assert counts(folder) == STANDIN_COUNTS
+    data = dc.get("standin", standin=STANDIN)
+    assert data.standin is True
+    assert not list(data.path.rglob("*.1000.jpg"))
+    assert counts(data.path) == STANDIN_COUNTS
 
 
 def test_get_auto_falls_back_to_the_standin_when_the_download_fails(monkeypatch, capsys):
-    monkeypatch.setattr(dc, "credentials_present", lambda: True)  # but the API refuses
-    folder, standin = dc.get("auto", standin=STANDIN)
-    assert standin is True and folder == standin_dir() / COMP
+    def refused():
+        raise kg.KaggleError("Kaggle refused access (HTTP 403): accept the rules (test).")
+    monkeypatch.setattr(kg, "_api", refused)
+    data = dc.get("auto", standin=STANDIN)
+    assert data.standin is True and data.path == standin_dir() / COMP
     out = capsys.readouterr().out
-    assert "Could not get the real data" in out and "STAND-IN DATA" in out
+    assert "Could not get" in out and "HTTP 403" in out and "STAND-IN DATA" in out
 
 
 def test_get_full_without_data_or_credentials_raises_instead_of_using_the_standin():
@@ -347,7 +372,7 @@ def test_get_rejects_an_unknown_mode():
 
 
 def test_standin_round_trip_to_a_submission(tmp_path, capsys):
-    folder, standin = dc.get("standin", standin=STANDIN)
+    data = dc.get("standin", standin=STANDIN)
     keras.utils.set_random_seed(0)
     model = keras.Sequential([
         keras.Input((PX, PX, 3)),
@@ -356,14 +381,14 @@ def test_standin_round_trip_to_a_submission(tmp_path, capsys):
         keras.layers.Dense(2, activation="softmax"),
     ])
     model.compile("adam", "categorical_crossentropy")
-    batches = get_batches(folder / "train", batch_size=10, target_size=(PX, PX))
+    batches = get_batches(data["train"], batch_size=10, target_size=(PX, PX))
     assert batches.class_indices == {"cats": 0, "dogs": 1}
     model.fit(batches, epochs=1, verbose=0)
-    test = get_batches(folder / "test", shuffle=False, batch_size=4, class_mode=None,
+    test = get_batches(data["test"], shuffle=False, batch_size=4, class_mode=None,
                        target_size=(PX, PX))
     probs = model.predict(test, verbose=0)[:, 1]
     ids = [int(Path(f).stem) for f in test.filenames]
-    out = make_submission(ids, probs, folder / "sample_submission.csv", tmp_path / "sub.csv",
+    out = make_submission(ids, probs, data.sample_submission, tmp_path / "sub.csv",
                           clip=0.95)
     sub = pd.read_csv(out)
     assert list(sub.columns) == ["id", "label"]

@@ -30,7 +30,7 @@ def standin(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "none"))
         fi.make_standin(dest, N_TRAIN, N_TEST, seed=0)
-        fi.prepare(fetch(fi.COMPETITION, dest), n_sample=(1, 1))
+        fi.prepare(fetch(fi.COMPETITION, dest), n_sample=(1, 1, 2))
     return dest
 
 
@@ -75,7 +75,7 @@ def test_prepare_splits_every_class_and_is_seeded(standin, tmp_path):
     # The same seed on a fresh copy gives the same split.
     again = tmp_path / "again"
     fi.make_standin(again, N_TRAIN, N_TEST, seed=0)
-    fi.prepare(fetch(fi.COMPETITION, again), n_sample=(1, 1))
+    fi.prepare(fetch(fi.COMPETITION, again), n_sample=(1, 1, 2))
     for c in fi.CLASSES:
         assert ({p.name for p in (again / "valid" / c).glob("*.jpg")}
                 == {p.name for p in (standin / "valid" / c).glob("*.jpg")})
@@ -88,8 +88,11 @@ def test_prepare_refuses_a_folder_without_the_classes(tmp_path):
 
 
 def test_get_standin_goes_through_fetch_and_prepare(tmp_path, capsys):
-    folder, standin = fi.get("standin", standin=(N_TRAIN, N_TEST))
-    assert standin and is_standin(folder) and (folder / fi.DONE).exists()
+    data = fi.get("standin", standin=(N_TRAIN, N_TEST))
+    assert data.standin and is_standin(data.path) and (data.path / fi.DONE).exists()
+    assert data["test"] == data.path / fi.TEST
+    assert data.sample_submission == data.path / fi.SAMPLE_SUBMISSION
+    assert sorted(data.test_ids) == sorted(p.name for p in data["test"].glob("*.jpg"))
     assert "STAND-IN DATA" in capsys.readouterr().out
     assert not (tmp_path / "data" / fi.COMPETITION).exists()  # never where real data belongs
     with pytest.raises(ValueError, match="DATA must be one of"):

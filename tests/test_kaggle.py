@@ -248,14 +248,53 @@ def test_fetch_turns_a_full_disk_during_extraction_into_a_kaggle_error(data, mon
 # fetch: Kaggle Notebooks
 
 
-def test_fetch_uses_the_kaggle_notebooks_input_folder_as_is(tmp_path, monkeypatch):
+def tree(folder):
+    """Every entry under a folder, and the folder itself, with its size and mtime."""
+    return {p.relative_to(folder).as_posix(): (p.is_dir(), p.lstat().st_size, p.lstat().st_mtime_ns)
+            for p in (folder, *folder.rglob("*"))}
+
+
+def test_fetch_links_an_extracted_mount_into_the_data_folder_and_never_writes_there(
+        tmp_path, data, monkeypatch):
+    """Kaggle Notebooks mount extracted competitions read-only: `fetch` gives a folder under the
+    data folder whose own subfolders hold links, so preparing the data can reorganise them."""
     mounted = tmp_path / "input" / COMP
     (mounted / "train").mkdir(parents=True)
     (mounted / "train" / "cat.0.jpg").write_bytes(CAT)
+    (mounted / "sample_submission.csv").write_bytes(SAMPLE)
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
-    assert kg.fetch(COMP) == mounted
-    assert sorted(p.name for p in mounted.iterdir()) == ["train"]  # nothing written there
-    assert not (tmp_path / "data").exists()
+    before = tree(mounted)
+    assert kg.fetch(COMP) == data
+    assert (data / "train").is_dir() and not (data / "train").is_symlink()
+    assert (data / "train" / "cat.0.jpg").resolve() == mounted / "train" / "cat.0.jpg"
+    assert (data / "sample_submission.csv").read_bytes() == SAMPLE
+    (data / "train" / "cat.0.jpg").rename(data / "train" / "moved.jpg")  # as prepare() does
+    assert tree(mounted) == before
+    assert kg.fetch(COMP) == data  # complete: left as it is
+
+
+def test_fetch_takes_a_folder_fetched_before_over_the_mount(tmp_path, data, monkeypatch):
+    inner_zips(tmp_path / "input" / COMP)
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
+    (data / "train").mkdir(parents=True)
+    (data / "train" / "cat.0.jpg").write_bytes(b"extracted by hand")
+    assert kg.fetch(COMP) == data
+    assert (data / "train" / "cat.0.jpg").read_bytes() == b"extracted by hand"
+    assert not (data / "test").exists()
+
+
+def test_a_half_linked_mount_is_finished_not_taken_as_extracted_by_hand(tmp_path, data, monkeypatch):
+    inner_zips(tmp_path / "input" / COMP)
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
+    def crash(*args):
+        raise KeyboardInterrupt
+    with monkeypatch.context() as mp:
+        mp.setattr(kg, "_extract", crash)
+        with pytest.raises(KeyboardInterrupt):
+            kg.fetch(COMP)
+    assert (data / "sample_submission.csv").exists() and not (data / kg.MARKER).exists()
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)
 
 
 def test_fetch_extracts_zips_from_the_read_only_input_folder_into_path(tmp_path, data, monkeypatch):

@@ -164,18 +164,25 @@ def test_train_and_test_at_the_top_also_work(fetched):
 
 
 def test_get_standin_and_a_hand_downloaded_real_zip(tmp_path, capsys):
-    folder, standin, info = sf.get("standin", standin=TINY)
-    assert standin and folder.name == sf.OUT and "STAND-IN DATA" in capsys.readouterr().out
-    assert not set(info["valid_drivers"]) & set(info["train_drivers"])
+    data = sf.get("standin", standin=TINY)
+    assert data.standin and data.mode == "standin" and data.path.name == sf.OUT
+    assert "STAND-IN DATA" in capsys.readouterr().out
+    assert not set(data.info["valid_drivers"]) & set(data.info["train_drivers"])
+    assert data["test"] == data.path / "test" and len(data.test_ids) == 10
     # A real-looking zip put where the data belongs (downloaded by hand) runs the real path.
     real = tmp_path / "data" / sf.COMPETITION
     sf.make_standin(tmp_path / "fake", *TINY, seed=5)
     real.mkdir(parents=True)
     shutil.copy(tmp_path / "fake" / f"{sf.COMPETITION}.zip", real)
-    folder, standin, info = sf.get("auto", n_valid=1)
-    assert not standin and folder == real / sf.OUT and len(info["valid_drivers"]) == 1
-    folder, _, _ = sf.get("sample", n_valid=1)
-    assert folder == real / sf.OUT / "sample"
+    data = sf.get("auto", n_valid=1)
+    assert not data.standin and data.path == real / sf.OUT and len(data.info["valid_drivers"]) == 1
+    assert data.sample_submission == real / "sample_submission.csv"
+    assert sorted(data.test_ids) == sorted(p.name for p in (real / sf.OUT / "test").rglob("*.jpg"))
+    sample = sf.get("sample", n_valid=1, n_sample=(1, 1, 4))
+    assert sample.path == real / sf.OUT / "sample" and sample.mode == "sample"
+    assert sample.sample_submission == sample.path / "sample_submission.csv"
+    assert sorted(sample.test_ids) == sorted(p.name for p in sample["test"].rglob("*.jpg"))
+    assert len(sample.test_ids) == 4
 
 
 # ---------------------------------------------------------------------------------------------

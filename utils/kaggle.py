@@ -1,7 +1,8 @@
 """Kaggle plumbing for the lessons: get a competition's data, build a checked submission, send it.
 
-`fetch` gives a folder holding a competition's files, extracted, whichever way they arrive: mounted
-read-only by Kaggle Notebooks, a zip downloaded by hand from the website, or the Kaggle API. Work is
+`fetch` gives a folder under the data folder holding a competition's files, extracted, whichever
+way they arrive: mounted read-only by Kaggle Notebooks (linked, never written to), a zip downloaded
+by hand from the website, or the Kaggle API. Work is
 resumable: every zip is extracted into a hidden scratch folder and moved into place only when
 complete, and the marker file `.fetched` is written last, so a run that was interrupted never looks
 finished and the next run picks up where it stopped. (A folder you extracted yourself, with no zip
@@ -35,6 +36,7 @@ KAGGLE_INPUT = Path("/kaggle/input")
 MARKER = ".fetched"        # written last: the folder is complete
 DONE_LIST = ".extracted"   # zips already extracted, one per line, so re-runs skip them
 PARTIAL = ".partial-"      # prefix of the scratch folder a zip is extracted into
+STARTED = ".fetching"      # the kit began filling the folder (removed with MARKER's writing)
 PROGRESS_MIN_BYTES = 20 * 2**20  # smaller zips extract too fast for a progress bar to help
 
 _UPLOAD_FAILED = "Could not submit to competition"  # kaggle 2.x returns this instead of raising
@@ -190,32 +192,42 @@ def _call(fn, competition, path=None, /, **kwargs):
 
 
 def fetch(competition, path=None, use_mounted=True):
-    """Folder with a competition's files extracted; downloads or unzips what is missing; lessons 1-4, 7."""
+    """Folder under the data folder with a competition's files extracted; lessons 1-4, 7.
+
+    Sources, in this order: a folder fetched before (or extracted by hand) at `path`, the
+    Kaggle Notebooks mount, a zip downloaded by hand into `path`, the Kaggle API. A mount is
+    never written to: its zips are extracted into `path` and its other files linked there.
+    """
     path = Path(path) if path is not None else data_dir() / competition
-    mounted = mounted_input(competition) if use_mounted else None
-    if mounted is not None:
-        zips = sorted(mounted.glob("*.zip"))
-        if not zips:
-            return mounted
-        if not (path / MARKER).exists():
-            _link_loose_files(mounted, path)
-            _extract_all(path, zips)
-        return path
     if (path / MARKER).exists():
         return path
-    path.mkdir(parents=True, exist_ok=True)
-    if not _zips(path) and _extracted_by_hand(path):
+    if path.is_dir() and not _zips(path) and _extracted_by_hand(path):
         print(f"Using the files already extracted in {path} (no zip to check them against).")
         _write_marker(path, set())
         return path
-    if not _zips(path):
+    mounted = mounted_input(competition) if use_mounted else None
+    if mounted is not None:
+        _started(path)
+        _link_tree(mounted, path)
+        _extract_all(path, sorted(mounted.glob("*.zip")))
+        return path
+    if not (path.is_dir() and _zips(path)):
         _download(competition, path)
     _extract_all(path)
     return path
 
 
+def _started(path):
+    # Written before the kit puts anything in `path`: a folder it left half done is never taken
+    # for one the student extracted by hand.
+    path.mkdir(parents=True, exist_ok=True)
+    (path / STARTED).touch()
+
+
 def _extracted_by_hand(path):
-    """True when a folder holds data files but no zip: the student unzipped it themselves."""
+    """True when a folder holds data files but no zip, and the kit never worked in it."""
+    if (path / STARTED).exists() or (path / DONE_LIST).exists():
+        return False
     return any(not e.name.startswith(".") and not e.name.endswith((".zip", ".kaggle-partial"))
                for e in path.iterdir())
 
@@ -230,13 +242,20 @@ def mounted_input(competition):
     return None
 
 
-def _link_loose_files(mounted, path):
-    # Kaggle's input folder is read-only; everything but its zips is linked, not copied.
-    path.mkdir(parents=True, exist_ok=True)
-    for entry in mounted.iterdir():
-        target = path / entry.name
-        if entry.suffix.lower() != ".zip" and not os.path.lexists(target):
-            target.symlink_to(entry, target_is_directory=entry.is_dir())
+def _link_tree(mounted, path):
+    """Mirror a read-only folder's files (but its top-level zips) in `path` as symlinks.
+
+    The folders are made anew, so preparing a dataset can rename, add and remove entries in
+    them (its own links) without touching the mount.
+    """
+    for src in sorted(mounted.rglob("*")):
+        rel = src.relative_to(mounted)
+        if src.is_dir() or (len(rel.parts) == 1 and src.suffix.lower() == ".zip"):
+            continue
+        target = path / rel
+        if not os.path.lexists(target):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(src)
 
 
 def _zips(path):
@@ -255,6 +274,7 @@ def _download(competition, path):
         api = _api()
     except KaggleError as err:
         raise KaggleError(f"{err}\nOr {_by_hand(competition, path)}, then re-run.") from None
+    _started(path)  # only now: without credentials the data folder stays as it was
     size = _remote_size(api, competition)
     if size:
         _need_space(size, path)
@@ -293,7 +313,7 @@ def _size(nbytes):
 
 def _extract_all(path, sources=()):
     """Extract `sources` and every zip under `path`, repeatedly (zips hold zips), then mark complete."""
-    path.mkdir(parents=True, exist_ok=True)
+    _started(path)
     for stale in path.glob(PARTIAL + "*"):
         shutil.rmtree(stale)
     done = set((path / DONE_LIST).read_text().splitlines()) if (path / DONE_LIST).exists() else set()
@@ -354,6 +374,7 @@ def _write_marker(path, done):
     tmp = path / f"{MARKER}.tmp"
     tmp.write_text("".join(f"{k}\n" for k in sorted(done)))
     os.replace(tmp, path / MARKER)
+    (path / STARTED).unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------

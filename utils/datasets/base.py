@@ -4,6 +4,16 @@ Every module in `utils/datasets/` has an entry point `get(data="auto", ...)` tak
 `DATA_MODES` and returning a `Data`: where the prepared data is, whether it is the stand-in, its
 parts by name, and (for Kaggle competitions) the sample submission and the test ids. A lesson
 never works out a path of its own: it asks the record.
+
+Conventions every dataset keeps:
+- `mode` 'sample' is a small subset of the REAL data with the same parts as the full set (for a
+  competition: its own test images and a sample submission covering exactly them), made by the
+  kit where the source has none; it is never the stand-in (`standin` is False).
+- Image datasets' parts are folders: 'train' and 'valid' hold one subfolder per class; 'test' is
+  the folder to read unlabelled (`class_mode=None`), its images in `test/unknown/` or flat.
+- Prepared folders live under the data folder (`utils.paths.data_dir()`); a read-only source (a
+  Kaggle Notebooks mount) is linked or copied from, never written to.
+- `test_ids` are text, as the sample submission's first column spells them.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +30,7 @@ class Data:
     mode: str                      # the mode served: 'full', 'sample' or 'standin'
     parts: dict = field(default_factory=dict)  # part name -> folder, file or arrays
     sample_submission: Path | None = None      # the competition's sample submission CSV
-    test_ids: list | None = None               # ids of the test rows, in the sample's order
+    test_ids: list | None = None               # ids of the test rows (text), in the sample's order
     info: dict = field(default_factory=dict)   # anything else worth keeping (counts, splits)
     summary: str = ""                          # one line saying what this is
 

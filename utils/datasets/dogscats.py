@@ -2,12 +2,13 @@
 
 Kaggle ships `train/cat.N.jpg`, `train/dog.N.jpg` (25,000) and `test/N.jpg` (12,500).
 `prepare` turns that into the folders Keras reads classes from:
-`train/{cats,dogs}`, `valid/{cats,dogs}` (a seeded held-out split), `sample/{train,valid}/...`
-for quick experiments, and `test/unknown/`.
+`train/{cats,dogs}`, `valid/{cats,dogs}` (a seeded held-out split), `test/unknown/`, and
+`sample/`, a small subset with the same parts (`sample/{train,valid}/{cats,dogs}`,
+`sample/test/unknown/` and a `sample/sample_submission.csv` for exactly those test images) for
+quick experiments. `get` returns it as a `Data` record.
 """
 import io
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -16,13 +17,16 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark, real_or_standin
-from utils.kaggle import credentials_present, fetch, mounted_input
+from utils.datasets.competition import place, real_or_standin, record, sample_test
+from utils.datasets.standin import banner, mark
+from utils.kaggle import fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "dogs-vs-cats-redux-kernels-edition"
+TITLE = "Kaggle's Dogs vs. Cats Redux"
 CLASSES = {"cat": "cats", "dog": "dogs"}
 DONE = ".prepared"
+SAMPLE_SUBMISSION = "sample_submission.csv"
 HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
               "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
 
@@ -38,14 +42,18 @@ def _where_train_images_are(path):
 
 
 def _move(src, dst):
-    """Move a file unless it is already where it belongs."""
+    """Move a file (the kit's own: extracted or linked by fetch) unless it is already in place."""
     if src != dst:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(src, dst)
 
 
-def prepare(path, n_valid=2000, n_sample=(200, 50), seed=0):
-    """Split Kaggle's flat dogs/cats files into train/valid/sample/test folders; lesson 1."""
+def prepare(path, n_valid=2000, n_sample=(200, 50, 50), seed=0):
+    """Split Kaggle's flat dogs/cats files into train/valid/test and a sample of each; lesson 1.
+
+    `path` is a folder `fetch` filled (extracted files or links to a read-only mount);
+    `n_sample` counts the sample's (train, valid, test) images.
+    """
     path = Path(path)
     if (path / DONE).exists():
         return path
@@ -64,22 +72,24 @@ def prepare(path, n_valid=2000, n_sample=(200, 50), seed=0):
         _move(src, path / "test" / "unknown" / src.name)
     for split, n in zip(("train", "valid"), n_sample):
         _copy_sample(path, split, n, seed)
+    sample_test((path / "test" / "unknown").glob("*.jpg"), path / "sample" / "test" / "unknown",
+                path / SAMPLE_SUBMISSION, path / "sample" / SAMPLE_SUBMISSION, id_of,
+                n_sample[2], seed)
     counts = _check(path, len(images), n_valid, n_sample)
     (path / DONE).write_text(json.dumps(counts))
     return path
 
 
 def _copy_sample(path, split, n, seed):
-    """Copy a seeded subset of a split into sample/, skipping files already there."""
+    """Link (or copy) a seeded subset of a split into sample/, skipping files already there."""
     files = sorted((path / split).glob("*/*.jpg"))
     for i in np.random.default_rng(seed + 1).permutation(len(files))[:n]:
-        src = files[i]
-        dst = path / "sample" / split / src.parent.name / src.name
-        if not dst.exists():
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            part = dst.with_name(f".{dst.name}.part")  # a copy cut short never takes the name
-            shutil.copy2(src, part)
-            os.replace(part, dst)
+        place(files[i], path / "sample" / split / files[i].parent.name / files[i].name)
+
+
+def id_of(filename):
+    """The sample submission's id of a test image: `12.jpg` -> `12`; lesson 1."""
+    return Path(filename).stem
 
 
 def _count(folder):
@@ -91,9 +101,10 @@ def _check(path, total, n_valid, n_sample):
     """Verify the split's numbers after preparing, and return them."""
     counts = {"train": _count(path / "train"), "valid": _count(path / "valid"),
               "sample/train": _count(path / "sample/train"),
-              "sample/valid": _count(path / "sample/valid"), "test": _count(path / "test")}
+              "sample/valid": _count(path / "sample/valid"), "test": _count(path / "test"),
+              "sample/test": _count(path / "sample/test")}
     expected = {"train": total - n_valid, "valid": n_valid, "sample/train": n_sample[0],
-                "sample/valid": n_sample[1]}
+                "sample/valid": n_sample[1], "sample/test": min(n_sample[2], counts["test"])}
     wrong = {k: (counts[k], v) for k, v in expected.items() if counts[k] != v}
     if wrong:
         raise RuntimeError(f"Preparing {path} went wrong: (found, expected) = {wrong}")
@@ -154,26 +165,25 @@ def make_standin(dest, n_train=400, n_test=100, size=64, seed=0):
     return dest
 
 
-def _real_on_disk(path):
-    """True when the real competition's files (zips or folders) are already in `path`."""
-    return path.is_dir() and any((path / n).exists() for n in (
-        f"{COMPETITION}.zip", "train.zip", "train", DONE))
-
-
-def get(data="auto", path=None, n_valid=2000, n_sample=(200, 50), standin=(400, 100, 64), seed=0):
-    """Fetch and prepare dogs vs cats, or its stand-in; returns (folder, is_standin); lesson 1."""
-    mode = check_mode(data)
+def get(data="auto", path=None, n_valid=2000, n_sample=(200, 50, 50), standin=(400, 100, 64),
+        seed=0):
+    """Dogs vs cats as a Data record: the real data (all of it or its sample), or the stand-in;
+    lessons 1-3."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(
-        mode, lambda: _real_on_disk(path) or mounted_input(COMPETITION) or credentials_present(),
-        lambda m: (_get_real(path, m, n_valid, n_sample, seed), False),
-        lambda: (_get_standin(standin, seed), True))
+    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, n_valid, n_sample, seed),
+                           lambda: _get_standin(standin, seed))
+
+
+def _data(folder, mode, standin):
+    """The Data record of a prepared folder (the whole set or its sample/)."""
+    parts = {part: folder / part for part in ("train", "valid", "test")}
+    return record(COMPETITION, folder, mode, standin, parts, folder / SAMPLE_SUBMISSION)
 
 
 def _get_real(path, mode, n_valid, n_sample, seed):
-    """The real competition data, fetched and prepared; its sample/ folder for mode 'sample'."""
+    """The real competition data, fetched and prepared; its sample/ for mode 'sample'."""
     folder = prepare(fetch(COMPETITION, path), n_valid, n_sample, seed)
-    return folder / "sample" if mode == "sample" else folder
+    return _data(folder / "sample" if mode == "sample" else folder, mode, False)
 
 
 def _get_standin(standin, seed):
@@ -182,6 +192,6 @@ def _get_standin(standin, seed):
     dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, size, seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
     folder = prepare(fetch(COMPETITION, dest, use_mounted=False), n_valid=n_train // 4,
-                     n_sample=(n_train // 10, n_train // 20), seed=seed)
-    banner("Kaggle's Dogs vs. Cats Redux", HOW_TO_GET)
-    return folder
+                     n_sample=(n_train // 10, n_train // 20, n_test // 4), seed=seed)
+    banner(TITLE, HOW_TO_GET)
+    return _data(folder, "standin", True)

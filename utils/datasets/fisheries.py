@@ -2,7 +2,9 @@
 
 Kaggle ships `train/{ALB,BET,DOL,LAG,NoF,OTHER,SHARK,YFT}/img_N.jpg` (3,777 photos from cameras on
 fishing boats), `test_stg1/img_N.jpg` (1,000) and `sample_submission_stg1.csv` (image,ALB,...,YFT).
-`prepare` moves a seeded share of each class into `valid/` and copies a small `sample/`.
+`prepare` moves a seeded share of each class into `valid/` (files `fetch` extracted, or its links
+to a read-only mount) and makes `sample/`, a small subset with the same parts (`train/`, `valid/`,
+`test_stg1/` and a sample submission for exactly those test photos). `get` returns a `Data` record.
 
 A competitor drew a box around the fish in every photo of the six fish classes and published them
 as one JSON file per class (NoF, "no fish", and OTHER have none). `download_boxes` gets them with
@@ -22,11 +24,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark, real_or_standin
-from utils.kaggle import credentials_present, fetch
+from utils.datasets.competition import place, real_or_standin, record, sample_test
+from utils.datasets.standin import banner, mark
+from utils.kaggle import fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "the-nature-conservancy-fisheries-monitoring"
+TITLE = "Kaggle's Fisheries Monitoring"
 CLASSES = ("ALB", "BET", "DOL", "LAG", "NoF", "OTHER", "SHARK", "YFT")
 TEST = "test_stg1"
 SAMPLE_SUBMISSION = "sample_submission_stg1.csv"
@@ -51,8 +55,11 @@ HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETIT
 # Folders
 
 
-def prepare(path, valid_frac=0.15, n_sample=(12, 4), seed=0):
-    """Move a seeded share of each class into valid/ and copy a small sample/; lesson 7."""
+def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
+    """Move a seeded share of each class into valid/ and make a small sample/; lesson 7.
+
+    `n_sample` counts the sample's training and validation photos per class, and its test photos.
+    """
     path = Path(path)
     if (path / DONE).exists():
         return path
@@ -76,6 +83,8 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4), seed=0):
                     shutil.move(src, dst)
     for split, n in zip(("train", "valid"), n_sample):
         _copy_sample(path, split, n, seed)
+    sample_test((path / TEST).glob("*.jpg"), path / "sample" / TEST, path / SAMPLE_SUBMISSION,
+                path / "sample" / SAMPLE_SUBMISSION, id_of, n_sample[2], seed)
     counts = {split: sum(1 for _ in (path / split).glob("*/*.jpg")) for split in ("train", "valid")}
     counts["test"] = sum(1 for _ in (path / TEST).glob("*.jpg"))
     (path / DONE).write_text(json.dumps(counts))
@@ -83,15 +92,17 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4), seed=0):
 
 
 def _copy_sample(path, split, n_per_class, seed):
-    """Copy a few seeded files of each class of a split into sample/."""
+    """Link (or copy) a few seeded files of each class of a split into sample/."""
     rng = np.random.default_rng(seed + 1)
     for c in CLASSES:
         files = sorted((path / split / c).glob("*.jpg"))
         for i in rng.permutation(len(files))[:n_per_class]:
-            dst = path / "sample" / split / c / files[i].name
-            if not dst.exists():
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(files[i], dst)
+            place(files[i], path / "sample" / split / c / files[i].name)
+
+
+def id_of(filename):
+    """The sample submission's id of a test photo: its file name; lesson 7."""
+    return Path(filename).name
 
 
 def image_sizes(folder, filenames):
@@ -376,34 +387,36 @@ def standin_box_files(dest):
 # Entry points
 
 
-def _real_on_disk(path):
-    """True when the real competition's files (zips or folders) are already in `path`."""
-    return path.is_dir() and any((path / n).exists() for n in (
-        f"{COMPETITION}.zip", "train.zip", "train", DONE))
-
-
-def get(data="auto", path=None, valid_frac=0.15, standin=(320, 80), seed=0):
-    """Fetch and prepare Fisheries, or its stand-in; returns (folder, is_standin); lesson 7."""
-    mode = check_mode(data)
+def get(data="auto", path=None, valid_frac=0.15, n_sample=(12, 4, 40), standin=(320, 80),
+        seed=0):
+    """Fisheries as a Data record: the real data (all of it or its sample), or the stand-in;
+    lesson 7."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(mode, lambda: _real_on_disk(path) or credentials_present(),
-                           lambda m: (_get_real(path, m, valid_frac, seed), False),
-                           lambda: (_get_standin(standin, valid_frac, seed), True))
+    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_frac, n_sample, seed),
+                           lambda: _get_standin(standin, valid_frac, seed))
 
 
-def _get_real(path, mode, valid_frac, seed):
-    """The real competition data, fetched and prepared; its sample/ folder for mode 'sample'."""
-    folder = prepare(fetch(COMPETITION, path), valid_frac, seed=seed)
-    return folder / "sample" if mode == "sample" else folder
+def _data(folder, mode, standin):
+    """The Data record of a prepared folder (the whole set or its sample/)."""
+    parts = {"train": folder / "train", "valid": folder / "valid", "test": folder / TEST}
+    return record(COMPETITION, folder, mode, standin, parts, folder / SAMPLE_SUBMISSION)
+
+
+def _get_real(path, mode, valid_frac, n_sample, seed):
+    """The real competition data, fetched and prepared; its sample/ for mode 'sample'."""
+    folder = prepare(fetch(COMPETITION, path), valid_frac, n_sample, seed)
+    return _data(folder / "sample" if mode == "sample" else folder, mode, False)
 
 
 def _get_standin(standin, valid_frac, seed):
     """The stand-in, written once, then put through the same fetch and prepare as real data."""
     n_train, n_test = standin
     dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, seed=seed)
-    folder = prepare(fetch(COMPETITION, dest), valid_frac, n_sample=(2, 1), seed=seed)
-    banner("Kaggle's Fisheries Monitoring", HOW_TO_GET)
-    return folder
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    folder = prepare(fetch(COMPETITION, dest, use_mounted=False), valid_frac,
+                     n_sample=(2, 1, max(1, n_test // 4)), seed=seed)
+    banner(TITLE, HOW_TO_GET)
+    return _data(folder, "standin", True)
 
 
 def get_boxes(folder, standin):

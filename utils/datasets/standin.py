@@ -43,27 +43,6 @@ def check_mode(data):
     return data
 
 
-def real_or_standin(mode, real_at_hand, get_real, get_standin):
-    """A Kaggle dataset by data mode: 'auto' tries the real one, else the stand-in; lessons 1, 4, 7.
-
-    `real_at_hand()` says whether the real data is on disk or can be fetched, `get_real(mode)`
-    returns the real data for 'full' or 'sample', and `get_standin()` the stand-in. In 'auto' a
-    Kaggle error (no network, rules not accepted) is printed and the stand-in used instead.
-    """
-    # Imported here: the datasets that never touch Kaggle need not load its plumbing.
-    from utils.kaggle import KaggleError
-
-    if mode == "auto":
-        if not real_at_hand():
-            return get_standin()
-        try:
-            return get_real("full")
-        except KaggleError as err:
-            print(f"Could not get the real data, so using the stand-in:\n{err}")
-            return get_standin()
-    return get_standin() if mode == "standin" else get_real(mode)
-
-
 def kind(mode, standin):
     """Words for what a Data record holds: the stand-in, a sample of the real data, or all of it."""
     if standin:

@@ -16,11 +16,12 @@ with `on_mismatch='skip'` (the default) they are left out of both sets, counted 
 with `on_mismatch='error'` preparing stops and says what is wrong. Nothing is dropped silently.
 
 `prepare` links (or copies) the photos into `bydriver/{train,valid}/c0..c9/` and
-`bydriver/test/unknown/`, leaving Kaggle's folders as they were, so a new split is cheap.
+`bydriver/test/unknown/`, leaving Kaggle's folders as they were, so a new split is cheap, and
+makes `bydriver/sample/`, a small subset with the same parts (its own test images and a sample
+submission for exactly those). `get` returns it as a `Data` record.
 """
 import io
 import json
-import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -29,11 +30,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageDraw
 
-from utils.datasets.standin import banner, check_mode, mark, real_or_standin
-from utils.kaggle import credentials_present, fetch
+from utils.datasets.competition import place, real_or_standin, record, sample_test
+from utils.datasets.standin import banner, mark
+from utils.kaggle import fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "state-farm-distracted-driver-detection"
+TITLE = "Kaggle's State Farm Distracted Driver Detection"
 CLASSES = [f"c{i}" for i in range(10)]
 DESCRIPTIONS = ("safe driving", "texting, right hand", "phone call, right hand",
                 "texting, left hand", "phone call, left hand", "operating the radio", "drinking",
@@ -41,6 +44,7 @@ DESCRIPTIONS = ("safe driving", "texting, right hand", "phone call, right hand",
 LIST_COLUMNS = ("subject", "classname", "img")
 OUT = "bydriver"
 DONE = ".prepared"
+SAMPLE_SUBMISSION = "sample_submission.csv"
 HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
               "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'\n"
               "(about 4 GB).")
@@ -124,20 +128,12 @@ def split_by_driver(drivers, n_valid=3, seed=0, valid_drivers=None):
     return train.reset_index(drop=True), valid.reset_index(drop=True), list(valid_drivers)
 
 
-def _place(src, dst):
-    """Hard-link src at dst, else symlink, else copy (read-only Kaggle inputs, other disks)."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    for how in (os.link, lambda s, d: os.symlink(Path(s).resolve(), d), shutil.copy2):
-        try:
-            how(src, dst)
-            return
-        except OSError:
-            continue
-    raise OSError(f"could not link or copy {src} to {dst}")
+def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip",
+            n_sample=(20, 10, 50)):
+    """Split the training photos by driver into bydriver/train, valid, test and sample; lesson 4.
 
-
-def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip", n_sample=(20, 10)):
-    """Split the training photos by driver into bydriver/train, valid, sample, test; lesson 4."""
+    `n_sample` counts the sample's training and validation photos per class, and its test photos.
+    """
     if on_mismatch not in ("skip", "error"):
         raise ValueError(f"on_mismatch must be 'skip' or 'error', not {on_mismatch!r}")
     path = Path(path)
@@ -155,13 +151,16 @@ def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip", n_s
     train, valid, chosen = split_by_driver(good, n_valid, seed, valid_drivers)
     for split, rows in (("train", train), ("valid", valid)):
         for r in rows.itertuples():
-            _place(root / "train" / r.classname / r.img, out / split / r.classname / r.img)
+            place(root / "train" / r.classname / r.img, out / split / r.classname / r.img)
     for p in sorted((root / "test").glob("*")):
         if p.is_file():
-            _place(p, out / "test" / "unknown" / p.name)
+            place(p, out / "test" / "unknown" / p.name)
     for split, rows, n in (("train", train, n_sample[0]), ("valid", valid, n_sample[1])):
         for r in rows.groupby("classname").head(n).itertuples():
-            _place(out / split / r.classname / r.img, out / "sample" / split / r.classname / r.img)
+            place(out / split / r.classname / r.img, out / "sample" / split / r.classname / r.img)
+    sample_test((out / "test" / "unknown").glob("*"), out / "sample" / "test" / "unknown",
+                path / SAMPLE_SUBMISSION, out / "sample" / SAMPLE_SUBMISSION, id_of, n_sample[2],
+                seed)
     info = {"settings": wanted, "data": str(path), "valid_drivers": chosen,
             "train_drivers": sorted(train.subject.unique().tolist()),
             "counts": {"train": len(train), "valid": len(valid),
@@ -170,6 +169,11 @@ def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip", n_s
     check_split(out, path / "driver_imgs_list.csv")
     (out / DONE).write_text(json.dumps(info, indent=1))
     return info
+
+
+def id_of(filename):
+    """The sample submission's id of a test photo: its file name; lesson 4."""
+    return Path(filename).name
 
 
 def check_split(out, driver_list):
@@ -256,29 +260,32 @@ def make_standin(dest, n_drivers=6, per_class=6, n_test=100, size=(64, 48), seed
     return dest
 
 
-def _real_on_disk(path):
-    """True when the competition's files (zips or folders) are already in `path`."""
-    return path.is_dir() and any((path / n).exists() for n in (
-        f"{COMPETITION}.zip", "imgs.zip", "imgs", "train", OUT))
-
-
-def get(data="auto", path=None, n_valid=3, seed=0, standin=(6, 6, 100, (64, 48)), **kwargs):
-    """Fetch and split State Farm by driver, or its stand-in: (folder, is_standin, info); lesson 4."""
-    mode = check_mode(data)
+def get(data="auto", path=None, n_valid=3, seed=0, n_sample=(20, 10, 50),
+        standin=(6, 6, 100, (64, 48)), **kwargs):
+    """State Farm split by driver as a Data record: the real data (all of it or its sample), or
+    the stand-in; the split's drivers and counts are in `info`; lesson 4."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(mode, lambda: _real_on_disk(path) or credentials_present(),
-                           lambda m: _get_real(path, m, n_valid, seed, **kwargs),
-                           lambda: _get_standin(standin, seed, **kwargs))
+    return real_or_standin(
+        data, TITLE, lambda m: _get_real(path, m, n_valid, seed, n_sample=n_sample, **kwargs),
+        lambda: _get_standin(standin, seed, **kwargs))
+
+
+def _data(out, mode, standin, info):
+    """The Data record of bydriver/ (or its sample/): train, valid and test/ (unknown/ inside)."""
+    parts = {part: out / part for part in ("train", "valid", "test")}
+    return record(COMPETITION, out, mode, standin, parts, out / SAMPLE_SUBMISSION
+                  if mode == "sample" else Path(info["data"]) / SAMPLE_SUBMISSION, info)
 
 
 def _get_standin(standin, seed, **kwargs):
     """The stand-in, written once, then fetched and split by driver like the real data."""
     n_drivers, per_class, n_test, size = standin
     dest = make_standin(standin_dir() / COMPETITION, n_drivers, per_class, n_test, size, seed)
-    info = prepare(fetch(COMPETITION, dest), n_valid=max(1, n_drivers // 4), seed=seed,
-                   n_sample=(2, 1), **kwargs)
-    banner("Kaggle's State Farm Distracted Driver Detection", HOW_TO_GET)
-    return dest / OUT, True, info
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    info = prepare(fetch(COMPETITION, dest, use_mounted=False), n_valid=max(1, n_drivers // 4),
+                   seed=seed, n_sample=(2, 1, max(1, n_test // 4)), **kwargs)
+    banner(TITLE, HOW_TO_GET)
+    return _data(dest / OUT, "standin", True, info)
 
 
 def _get_real(path, mode, n_valid, seed, **kwargs):
@@ -286,4 +293,4 @@ def _get_real(path, mode, n_valid, seed, **kwargs):
     folder = fetch(COMPETITION, path)
     info = prepare(folder, n_valid, seed, **kwargs)
     out = folder / OUT
-    return (out / "sample" if mode == "sample" else out), False, info
+    return _data(out / "sample" if mode == "sample" else out, mode, False, info)
