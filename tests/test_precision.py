@@ -167,6 +167,19 @@ def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
                 assert part.dtype == np.float32, (name, part.dtype)
 
 
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_class_maps_and_batchnorm_statistics_are_float_numpy_under_mixed_precision(policy):
+    """Class activation maps (plotted) and VGG's batch-norm statistics leave 16 bits behind."""
+    from utils.models.vgg16bn import activation_stats
+    keras.utils.set_random_seed(0)
+    with precision_scope(policy):
+        fcn, x, _ = BUILDERS["fm.fcn_head"]()
+        head = surgery.dense_head((2, 2, 6), 3, units=8, name="probe")
+    assert fm.class_maps(fcn, x).dtype == np.float32
+    mean, var = activation_stats(head, ["probe_fc1"], floats(8, 2, 2, 6))["probe_fc1"]
+    assert mean.dtype == var.dtype == np.float64
+
+
 # ---------------------------------------------------------------------------------------------
 # Lesson 1: the hand-built VGG16 against Keras's, under the mixed policy a GPU turns on
 

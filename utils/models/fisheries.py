@@ -108,6 +108,7 @@ def fcn_head(feature_shape, num_classes, filters=64, p=0.0, lr=1e-3):
 def class_maps(fcn, features, class_idx=None):
     """Each photo's activation map for one class (default: the predicted one); lesson 7."""
     maps = keras.Model(fcn.input, fcn.get_layer(CAM_LAYER).output).predict(features, verbose=0)
+    maps = maps.astype("float32")  # 16 bits under mixed precision, which plots cannot draw
     if class_idx is None:
         class_idx = maps.mean(axis=(1, 2)).argmax(axis=-1)
     class_idx = np.broadcast_to(class_idx, (len(maps),))

@@ -23,6 +23,8 @@ def activation_stats(model, layer_names, images, batch_size=16):
     probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
     outs = probe.predict(np.asarray(images), batch_size=batch_size, verbose=0)
     outs = outs if isinstance(outs, (list, tuple)) else [outs]
+    # Under mixed precision the outputs come in 16 bits; their statistics are taken in 64.
+    outs = [np.asarray(o, dtype="float64") for o in outs]
     return {n: (o.mean(axis=0), o.var(axis=0)) for n, o in zip(layer_names, outs)}
 
 
