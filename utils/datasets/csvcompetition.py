@@ -1,0 +1,143 @@
+"""What the CSV competitions (Digit Recognizer, Disaster Tweets) share; lessons 3 and 5.
+
+Their data is three CSV files, `train.csv`, `test.csv` and `sample_submission.csv`, fetched like
+every competition's (`utils.kaggle.fetch`: the Kaggle Notebooks mount, a hand-downloaded zip, the
+API) and chosen against the stand-in by the competitions' rule (`competition.real_or_standin`).
+A stand-in is written in exactly that layout and zipped as the API serves it
+(`<competition>.zip`), then goes through the same `fetch`. Their submissions hold class labels
+(a digit, 0 or 1), not probabilities, so `label_submission` checks and writes those.
+"""
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import utils.kaggle as kg
+from utils.datasets.base import Data
+from utils.datasets.competition import read_ids
+from utils.datasets.standin import kind, mark
+from utils.kaggle import SubmissionError, fetch
+
+FILES = ("train.csv", "test.csv", "sample_submission.csv")
+SOLUTION = "standin_solution.csv"  # the stand-in's test labels, to score a submission offline
+
+
+class CompetitionFileError(ValueError):
+    """A competition's CSV that is not laid out as Kaggle ships it; the message says what to do."""
+
+
+def fetch_csvs(competition, path, use_mounted=True):
+    """The folder holding the competition's three CSVs, fetched as every competition is."""
+    folder = fetch(competition, path, use_mounted=use_mounted)
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise CompetitionFileError(
+            f"{folder} lacks {missing}; it should hold {list(FILES)} as Kaggle ships them. Delete"
+            f" the folder and fetch again, or put the files from"
+            f" https://www.kaggle.com/competitions/{competition}/data there.")
+    return folder
+
+
+def read_table(path, columns, **kwargs):
+    """A competition CSV whose header is exactly `columns`, or CompetitionFileError saying so."""
+    try:
+        table = pd.read_csv(path, **kwargs)
+    except (ValueError, OverflowError) as err:  # parser errors, and a number its dtype cannot hold
+        raise CompetitionFileError(f"{path} cannot be read as CSV ({err}); download it again.") from None
+    if list(table.columns) != list(columns):
+        shown = list(table.columns[:5]) + (["..."] if len(table.columns) > 5 else [])
+        raise CompetitionFileError(f"{path} has the columns {shown} ({len(table.columns)} in all);"
+                                   f" Kaggle's file has {_shown(columns)}. Download it again.")
+    return table
+
+
+def _shown(columns):
+    columns = list(columns)
+    return str(columns) if len(columns) <= 5 else f"[{columns[0]}, {columns[1]}, ..., {columns[-1]}]"
+
+
+def split(n, n_valid, labels, seed=0):
+    """Row numbers of a seeded split keeping each class's share: (train rows, valid rows)."""
+    from sklearn.model_selection import train_test_split
+    rows = np.arange(n)
+    counts = np.unique(labels, return_counts=True)[1]
+    # Too few rows to give every class a place on both sides: a plain seeded split then.
+    stratify = labels if counts.min() >= 2 and min(n_valid, n - n_valid) >= len(counts) else None
+    trn, val = train_test_split(rows, test_size=n_valid, stratify=stratify, random_state=seed)
+    return np.sort(trn), np.sort(val)
+
+
+def sample_rows(sample_submission, n, dest):
+    """Write the first `n` rows of the sample submission to `dest` (kept if unchanged); its path."""
+    table = pd.read_csv(sample_submission, dtype=str, keep_default_na=False).head(n)
+    dest, text = Path(dest), table.to_csv(index=False)
+    if not (dest.is_file() and dest.read_text() == text):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, dest)
+    return dest
+
+
+def write_standin(dest, competition, tables, what):
+    """Zip the stand-in's CSVs (name -> DataFrame) as Kaggle's API serves them, once; `dest`."""
+    dest = Path(dest)
+    archive = dest / f"{competition}.zip"
+    if archive.exists():
+        return dest
+    dest.mkdir(parents=True, exist_ok=True)
+    tmp = dest / f".{archive.name}.tmp"
+    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, table in tables.items():
+            if name in FILES:
+                zf.writestr(name, table.to_csv(index=False))
+    tables[SOLUTION].to_csv(dest / SOLUTION, index=False)
+    mark(dest, what)
+    tmp.rename(archive)  # last: a half-written stand-in is written again
+    return dest
+
+
+def record(name, folder, mode, standin, parts, sample_submission, counts, info=None):
+    """The Data record of a CSV competition, its test ids read from the sample submission."""
+    summary = (f"{name}: {kind(mode, standin)}, " + ", ".join(f"{n:,} {part}" for part, n in counts.items())
+               + f" rows, at {folder}")
+    return Data(name=name, path=Path(folder), standin=standin, mode=mode, parts=dict(parts),
+                sample_submission=Path(sample_submission), test_ids=read_ids(sample_submission),
+                info={"counts": counts, **(info or {})}, summary=summary)
+
+
+def label_submission(ids, labels, sample_submission, out_csv, allowed):
+    """Write a submission of class labels (integers in `allowed`) in the sample's row order,
+    after checking it against the sample submission; lessons 3, 5."""
+    sample = pd.read_csv(sample_submission, dtype=str, keep_default_na=False)
+    keys = [kg._id_key(i) for i in ids]
+    labels = np.asarray(labels)
+    problems = []
+    if len(keys) != len(labels):
+        problems.append(f"{len(keys)} ids but {len(labels)} labels")
+    else:
+        problems += kg._id_problems(keys, sample)
+        whole = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
+        bad = ~np.isin(labels, list(allowed)) if whole else np.ones(len(labels), bool)
+        if bad.any():
+            problems.append(f"{int(bad.sum())} labels are not whole numbers in"
+                            f" {sorted(allowed)} (e.g. {kg._examples(labels[bad])})")
+    if problems:
+        raise SubmissionError("Submission refused, nothing written:\n  - " + "\n  - ".join(problems))
+    by_id = dict(zip(keys, labels.astype(int)))
+    table = pd.DataFrame({sample.columns[0]: sample.iloc[:, 0],
+                          sample.columns[1]: [by_id[kg._id_key(i)] for i in sample.iloc[:, 0]]})
+    out = kg._write_csv(table, Path(out_csv))
+    print(f"Wrote {len(table):,} rows ({', '.join(table.columns)}) to {out}")
+    return out
+
+
+def score_standin(out_csv, folder, metric):
+    """`metric(truth, predicted)` of a submission against the stand-in's hidden test labels."""
+    truth = pd.read_csv(Path(folder) / SOLUTION)
+    sub = pd.read_csv(out_csv)
+    merged = truth.merge(sub, on=truth.columns[0], suffixes=("_true", "_pred"))
+    column = truth.columns[1]
+    return float(metric(merged[f"{column}_true"], merged[f"{column}_pred"]))

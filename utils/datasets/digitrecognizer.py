@@ -1,0 +1,126 @@
+"""Kaggle's Digit Recognizer (lesson 3): MNIST as a competition that never closes, and a stand-in.
+
+Kaggle ships `train.csv` (42,000 rows `label,pixel0..pixel783`), `test.csv` (28,000 rows
+`pixel0..pixel783`) and `sample_submission.csv` (`ImageId,Label`, ImageId 1..28000 in the test
+file's order); the metric is accuracy. `get` returns 28x28 uint8 images: 'train' and 'valid'
+(a seeded hold-out keeping each digit's share) as (x, y), and 'test' as x in the sample
+submission's order. `submission` writes the predicted digits checked against the sample.
+
+Offline, the stand-in is made like MNIST's (`utils.datasets.mnist`): scikit-learn's real 8x8
+handwritten digits enlarged to 28x28, split 70/30 by class with seed 0, written in Kaggle's CSV
+layout, with the test labels kept aside so a stand-in submission can be scored.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.datasets import csvcompetition as csvc
+from utils.datasets.competition import real_or_standin
+from utils.datasets.mnist import STANDIN_SPLIT, digits_split, upscale
+from utils.datasets.standin import banner
+from utils.paths import data_dir, standin_dir
+
+COMPETITION = "digit-recognizer"
+TITLE = "Kaggle's Digit Recognizer"
+SIDE = 28
+PIXELS = [f"pixel{i}" for i in range(SIDE * SIDE)]
+SAMPLE = (4200, 1000)  # DATA='sample': the first training and test rows
+HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
+              "Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+
+
+# Read as int16: a quarter of int64's memory (42,000 x 785 numbers), and room to see a value
+# outside 0-255 before it is squeezed into uint8.
+
+
+def read_train(path):
+    """(x, y) of a train.csv: 28x28 uint8 images and their digits; lesson 3."""
+    table = csvc.read_table(path, ["label", *PIXELS], dtype="int16")
+    return _images(table[PIXELS], path), _digits(table["label"], path)
+
+
+def read_test(path):
+    """The 28x28 uint8 images of a test.csv, in its order; lesson 3."""
+    return _images(csvc.read_table(path, PIXELS, dtype="int16"), path)
+
+
+def _images(pixels, path):
+    values = pixels.to_numpy()
+    if values.size and (values.min() < 0 or values.max() > 255):
+        raise csvc.CompetitionFileError(f"{path} has pixel values outside 0-255; download it again.")
+    return values.astype(np.uint8).reshape(-1, SIDE, SIDE)
+
+
+def _digits(labels, path):
+    if not labels.between(0, 9).all():
+        raise csvc.CompetitionFileError(f"{path} has labels outside 0-9; download it again.")
+    return labels.to_numpy().astype(np.uint8)
+
+
+def get(data="auto", path=None, valid_fraction=0.1, n_sample=SAMPLE, seed=0):
+    """Digit Recognizer as a Data record: 'train', 'valid' as (x, y), 'test' as x; lesson 3.
+
+    'full': Kaggle's 42,000 + 28,000 rows; 'sample': its first `n_sample` (train, test) rows;
+    'standin': scikit-learn's digits in the same files; 'auto': the real data, else the stand-in.
+    """
+    path = Path(path or data_dir() / COMPETITION)
+    return real_or_standin(data, TITLE,
+                           lambda mode: _get_real(path, mode, valid_fraction, n_sample, seed),
+                           lambda: _get_standin(valid_fraction, seed))
+
+
+def _get_real(path, mode, valid_fraction, n_sample, seed):
+    """The real competition files, fetched and read; their first rows for mode 'sample'."""
+    folder = csvc.fetch_csvs(COMPETITION, path)
+    rows = n_sample if mode == "sample" else (None, None)
+    sample = folder / "sample_submission.csv"
+    if mode == "sample":
+        sample = csvc.sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
+    return _record(folder, mode, False, sample, valid_fraction, seed, rows)
+
+
+def _get_standin(valid_fraction, seed):
+    """The stand-in, written once in Kaggle's layout, then fetched and read like the real files."""
+    dest = make_standin(standin_dir() / COMPETITION)
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    folder = csvc.fetch_csvs(COMPETITION, dest, use_mounted=False)
+    banner(TITLE, HOW_TO_GET, what="scikit-learn's real handwritten 8x8 digits, enlarged to 28x28,")
+    return _record(folder, "standin", True, folder / "sample_submission.csv", valid_fraction, seed,
+                   (None, None), info={"solution": folder / csvc.SOLUTION})
+
+
+def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None):
+    x, y = read_train(folder / "train.csv")
+    test = read_test(folder / "test.csv")
+    x, y, test = x[:rows[0]], y[:rows[0]], test[:rows[1]]
+    ids = pd.read_csv(sample, usecols=[0]).iloc[:, 0]
+    if len(ids) != len(test):
+        raise csvc.CompetitionFileError(f"{folder}: test.csv has {len(test):,} rows but {sample} has"
+                                        f" {len(ids):,}; fetch the data again.")
+    trn, val = csvc.split(len(y), round(valid_fraction * len(y)), y, seed)
+    parts = {"train": (x[trn], y[trn]), "valid": (x[val], y[val]), "test": test}
+    counts = {"train": len(trn), "valid": len(val), "test": len(test)}
+    return csvc.record(COMPETITION, folder, mode, standin, parts, sample, counts, info)
+
+
+def make_standin(dest):
+    """Write the digits stand-in as Kaggle ships the competition (digit-recognizer.zip); lesson 3."""
+    if (Path(dest) / f"{COMPETITION}.zip").exists():
+        return Path(dest)
+    x_trn, y_trn, x_test, y_test = digits_split(**STANDIN_SPLIT)
+    train = pd.DataFrame(upscale(x_trn, SIDE).reshape(len(x_trn), -1), columns=PIXELS)
+    train.insert(0, "label", y_trn)
+    test = pd.DataFrame(upscale(x_test, SIDE).reshape(len(x_test), -1), columns=PIXELS)
+    ids = np.arange(1, len(test) + 1)
+    tables = {"train.csv": train, "test.csv": test,
+              "sample_submission.csv": pd.DataFrame({"ImageId": ids, "Label": 0}),
+              csvc.SOLUTION: pd.DataFrame({"ImageId": ids, "Label": y_test})}
+    what = ("scikit-learn's 8x8 handwritten digits upscaled to 28x28, split 70/30 by class with"
+            " seed 0, in Digit Recognizer's CSV layout. " + HOW_TO_GET.replace("\n", " "))
+    return csvc.write_standin(dest, COMPETITION, tables, what)
+
+
+def submission(data, digits, out_csv):
+    """Write the predicted digit of each test image as Kaggle's ImageId,Label CSV; lesson 3."""
+    return csvc.label_submission(data.test_ids, digits, data.sample_submission, out_csv, range(10))
