@@ -43,14 +43,16 @@ def fetch_csvs(competition, path, use_mounted=True):
 def read_table(path, columns, **kwargs):
     """A competition CSV whose header is exactly `columns`, or CompetitionFileError saying so."""
     try:
-        table = pd.read_csv(path, **kwargs)
+        header = pd.read_csv(path, nrows=0).columns  # first: a wrong file is told by its header
+        if list(header) != list(columns):
+            shown = list(header[:5]) + (["..."] if len(header) > 5 else [])
+            raise CompetitionFileError(f"{path} has the columns {shown} ({len(header)} in all);"
+                                       f" Kaggle's file has {_shown(columns)}. Download it again.")
+        return pd.read_csv(path, **kwargs)
+    except (CompetitionFileError, FileNotFoundError):
+        raise
     except (ValueError, OverflowError) as err:  # parser errors, and a number its dtype cannot hold
         raise CompetitionFileError(f"{path} cannot be read as CSV ({err}); download it again.") from None
-    if list(table.columns) != list(columns):
-        shown = list(table.columns[:5]) + (["..."] if len(table.columns) > 5 else [])
-        raise CompetitionFileError(f"{path} has the columns {shown} ({len(table.columns)} in all);"
-                                   f" Kaggle's file has {_shown(columns)}. Download it again.")
-    return table
 
 
 def _shown(columns):

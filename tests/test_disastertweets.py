@@ -1,0 +1,169 @@
+"""utils/datasets/disastertweets.py: Kaggle's CSV layout by every route fetch knows, the sample,
+the stand-in, and a checked 0/1 submission.
+
+Small CSVs in the real layout (`id,keyword,location,text,target`; `id,keyword,location,text`;
+`id,target`), with the real file's awkward cells: empty keywords and locations, commas and quotes
+inside tweets, a tweet reading "NA".
+"""
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import utils.datasets.disastertweets as dt
+import utils.kaggle as kg
+from utils.datasets import csvcompetition as csvc
+from utils.datasets.standin import is_standin
+from utils.kaggle import SubmissionError
+from utils.paths import data_dir, standin_dir
+
+COMP = dt.COMPETITION
+
+pytestmark = pytest.mark.usefixtures("no_kaggle_api")
+
+TRAIN = ('id,keyword,location,text,target\n'
+         '1,,,Our Deeds are the Reason of this #earthquake May ALLAH Forgive us all,1\n'
+         '4,,,Forest fire near La Ronge Sask. Canada,1\n'
+         '5,,,"All residents asked to \'shelter in place\' are being notified by officers, ok",1\n'
+         '23,,,What\'s up man?,0\n'
+         '24,,,I love fruits,0\n'
+         '48,ablaze,Birmingham,@bbcmtd Wholesale Markets ablaze http://t.co/lHYXEOHY6C,1\n'
+         '49,ablaze,"Est. September 2012 - Bristol","We always try to bring the ""heavy"". #metal",0\n'
+         '50,ablaze,AFRICA,#AFRICANBAZE: Breaking news:Nigeria flag set ablaze in Aba.,1\n'
+         '52,ablaze,"Philadelphia, PA",Crying out for more! Set me ablaze,0\n'
+         '53,body%20bags,London. UK,NA,0\n')
+TEST = ('id,keyword,location,text\n'
+        '0,,,Just happened a terrible car crash\n'
+        '2,,,"Heard about #earthquake is different cities, stay safe everyone."\n'
+        '3,,,"there is a forest fire at spot pond, geese are fleeing across the street"\n')
+SAMPLE = "id,target\n0,0\n2,0\n3,0\n"
+
+
+def real_files():
+    return {"train.csv": TRAIN, "test.csv": TEST, "sample_submission.csv": SAMPLE}
+
+
+def write_zip(path, files):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return path
+
+
+def assert_real(data, mode="full"):
+    assert (data.standin, data.mode, data.name) == (False, mode, COMP)
+    rows = pd.concat([data["train"], data["valid"]]).sort_values("id")
+    assert rows["id"].tolist() == [1, 4, 5, 23, 24, 48, 49, 50, 52, 53]
+    assert len(data["valid"]) == 2  # 15% of 10, rounded
+    text = dict(zip(rows["id"], rows["text"]))
+    assert text[5] == "All residents asked to 'shelter in place' are being notified by officers, ok"
+    assert text[49] == 'We always try to bring the "heavy". #metal'
+    assert text[53] == "NA"  # text, not a missing value
+    where = dict(zip(rows["id"], rows["location"]))
+    assert where[1] == "" and where[52] == "Philadelphia, PA"
+    assert dict(zip(rows["id"], rows["keyword"]))[53] == "body%20bags"
+    assert data["test"]["id"].tolist() == [0, 2, 3] and data.test_ids == ["0", "2", "3"]
+
+
+def test_full_through_the_kaggle_api(monkeypatch):
+    class Api:
+        def competition_list_files(self, competition):
+            raise ConnectionError("only a size hint")
+
+        def competition_download_files(self, competition, path, quiet=False):
+            write_zip(Path(path) / f"{competition}.zip", real_files())
+
+    monkeypatch.setattr(kg, "_api", lambda: Api())
+    assert_real(dt.get("full"))
+
+
+def test_full_from_a_zip_downloaded_by_hand():
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_files())
+    data = dt.get("full")
+    assert_real(data)
+    assert not is_standin(data.path)
+
+
+def test_auto_uses_the_read_only_kaggle_notebooks_mount_and_writes_nothing_there():
+    mount = Path(os.environ["DL1_KAGGLE_INPUT"]) / COMP
+    mount.mkdir(parents=True)
+    for name, text in real_files().items():
+        (mount / name).write_text(text)
+    mount.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        data = dt.get("auto")
+        sample = dt.get("sample", n_sample=(6, 2))
+    finally:
+        mount.chmod(stat.S_IRWXU)
+    assert_real(data)
+    assert sorted(p.name for p in mount.iterdir()) == sorted(real_files())
+    assert sample.test_ids == ["0", "2"] and len(sample["train"]) + len(sample["valid"]) == 6
+    assert sample.sample_submission.parent == data_dir() / COMP / "sample"
+
+
+@pytest.mark.parametrize("files, message", [
+    ({"train.csv": TRAIN.replace(",target\n", "\n", 1)}, "has the columns"),
+    ({"train.csv": TRAIN.replace("I love fruits,0", "I love fruits,2")}, "other than 0 and 1"),
+    ({"sample_submission.csv": "id,target\n0,0\n3,0\n2,0\n"}, "ids of test.csv and"),
+])
+def test_files_not_in_kaggles_layout_say_so(files, message):
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_files() | files)
+    with pytest.raises(csvc.CompetitionFileError, match=message):
+        dt.get("auto")  # bad real data is not hidden behind the stand-in
+
+
+def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):
+    data = dt.get("auto")
+    out = capsys.readouterr().out
+    assert "Could not get Kaggle's Disaster Tweets" in out and "STAND-IN DATA" in out
+    assert data.standin and is_standin(data.path) and data.path == standin_dir() / COMP
+    assert pd.read_csv(data.path / "train.csv", nrows=0).columns.tolist() == dt.TRAIN_COLUMNS
+    assert pd.read_csv(data.path / "test.csv", nrows=0).columns.tolist() == dt.TEST_COLUMNS
+    assert data.info["counts"] == {"train": 1275, "valid": 225, "test": 500}
+    assert 0.35 < data.info["positive_share"] < 0.5  # the real file has 43% disasters
+    train = data["train"]
+    assert (train["keyword"] == "").any() and (train["location"] == "").any()
+    assert train["location"].str.contains(",").any()  # quoted cells, as in the real file
+
+
+def test_the_standin_is_learnable_and_a_submission_is_scored_with_f1(tmp_path):
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score
+    data = dt.get("standin")
+    words = CountVectorizer().fit(data["train"]["text"])
+    model = LogisticRegression(max_iter=500).fit(words.transform(data["train"]["text"]),
+                                                 data["train"]["target"])
+    valid = f1_score(data["valid"]["target"], model.predict(words.transform(data["valid"]["text"])))
+    assert 0.8 < valid < 1.0  # learnable, but the flipped labels keep it from perfect
+    labels = model.predict(words.transform(data["test"]["text"]))
+    out = dt.submission(data, labels, tmp_path / "submission.csv")
+    assert out.read_text().splitlines()[0] == "id,target"
+    assert set(pd.read_csv(out)["target"]) <= {0, 1}
+    assert csvc.score_standin(out, data.path, f1_score) > 0.8
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.array([0.2, 0.9, 0.4]), r"not whole numbers in \[0, 1\]"),
+    (np.array([0, 1, 2]), r"1 labels are not whole numbers"),
+    (np.array([0, 1]), "3 ids but 2 labels"),
+])
+def test_a_bad_submission_is_refused_and_nothing_written(tmp_path, labels, message):
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_files())
+    data = dt.get("full")
+    with pytest.raises(SubmissionError, match=message):
+        dt.submission(data, labels, tmp_path / "submission.csv")
+    assert not (tmp_path / "submission.csv").exists()
+
+
+def test_submission_ids_in_another_order_are_written_in_the_samples(tmp_path):
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_files())
+    data = dt.get("full")
+    out = csvc.label_submission(["3", "0", "2"], np.array([1, 0, 1]), data.sample_submission,
+                                tmp_path / "s.csv", (0, 1))
+    assert out.read_text() == "id,target\n0,0\n2,1\n3,1\n"

@@ -1,0 +1,175 @@
+"""Kaggle's Disaster Tweets, `nlp-getting-started` (lesson 5): a text competition that never
+closes, and a stand-in.
+
+Kaggle ships `train.csv` (7,613 rows `id,keyword,location,text,target`; target 1 when the tweet
+is about a real disaster), `test.csv` (3,263 rows, no target) and `sample_submission.csv`
+(`id,target`, in the test file's order); the metric is F1 on the 1s. Keywords are URL-encoded
+(`body%20bags`), and keyword and location are often empty. `get` returns pandas tables: 'train'
+and 'valid' (a seeded hold-out keeping the share of 1s) and 'test' in the sample's order, with
+empty fields as "" (so "NA" in a tweet stays text). `submission` writes 0/1 labels checked against
+the sample.
+
+Offline, the stand-in is written in the same layout from templates: tweets about fires, floods
+and crashes, and everyday tweets that borrow the same words as figures of speech ("this traffic
+is a disaster"), as the real ones do, with a few labels flipped.
+"""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from utils.datasets import csvcompetition as csvc
+from utils.datasets.competition import read_ids, real_or_standin
+from utils.datasets.standin import banner
+from utils.paths import data_dir, standin_dir
+
+COMPETITION = "nlp-getting-started"
+TITLE = "Kaggle's Disaster Tweets"
+TEST_COLUMNS = ["id", "keyword", "location", "text"]
+TRAIN_COLUMNS = [*TEST_COLUMNS, "target"]
+SAMPLE = (1500, 500)  # DATA='sample': the first training and test rows
+STANDIN = (1500, 500)  # the stand-in's training and test tweets
+HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
+              "Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+TEXT = {"keyword": str, "location": str, "text": str}
+
+
+def read_train(path):
+    """A train.csv as a table: id, keyword, location, text, target (0 or 1); lesson 5."""
+    table = csvc.read_table(path, TRAIN_COLUMNS, dtype={**TEXT, "id": "int64", "target": "int64"},
+                            keep_default_na=False)
+    if not table["target"].isin([0, 1]).all():
+        raise csvc.CompetitionFileError(f"{path} has targets other than 0 and 1; download it again.")
+    return table
+
+
+def read_test(path):
+    """A test.csv as a table: id, keyword, location, text; lesson 5."""
+    return csvc.read_table(path, TEST_COLUMNS, dtype={**TEXT, "id": "int64"}, keep_default_na=False)
+
+
+def get(data="auto", path=None, valid_fraction=0.15, n_sample=SAMPLE, standin=STANDIN, seed=0):
+    """Disaster Tweets as a Data record of tables 'train', 'valid' and 'test'; lesson 5.
+
+    'full': Kaggle's 7,613 + 3,263 tweets; 'sample': its first `n_sample` (train, test) rows;
+    'standin': template tweets in the same files; 'auto': the real data, else the stand-in.
+    """
+    path = Path(path or data_dir() / COMPETITION)
+    return real_or_standin(data, TITLE,
+                           lambda mode: _get_real(path, mode, valid_fraction, n_sample, seed),
+                           lambda: _get_standin(standin, valid_fraction, seed))
+
+
+def _get_real(path, mode, valid_fraction, n_sample, seed):
+    """The real competition files, fetched and read; their first rows for mode 'sample'."""
+    folder = csvc.fetch_csvs(COMPETITION, path)
+    rows = n_sample if mode == "sample" else (None, None)
+    sample = folder / "sample_submission.csv"
+    if mode == "sample":
+        sample = csvc.sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
+    return _record(folder, mode, False, sample, valid_fraction, seed, rows)
+
+
+def _get_standin(standin, valid_fraction, seed):
+    """The stand-in, written once in Kaggle's layout, then fetched and read like the real files."""
+    dest = make_standin(standin_dir() / COMPETITION, *standin, seed=seed)
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    folder = csvc.fetch_csvs(COMPETITION, dest, use_mounted=False)
+    banner(TITLE, HOW_TO_GET, what="template tweets")
+    return _record(folder, "standin", True, folder / "sample_submission.csv", valid_fraction, seed,
+                   (None, None), info={"solution": folder / csvc.SOLUTION})
+
+
+def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None):
+    train = read_train(folder / "train.csv").head(rows[0])
+    test = read_test(folder / "test.csv").head(rows[1])
+    ids = [str(i) for i in test["id"]]
+    if ids != read_ids(sample):
+        raise csvc.CompetitionFileError(f"{folder}: the ids of test.csv and {sample} differ; fetch"
+                                        " the data again.")
+    trn, val = csvc.split(len(train), round(valid_fraction * len(train)), train["target"], seed)
+    parts = {"train": train.iloc[trn].reset_index(drop=True),
+             "valid": train.iloc[val].reset_index(drop=True), "test": test}
+    counts = {"train": len(trn), "valid": len(val), "test": len(test)}
+    return csvc.record(COMPETITION, folder, mode, standin, parts, sample, counts,
+                       {"positive_share": float(train["target"].mean())} | (info or {}))
+
+
+def submission(data, labels, out_csv):
+    """Write the predicted 0/1 of each test tweet as Kaggle's id,target CSV; lesson 5."""
+    return csvc.label_submission(data.test_ids, labels, data.sample_submission, out_csv, (0, 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# The stand-in
+
+PLACES = ["California", "Calgary", "New York, NY", "Nairobi", "Mumbai", "the coast", "Texas",
+          "London, UK", "Manila", "downtown"]
+FILLER = ["RT", "omg", "today", "#news", "please", "everyone", "now", "wow", "@user", "again"]
+DISASTER = [
+    ("wildfire", "Wildfire near {place} forces {n} families to evacuate #wildfire"),
+    ("flood", "Flash flood warning for {place}: roads under water, stay home"),
+    ("earthquake", "Magnitude {m} earthquake hits {place}, buildings collapsed"),
+    ("derailment", "{n} injured after train derailment near {place} http://t.co/{code}"),
+    ("evacuated", "Residents of {place} evacuated as the river keeps rising"),
+    ("bombing", "Police confirm {n} dead in {place} bombing; suspect arrested"),
+    ("storm", "Storm knocks out power to {n},000 homes in {place}"),
+    ("body%20bags", "Rescue crews in {place} bring out body bags after the collapse"),
+    ("fire", "House fire in {place}, firefighters on scene, {n} people rescued"),
+    ("crash", "Plane crash near {place} airport, {n} survivors reported"),
+]
+EVERYDAY = [
+    ("fire", "This new track is fire, on repeat all day \U0001f525"),
+    ("disaster", "My hair today is a total disaster lol"),
+    ("bombing", "I was bombing my exam so hard, send help"),
+    ("flood", "A flood of emails after the long weekend, yay"),
+    ("crash", "Gonna crash on the couch and watch movies in {place}"),
+    ("body%20bags", "Those new body bags by the brand are so \"cute\", want one"),
+    ("storm", "Taking the city by storm with my new shoes"),
+    ("wildfire", "That rumour spread like wildfire at school, omg"),
+    (None, "Loving the sunshine in {place} today, coffee and a good book"),
+    (None, "Who's watching the game tonight? Let's go!! http://t.co/{code}"),
+]
+
+
+def _tweet(rng, templates):
+    keyword, text = templates[int(rng.integers(len(templates)))]
+    text = text.format(place=PLACES[int(rng.integers(len(PLACES)))], n=int(rng.integers(2, 60)),
+                       m=round(float(rng.uniform(4, 8)), 1), code="".join(
+                           rng.choice(list("abcdefghijkXYZ0123"), 10)))
+    # words both kinds of tweet use, so no template is one fixed string
+    text = " ".join([*rng.choice(FILLER, int(rng.integers(0, 2))), text,
+                     *rng.choice(FILLER, int(rng.integers(0, 3)))])
+    location = PLACES[int(rng.integers(len(PLACES)))] if rng.random() < 0.6 else ""
+    if keyword is None or rng.random() < 0.1:
+        keyword = ""  # as in the real file, some tweets have no keyword
+    return keyword, location, text
+
+
+def standin_tables(n_train, n_test, seed=0, positive=0.43, noise=0.05):
+    """The stand-in's tables: train, test, sample submission and the hidden test labels."""
+    rng = np.random.default_rng(seed)
+    n = n_train + n_test
+    target = (rng.random(n) < positive).astype(int)
+    rows = [_tweet(rng, DISASTER if t else EVERYDAY) for t in target]
+    flip = rng.random(n) < noise  # real labels are noisy too
+    target = np.where(flip, 1 - target, target)
+    ids = np.sort(rng.choice(np.arange(3 * n), n, replace=False))  # ids with gaps, as Kaggle's
+    table = pd.DataFrame(rows, columns=["keyword", "location", "text"])
+    table.insert(0, "id", ids)
+    table["target"] = target
+    is_test = np.zeros(n, bool)
+    is_test[rng.permutation(n)[:n_test]] = True
+    train, test = table[~is_test], table[is_test]
+    return {"train.csv": train, "test.csv": test[TEST_COLUMNS],
+            "sample_submission.csv": pd.DataFrame({"id": test["id"], "target": 0}),
+            csvc.SOLUTION: test[["id", "target"]]}
+
+
+def make_standin(dest, n_train=STANDIN[0], n_test=STANDIN[1], seed=0):
+    """Write the tweets stand-in as Kaggle ships the competition (nlp-getting-started.zip); lesson 5."""
+    if (Path(dest) / f"{COMPETITION}.zip").exists():
+        return Path(dest)
+    what = (f"Template tweets, seed {seed}, in Disaster Tweets' CSV layout. "
+            + HOW_TO_GET.replace("\n", " "))
+    return csvc.write_standin(dest, COMPETITION, standin_tables(n_train, n_test, seed), what)
