@@ -4,6 +4,7 @@ Nothing here reaches the network; the one test that imports the real kaggle pack
 an empty home folder and no KAGGLE_* variables, where it finds no credentials and stays offline.
 """
 import errno
+import os
 import importlib.util
 import socket
 import sys
@@ -394,6 +395,7 @@ def test_fetch_lets_unknown_api_errors_through(monkeypatch):
 
 
 BANNER = "Authentication required to call the Kaggle API."
+TOKEN = '{"username": "student", "key": "s3cr3t-key"}'
 
 
 @pytest.fixture
@@ -429,7 +431,11 @@ def fake_kaggle(tmp_path, monkeypatch, fresh_kaggle):
 
 
 @pytest.mark.parametrize("body", ["raise SystemExit(1)", "raise RuntimeError('no username')"])
-def test_missing_credentials_give_one_message_and_no_banner(fake_kaggle, data, capsys, body):
+def test_missing_credentials_give_one_message_and_no_banner(fake_kaggle, data, capsys, body,
+                                                           monkeypatch):
+    # complete-looking credentials, so kaggle's own authenticate() runs and refuses them
+    monkeypatch.setenv("KAGGLE_USERNAME", "student")
+    monkeypatch.setenv("KAGGLE_KEY", "expired")
     fake_kaggle(body)
     with pytest.raises(kg.KaggleError) as caught:
         kg.fetch(COMP)
@@ -481,7 +487,7 @@ def test_credentials_present_reads_env_vars_files_and_nothing(tmp_path, monkeypa
     config.mkdir()
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(config))
     assert not kg.credentials_present()
-    (config / "kaggle.json").write_text("{}")
+    (config / "kaggle.json").write_text(TOKEN)
     (config / "kaggle.json").chmod(0o600)
     assert kg.credentials_present()
     monkeypatch.delenv("KAGGLE_CONFIG_DIR")
@@ -489,7 +495,7 @@ def test_credentials_present_reads_env_vars_files_and_nothing(tmp_path, monkeypa
     home_json = tmp_path / "home" / ".kaggle" / "kaggle.json"
     home_json.parent.mkdir(parents=True)
     assert not kg.credentials_present()
-    home_json.write_text("{}")
+    home_json.write_text(TOKEN)
     home_json.chmod(0o600)
     assert kg.credentials_present()
     assert "kaggle" not in sys.modules  # cheap: the kaggle package is never imported
@@ -633,3 +639,137 @@ def test_submit_refuses_a_missing_or_non_csv_file_before_calling_kaggle(tmp_path
     notes.write_text("hello")
     with pytest.raises(kg.KaggleError, match="not a CSV"):
         kg.submit(notes, COMP, "try")
+
+
+# ---------------------------------------------------------------------------------------------
+# Broken credentials, unwritable folders, bad sample submissions: each named precisely
+
+
+@pytest.mark.parametrize("token, env, expected", [
+    ('{"username": "student", "key": ', {}, "not a valid token file"),
+    ('{"username": "student"}', {}, "no 'key' entry"),
+    ('{"key": "s3cr3t-key"}', {}, "no 'username' entry"),
+    ('["student", "s3cr3t-key"]', {}, "must hold"),
+    (None, {"KAGGLE_USERNAME": "student"}, "KAGGLE_USERNAME is set but KAGGLE_KEY is not"),
+    (None, {"KAGGLE_KEY": "s3cr3t-key"}, "KAGGLE_KEY is set but KAGGLE_USERNAME is not"),
+])
+def test_broken_credentials_are_named_and_never_counted_as_present(tmp_path, monkeypatch, token,
+                                                                   env, expected):
+    if token is not None:
+        path = tmp_path / "home" / ".kaggle" / "kaggle.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(token)
+        path.chmod(0o600)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(kg, "_api", REAL_API)
+    assert not kg.credentials_present()  # what `make doctor` prints as present or MISSING
+    assert expected in kg.credentials_problem()
+    with pytest.raises(kg.KaggleError, match=expected) as caught:
+        kg._api()
+    assert "s3cr3t-key" not in str(caught.value) and "Create New Token" in str(caught.value)
+    assert_clean_error(caught.value)
+
+
+def test_a_kaggle_json_completed_by_an_environment_variable_is_present(tmp_path, monkeypatch):
+    path = tmp_path / "home" / ".kaggle" / "kaggle.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"username": "student"}')
+    path.chmod(0o600)
+    monkeypatch.setenv("KAGGLE_KEY", "k")  # kaggle lets the variable fill in the missing entry
+    assert kg.credentials_present() and kg.credentials_problem() is None
+
+
+@pytest.mark.parametrize("mine, theirs", [("folder", "file"), ("file", "folder")])
+def test_extracting_never_deletes_a_file_or_folder_of_the_same_name(data, mine, theirs):
+    if mine == "folder":
+        (data / "notes").mkdir(parents=True)
+        (data / "notes" / "mine.txt").write_text("my notes")
+        write_zip(data / "extra.zip", {"notes": b"the zip's file"})
+    else:
+        data.mkdir(parents=True)
+        (data / "notes").write_text("my notes")
+        write_zip(data / "extra.zip", {"notes/theirs.txt": b"the zip's file"})
+    with pytest.raises(kg.KaggleError) as caught:
+        kg.fetch(COMP)
+    message = str(caught.value)
+    assert str(data / "extra.zip") in message and str(data / "notes") in message
+    assert f"holds a {theirs}" in message and "nothing was deleted" in message
+    assert_clean_error(caught.value)
+    kept = data / "notes" / "mine.txt" if mine == "folder" else data / "notes"
+    assert kept.read_text() == "my notes"
+    assert not list(data.glob(kg.PARTIAL + "*")) and not (data / kg.MARKER).exists()
+
+
+def test_an_interrupted_extraction_whose_zip_was_deleted_is_not_marked_complete(data, monkeypatch):
+    """Extraction stopped half way (the scratch folder is still there), then the student deleted
+    the zip: the folder looks extracted by hand, but it is not complete."""
+    (data / "train").mkdir(parents=True)
+    (data / "train" / "cat.0.jpg").write_bytes(CAT)
+    (data / f"{kg.PARTIAL}train.zip" / "train").mkdir(parents=True)
+    (data / f"{kg.PARTIAL}train.zip" / "train" / "dog.0.jpg").write_bytes(DOG[:10])
+
+    def no_credentials():
+        raise kg.KaggleError("No Kaggle API credentials found (test).")
+    monkeypatch.setattr(kg, "_api", no_credentials)
+    with pytest.raises(kg.KaggleError, match="interrupted and its zip is gone") as caught:
+        kg.fetch(COMP)
+    assert "put the zip in" in str(caught.value)
+    assert not (data / kg.MARKER).exists()
+
+
+@pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
+def test_an_unwritable_data_folder_is_one_clear_error(data, monkeypatch, code):
+    competition_zip(data / f"{COMP}.zip")
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if self.is_relative_to(data):
+            raise OSError(code, os.strerror(code), str(self))
+        return real_mkdir(self, *args, **kwargs)
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    with pytest.raises(kg.KaggleError, match="Cannot write to") as caught:
+        kg.fetch(COMP)
+    assert "DL1_DATA" in str(caught.value) and "/kaggle/working" in str(caught.value)
+    assert_clean_error(caught.value)
+
+
+def test_a_submission_cut_short_by_a_full_disk_leaves_no_file(tmp_path, monkeypatch):
+    sample = tmp_path / "sample.csv"
+    sample.write_bytes(SAMPLE)
+    real_to_csv = pd.DataFrame.to_csv
+
+    def disk_full(self, path, *args, **kwargs):
+        Path(path).write_text("id,lab")  # half a file, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(pd.DataFrame, "to_csv", disk_full)
+    with pytest.raises(kg.KaggleError, match="disk is full"):
+        kg.make_submission([1, 2], [0.1, 0.9], sample, tmp_path / "out" / "sub.csv")
+    assert list((tmp_path / "out").iterdir()) == []
+    monkeypatch.setattr(pd.DataFrame, "to_csv", real_to_csv)
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("id,label\n1,0.5\nçà,0.5\n".encode("latin-1"), "not UTF-8"),
+    (b"", "is empty"),
+    (b"id\n1\n2\n", "1 column"),
+])
+def test_a_bad_sample_submission_says_what_is_wrong(tmp_path, content, expected):
+    sample = tmp_path / "sample_submission.csv"
+    sample.write_bytes(content)
+    with pytest.raises(kg.SubmissionError, match=expected) as caught:
+        kg.make_submission([1, 2], [0.1, 0.9], sample, tmp_path / "sub.csv")
+    assert str(sample) in str(caught.value) and "fetch the competition's data again" in str(
+        caught.value)
+    assert not (tmp_path / "sub.csv").exists()
+
+
+def test_make_doctor_names_broken_credentials_as_the_api_would(tmp_path, capsys):
+    from utils import env
+    path = tmp_path / "home" / ".kaggle" / "kaggle.json"
+    path.parent.mkdir(parents=True)
+    path.write_text('{"username": "student"}')
+    path.chmod(0o600)
+    env.doctor()
+    line = next(l for l in capsys.readouterr().out.splitlines() if "credentials" in l)
+    assert "BROKEN" in line and "no 'key' entry" in line and "present" not in line

@@ -206,7 +206,7 @@ def _warn(quiet, message):
 
 def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
-    from utils.kaggle import credentials_present
+    from utils.kaggle import NO_CREDENTIALS, credentials_problem
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     for name in KEY_PACKAGES:
         absent = "not installed (optional)" if name == "bcolz-zipline" else "MISSING"
@@ -218,7 +218,10 @@ def doctor():
     if info.platform == "local":  # Colab and Kaggle run their own Jupyter
         from utils.jupyter_config import summary as jupyter_summary
         print(f"jupyter        {jupyter_summary()}")
-    print(f"kaggle         credentials {'present' if credentials_present() else 'MISSING'}")
+    problem = credentials_problem()  # the same check the Kaggle calls make
+    state = ("present" if problem is None else
+             "MISSING" if problem == NO_CREDENTIALS else f"BROKEN: {problem}")
+    print(f"kaggle         credentials {state}")
     root = data_dir()
     for comp in COMPETITIONS:
         here = (root / comp).exists()

@@ -16,6 +16,7 @@ traceback attached.
 import contextlib
 import errno
 import io
+import json
 import os
 import shutil
 import socket
@@ -39,6 +40,7 @@ PARTIAL = ".partial-"      # prefix of the scratch folder a zip is extracted int
 STARTED = ".fetching"      # the kit began filling the folder (removed with MARKER's writing)
 PROGRESS_MIN_BYTES = 20 * 2**20  # smaller zips extract too fast for a progress bar to help
 
+NO_CREDENTIALS = "No Kaggle API credentials found."
 _UPLOAD_FAILED = "Could not submit to competition"  # kaggle 2.x returns this instead of raising
 _warned = set()
 
@@ -56,15 +58,41 @@ class SubmissionError(ValueError):
 
 
 def credentials_present():
-    """True when Kaggle API credentials are set up (the key is never read); make doctor, all lessons."""
-    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
-        return True
-    if os.environ.get("KAGGLE_API_TOKEN"):
-        return True
+    """True when usable Kaggle API credentials are set up (the key is never shown); make doctor."""
+    return credentials_problem() is None
+
+
+def credentials_problem():
+    """None when Kaggle API credentials are set up, else one line saying what is missing or wrong."""
+    user, key = os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY")
+    if (user and key) or os.environ.get("KAGGLE_API_TOKEN"):
+        return None
     found = [p for p in _credential_files() if p.is_file()]
     for p in found:
         _warn_if_readable(p)
-    return bool(found)
+    if any(p.name != "kaggle.json" for p in found):  # kaggle 2.x's token files: its own format
+        return None
+    if found:  # kaggle reads the first kaggle.json it finds; the variables override its entries
+        return _kaggle_json_problem(found[0], {"username": user, "key": key})
+    if user or key:
+        have, lack = ("KAGGLE_USERNAME", "KAGGLE_KEY") if user else ("KAGGLE_KEY", "KAGGLE_USERNAME")
+        return f"{have} is set but {lack} is not: set both (or use a kaggle.json token)."
+    return NO_CREDENTIALS
+
+
+def _kaggle_json_problem(path, overrides):
+    """What is wrong with a kaggle.json, or None; the key itself is never put in a message."""
+    try:
+        entries = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        return (f"{path} is not a valid token file ({type(exc).__name__}: it must be the JSON"
+                ' {"username": ..., "key": ...} that Kaggle downloads).')
+    if not isinstance(entries, dict):
+        return f'{path} must hold {{"username": ..., "key": ...}}, not a {type(entries).__name__}.'
+    missing = [k for k in ("username", "key") if not (overrides.get(k) or entries.get(k))]
+    if missing:
+        return f"{path} has no {' and no '.join(repr(k) for k in missing)} entry."
+    return None
 
 
 def _credential_files():
@@ -89,8 +117,8 @@ def _warn_if_readable(path):
                       f"protect your Kaggle key with: chmod 600 {path}", stacklevel=3)
 
 
-def _credentials_help():
-    return ("No Kaggle API credentials found.\n"
+def _credentials_help(problem=NO_CREDENTIALS):
+    return (f"{problem}\n"
             '  1. Sign in at https://www.kaggle.com/settings and, under "API", click "Create New Token";'
             " a kaggle.json file downloads.\n"
             "  2. Move it to ~/.kaggle/kaggle.json (or into the folder named by $KAGGLE_CONFIG_DIR)"
@@ -101,9 +129,9 @@ def _credentials_help():
 
 def _api():
     """An authenticated KaggleApi, or KaggleError saying how to set up credentials."""
-    for path in _credential_files():
-        if path.is_file():
-            _warn_if_readable(path)
+    problem = credentials_problem()
+    if problem is not None:  # named here: kaggle itself says "not found" for all of these
+        raise KaggleError(_credentials_help(problem)) from None
     # Importing kaggle authenticates at once and prints a help banner when it finds no credentials;
     # that banner would land in notebook outputs, so it is swallowed and replaced by our message.
     # authenticate() then ends with exit(1), a SystemExit that `except Exception` would miss.
@@ -199,6 +227,16 @@ def fetch(competition, path=None, use_mounted=True):
     never written to: its zips are extracted into `path` and its other files linked there.
     """
     path = Path(path) if path is not None else data_dir() / competition
+    try:
+        return _fetch(competition, path, use_mounted)
+    except OSError as exc:
+        err = _folder_error(exc, path)
+        if err is None:
+            raise
+        raise err from None
+
+
+def _fetch(competition, path, use_mounted):
     if (path / MARKER).exists():
         return path
     if path.is_dir() and not _zips(path) and _extracted_by_hand(path):
@@ -217,6 +255,17 @@ def fetch(competition, path=None, use_mounted=True):
     return path
 
 
+def _folder_error(exc, path, fix="point DL1_DATA at a folder you can write to"
+                                   " (on Kaggle Notebooks: under /kaggle/working)"):
+    """The KaggleError for a folder that cannot be written (read-only, no permission, full)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return _translate(exc, "", path)
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return KaggleError(f"Cannot write to {exc.filename or path} ({exc.strerror}): {fix},"
+                           " then re-run.")
+    return None
+
+
 def _started(path):
     # Written before the kit puts anything in `path`: a folder it left half done is never taken
     # for one the student extracted by hand.
@@ -226,10 +275,16 @@ def _started(path):
 
 def _extracted_by_hand(path):
     """True when a folder holds data files but no zip, and the kit never worked in it."""
-    if (path / STARTED).exists() or (path / DONE_LIST).exists():
+    if _unfinished(path):
         return False
     return any(not e.name.startswith(".") and not e.name.endswith((".zip", ".kaggle-partial"))
                for e in path.iterdir())
+
+
+def _unfinished(path):
+    """True when the kit began extracting into `path` and did not finish (a crash, a stop)."""
+    return path.is_dir() and any([(path / STARTED).exists(), (path / DONE_LIST).exists(),
+                                  any(path.glob(PARTIAL + "*"))])
 
 
 def mounted_input(competition):
@@ -273,7 +328,10 @@ def _download(competition, path):
     try:
         api = _api()
     except KaggleError as err:
-        raise KaggleError(f"{err}\nOr {_by_hand(competition, path)}, then re-run.") from None
+        # Zips deleted after an interrupted extraction: say so, as the folder looks nearly done.
+        gone = (f"The extraction into {path} was interrupted and its zip is gone, so it cannot be"
+                " finished.\n" if _unfinished(path) else "")
+        raise KaggleError(f"{gone}{err}\nOr {_by_hand(competition, path)}, then re-run.") from None
     _started(path)  # only now: without credentials the data folder stays as it was
     size = _remote_size(api, competition)
     if size:
@@ -353,20 +411,29 @@ def _extract(zip_path, dest):
         if exc.errno == errno.ENOSPC:
             raise _translate(exc, "", dest) from None
         raise
-    for entry in list(scratch.iterdir()) if scratch.exists() else []:
-        _move(entry, dest / entry.name)
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        for entry in list(scratch.iterdir()) if scratch.exists() else []:
+            _move(entry, dest / entry.name, zip_path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _move(src, dst):
+def _move(src, dst, zip_path):
+    """Move an extracted entry into place; a folder already there is merged into, never deleted."""
     # Renames are atomic; a folder already there (from another zip or a rerun) is merged into.
     if src.is_dir() and dst.is_dir() and not dst.is_symlink():
         for child in src.iterdir():
-            _move(child, dst / child.name)
+            _move(child, dst / child.name, zip_path)
         src.rmdir()
         return
-    if dst.is_dir() and not dst.is_symlink():
-        shutil.rmtree(dst)
+    if dst.is_symlink():
+        dst.unlink()  # a link fetch made to a mounted file: the file itself stays where it is
+    elif dst.exists() and (src.is_dir() or dst.is_dir()):
+        # A file and a folder of the same name: replacing either loses what the student had.
+        found, wanted = ("folder", "file") if dst.is_dir() else ("file", "folder")
+        raise KaggleError(f"{zip_path} holds a {wanted} {src.name!r} where {dst} is a {found};"
+                          f" nothing was deleted. Move {dst} elsewhere (or delete it if it is not"
+                          " yours), then re-run.") from None
     os.replace(src, dst)
 
 
@@ -395,7 +462,7 @@ def do_clip(arr, mx):
 
 def make_submission(ids, probs, sample_submission, out_csv, clip=None):
     """Write a submission CSV shaped and checked like the sample submission; lessons 1, 4, 7."""
-    sample = _read_sample(sample_submission)
+    sample = read_sample(sample_submission)
     preds, problems = _prediction_table(ids, probs, sample, clip)
     if not problems:  # a table of the wrong shape makes the row checks meaningless
         problems = _id_problems(preds.index, sample) + _value_problems(preds)
@@ -409,10 +476,24 @@ def make_submission(ids, probs, sample_submission, out_csv, clip=None):
     return out
 
 
-def _read_sample(sample):
+def read_sample(sample):
+    """A sample submission as text columns, or SubmissionError saying what is wrong with the file."""
     if isinstance(sample, pd.DataFrame):
         return sample
-    return pd.read_csv(sample, dtype=str, keep_default_na=False)
+    again = "fetch the competition's data again (or download it from its Data page)"
+    try:
+        table = pd.read_csv(sample, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        raise SubmissionError(f"{sample} is not UTF-8 text, as Kaggle's sample submissions are;"
+                              f" it was changed or damaged: {again}.") from None
+    except pd.errors.EmptyDataError:
+        raise SubmissionError(f"{sample} is empty: {again}.") from None
+    except pd.errors.ParserError as exc:
+        raise SubmissionError(f"{sample} is not a readable CSV ({exc}): {again}.") from None
+    if table.shape[1] < 2:
+        raise SubmissionError(f"{sample} has {table.shape[1]} column(s); a sample submission has an"
+                              f" id column and at least one prediction column: {again}.")
+    return table
 
 
 def _id_key(value):
@@ -491,10 +572,18 @@ def _value_problems(preds):
 
 
 def _write_csv(table, out):
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    table.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(tmp, index=False)
+        os.replace(tmp, out)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)  # a half-written file is never left behind, nor taken for ours
+        err = (_folder_error(exc, out.parent, "write the submission to a folder you can write to")
+               if isinstance(exc, OSError) else None)
+        if err is None:
+            raise
+        raise err from None
     return out
 
 

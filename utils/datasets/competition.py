@@ -50,8 +50,8 @@ def place(src, dst):
 
 def read_ids(sample_submission):
     """The ids (first column, as text) of a sample submission, in its order."""
-    table = pd.read_csv(sample_submission, dtype=str, keep_default_na=False)
-    return [i.strip() for i in table.iloc[:, 0]]
+    from utils.kaggle import read_sample  # its errors say what is wrong with the file
+    return [i.strip() for i in read_sample(sample_submission).iloc[:, 0]]
 
 
 def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=0):
@@ -60,7 +60,8 @@ def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=
     test_files = sorted(test_files, key=lambda p: p.name)
     chosen = sorted(np.random.default_rng(seed + 2).permutation(len(test_files))[:n])
     picked = [test_files[i] for i in chosen]
-    table = pd.read_csv(sample_submission, dtype=str, keep_default_na=False)
+    from utils.kaggle import read_sample
+    table = read_sample(sample_submission)
     wanted = {id_of(p.name) for p in picked}
     rows = table[table.iloc[:, 0].str.strip().isin(wanted)]
     if len(rows) != len(wanted):
