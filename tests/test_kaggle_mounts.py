@@ -188,3 +188,13 @@ def test_sample_of_hand_downloaded_zips_runs_to_a_submission(real_layouts, tmp_p
     csv = kg.make_submission(ids, probs[:, 0] if columns == 1 else probs, data.sample_submission,
                              tmp_path / "sub.csv")
     assert sorted(pd.read_csv(csv, dtype=str).iloc[:, 0]) == sorted(data.test_ids)
+
+
+@pytest.mark.usefixtures("no_kaggle_api")
+def test_a_samples_record_counts_the_sample_not_the_full_set(real_layouts):
+    shutil.copytree(real_layouts["statefarm", "zipped"], data_dir() / statefarm.COMPETITION)
+    _, _, settings = DATASETS["statefarm"]
+    data = statefarm.get("sample", **settings)
+    assert data.info["counts"] == {part: len(list(data[part].rglob("*.jpg")))
+                                   for part in ("train", "valid", "test")}
+    assert data.info["valid_drivers"]  # the split it was drawn from stays on record

@@ -91,5 +91,5 @@ def record(name, folder, mode, standin, parts, sample_submission, info=None):
                + f" images, at {folder}")
     return Data(name=name, path=Path(folder), standin=standin, mode=mode, parts=dict(parts),
                 sample_submission=Path(sample_submission),
-                test_ids=read_ids(sample_submission), info={"counts": counts, **(info or {})},
+                test_ids=read_ids(sample_submission), info={**(info or {}), "counts": counts},
                 summary=summary)
