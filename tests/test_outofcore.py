@@ -101,3 +101,17 @@ def test_fit_copies_a_memmap_into_memory_and_the_stream_does_not(tmp_path):
     streamed = growth(ArrayBatches(x, y, batch_size=8))
     copied = growth(x, y, batch_size=8)
     assert streamed < 0.25 and copied > 0.8, (streamed, copied)
+
+
+def test_lesson7_trains_no_head_on_a_memory_mapped_array():
+    """Lesson 7's heads once took the precomputed features (memmaps) straight into fit, which
+    copies them whole: every fit there must read through a stream instead."""
+    import json
+    import re
+    from pathlib import Path
+    nb = json.loads((Path(__file__).parents[1] / "nbs" / "lesson7.ipynb").read_text())
+    code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    firsts = re.findall(r"\.fit\(\s*([^,)]+)", code)
+    assert len(firsts) >= 6, firsts  # the heads, the size model, boxes, the FCN, pseudo-labels
+    features = re.compile(r"^\[?\s*(trn|val|tst)_l?x\b")
+    assert not [arg for arg in firsts if features.match(arg)], firsts
