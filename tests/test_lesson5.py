@@ -21,6 +21,8 @@ def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
     assert acc["GloVe, frozen"] > 0.8  # the stand-in vectors already know the sentiment words
     assert summary["glove_missing"] > 0  # some words are left out of the stand-in GloVe
     assert summary["vgg_bn_max_change"] < 1e-4
+    trust = summary["trustworthiness"]  # t-SNE keeps each word's nearest neighbours, PCA less so
+    assert summary["tsne_words"] >= 100 and trust["t-SNE"] > trust["PCA"]
     text = page.read_text()
     assert "STAND-IN DATA" in text and "GloVe" in text
     assert not (tmp_path / "data" / "glove").exists()  # the stand-in never lands as real data
