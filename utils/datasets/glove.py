@@ -42,8 +42,8 @@ COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
               f"{GLOVE_URL} (822 MB) into data/glove/ once.")
 FASTTEXT_URL = "https://dl.fbaipublicfiles.com/fasttext/vectors-crawl/cc.{lang}.300.vec.gz"
-FASTTEXT_HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
-                       "cc.{lang}.300.vec.gz (1-2 GB) from dl.fbaipublicfiles.com into data/fasttext/.")
+FASTTEXT_HOW_TO_GET = ("Real vectors: get_fasttext('full', '{lang}') on a machine with internet downloads\n"
+                       "cc.{lang}.300.vec.gz (1-2 GB) from dl.fbaipublicfiles.com into data/fasttext/ once.")
 # The stand-in's words: groups of related meaning, so nearest neighbours have something to find.
 STANDIN_GROUPS = [["犬", "猫", "動物", "ペット"], ["東京", "大阪", "京都", "都市"],
                   ["食べる", "飲む", "料理", "ご飯"], ["映画", "俳優", "監督", "作品"]]
