@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from utils.runner import run_lesson
+from utils.runner import policy_in_force, run_lesson
 from utils.scratch import sgd
 
 
@@ -65,9 +65,11 @@ def test_scratch_sgd_does_not_import_tensorflow():
 
 def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
     results = tmp_path / "results"
     ipynb, page = run_lesson("lesson2", {"DATA": "standin", "SGD_FRAMES": 6,
                                          "RESULTS": str(results)}, tmp_path / "build")
+    assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
     s = json.loads((results / "summary.json").read_text())
     assert s["standin"] is True and s["weights"] is None
     assert s["sgd"]["last_loss"] < s["sgd"]["first_loss"] / 50

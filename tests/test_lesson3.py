@@ -8,7 +8,7 @@ import pytest
 from utils.datasets import mnist
 from utils.datasets.standin import is_standin
 from utils.download import DownloadError
-from utils.runner import run_lesson
+from utils.runner import policy_in_force, run_lesson
 
 
 def test_standin_is_the_real_digits_upscaled_with_a_fixed_stratified_split(tmp_path):
@@ -102,10 +102,12 @@ def test_read_rejects_a_file_that_is_not_mnist(tmp_path):
 
 def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
     results = tmp_path / "results"
     ipynb, page = run_lesson("lesson3", {"DATA": "standin", "EPOCHS": 2, "AUG_EPOCHS": 1,
                                          "MNIST_EPOCHS": 1, "ENSEMBLE_EPOCHS": 2, "N_ENSEMBLE": 2,
                                          "RESULTS": str(results)}, tmp_path / "build")
+    assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
     s = json.loads((results / "summary.json").read_text())
     assert s["standin"] is True and s["mnist_standin"] is True
     assert s["svc_peer"] == pytest.approx(0.9944, abs=1e-4)

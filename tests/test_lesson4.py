@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from utils.runner import run_lesson
+from utils.runner import policy_in_force, run_lesson
 
 FAST = {"DATA": "standin", "MOVIELENS": "standin", "STANDIN_SIZE": [5, 5, 40],
         "HEAD_EPOCHS": 15, "PSEUDO_EPOCHS": 2, "CROSSTAB_STEPS": 600, "OPT_STEPS": 150}
@@ -12,8 +12,10 @@ FAST = {"DATA": "standin", "MOVIELENS": "standin", "STANDIN_SIZE": [5, 5, 40],
 
 def test_lesson4_runs_on_standins_and_reaches_its_targets(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
     results = tmp_path / "results"
     ipynb, page = run_lesson("lesson4", {**FAST, "RESULTS": str(results)}, tmp_path / "build")
+    assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
     s = json.loads((results / "summary.json").read_text())
     assert s["standin"] and s["movielens_standin"] and s["statefarm_standin"]
 

@@ -69,7 +69,10 @@ def sentiment_lstm(vocab, seq_len, dim=32, units=100, lr=0.001):
     """Embedding then an LSTM reading the review word by word; lesson 5."""
     inputs = keras.Input((seq_len,), dtype="int32")
     x = layers.SpatialDropout1D(0.2)(_embedding(vocab, dim)(inputs))
-    x = layers.LSTM(units)(x)
+    # The LSTM keeps its state in float32 under mixed precision too: in bfloat16 (8 bits of
+    # mantissa, rounded at each of 100 words) lesson 5's LSTM reached 0.60 on the stand-in
+    # against 0.72 in float32.
+    x = layers.LSTM(units, dtype="float32")(x)
     out = layers.Dense(1, activation="sigmoid", dtype="float32")(x)
     return _compiled(inputs, out, "sentiment_lstm", lr)
 
