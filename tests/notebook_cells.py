@@ -15,7 +15,7 @@ def cell_source(lesson, tag):
 
 
 def run_cell(lesson, tag, **names):
-    """Execute the tagged cell in a namespace holding `names` (its imports); return the namespace."""
+    """Execute the tagged cell in a namespace holding `names` (what it imports); return it."""
     namespace = dict(names)
     exec(compile(cell_source(lesson, tag), f"{lesson}.ipynb[{tag}]", "exec"), namespace)
     return namespace
