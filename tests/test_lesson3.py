@@ -121,5 +121,10 @@ def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
     assert ens["n"] == 2 and len(ens["members"]) == 2 and s["n_test"] == 540
     assert ens["accuracy"] > 0.5
     assert ens["mistakes"] == round((1 - ens["accuracy"]) * 540)
+    # Digit Recognizer's stand-in test digits are MNIST's stand-in test digits: the reused
+    # ensemble's submission scores exactly its accuracy, so no row moved through the CSVs
+    dr = s["digit_recognizer"]
+    assert dr["standin"] is True and dr["overlap"] == 0 and not dr["retrained"]
+    assert dr["rows"] == 540 and dr["accuracy"] == ens["accuracy"]
     assert (results / "train_convlayer_features.bc" / "array.npy").exists()
     assert "STAND-IN DATA" in page.read_text()

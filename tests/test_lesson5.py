@@ -28,3 +28,11 @@ def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
     text = page.read_text()
     assert "STAND-IN DATA" in text and "GloVe" in text
     assert not (tmp_path / "data" / "glove").exists()  # the stand-in never lands as real data
+    tweets = summary["disaster_tweets"]  # the homework section: Kaggle's Disaster Tweets
+    assert tweets["standin"] is True and tweets["rows"] == 500
+    assert set(tweets["models"]) == {"Conv1D", "GloVe, frozen", "LSTM"}
+    # the threshold picked on validation is never worse there than 0.5
+    assert all(m["f1"] >= m["f1_at_0.5"] for m in tweets["models"].values())
+    assert tweets["test_f1"] > 0.7  # on the stand-in's kept test labels; template tweets
+    assert (results / "disaster-tweets-submission.csv").read_text().startswith("id,target\n")
+    assert "fasttext-ja: STAND-IN data" in text  # the Japanese vectors' stand-in was loaded
