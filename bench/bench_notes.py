@@ -1,0 +1,68 @@
+"""Benchmark: wall time of the lecture notes, each lesson and all seven, on the stand-ins.
+
+`make notes` executes every lesson notebook at its default parameters (the stand-in data offline)
+and renders its HTML. This script runs exactly that once (`utils.runner.notes`, into a scratch
+build folder so the real notes are left alone) and times each lesson's `run_lesson` inside it,
+so each lesson is run once, not twice. A lesson's time includes starting its kernel and writing
+its HTML, as `make lessonN` does; only the Python start-up of `make lessonN` itself is left out.
+Targets: at most 120 s per lesson and 600 s for all seven (DEVELOPERS.md's budgets, 2 cores).
+
+Run by `make bench`, or `python bench/bench_notes.py` from the repo root. Always exits 0.
+"""
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.benchline import bench_line  # noqa: E402
+from utils import runner  # noqa: E402
+
+LESSON_TARGET_S, NOTES_TARGET_S = 120, 600
+
+
+def timed_notes():
+    """Run `make notes`'s work once; returns ({lesson: seconds or None if it failed}, total s)."""
+    seconds, real_run = {}, runner.run_lesson
+
+    def timed_run(name, *args, **kwargs):
+        start = time.perf_counter()
+        seconds[name] = None  # stays None if the notebook fails
+        out = real_run(name, *args, **kwargs)
+        seconds[name] = time.perf_counter() - start
+        return out
+
+    runner.run_lesson = timed_run  # notes() looks it up in its module at each call
+    start = time.perf_counter()
+    try:
+        runner.notes()
+    finally:
+        runner.run_lesson = real_run
+    return seconds, time.perf_counter() - start
+
+
+def main():
+    scratch = Path(tempfile.mkdtemp(prefix="bench_notes_"))
+    os.environ["DL1_BUILD"] = str(scratch)  # the notebooks' kernels inherit it
+    try:
+        seconds, total = timed_notes()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    cores = os.cpu_count()
+    for name in runner.LESSONS:
+        note = f"({cores} cores)" if seconds.get(name) is not None else "(failed or not written)"
+        bench_line(f"make {name} wall time", seconds.get(name), "<=", LESSON_TARGET_S,
+                   fmt="{:.0f} s", note=note)
+    failed = [n for n in runner.LESSONS if seconds.get(n) is None]
+    bench_line("make notes wall time (all seven lessons)", None if failed else total, "<=",
+               NOTES_TARGET_S, fmt="{:.0f} s", note=f"({', '.join(failed)} failed; ran "
+               f"{total:.0f} s)" if failed else f"({cores} cores)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
