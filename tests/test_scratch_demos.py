@@ -42,14 +42,17 @@ def test_max_pool_matches_keras_and_drops_odd_edges():
     np.testing.assert_allclose(ours, keras.ops.convert_to_numpy(theirs)[0].transpose(2, 0, 1))
 
 
-def test_edge_filters_light_up_on_their_edges():
+def test_edge_filters_fire_on_the_bottom_and_right_edges_of_ink():
     square = np.zeros((10, 10), np.float32)
-    square[3:8, 3:8] = 1
-    top = conv.conv2d(square, conv.TOP_EDGE)
-    left = conv.conv2d(square, conv.LEFT_EDGE)
-    # Output row i covers input rows i..i+2: ink below dark gives a negative top-edge response.
-    assert top.min() == -3 and np.unravel_index(top.argmin(), top.shape)[0] == 1
-    assert left.min() == -3 and np.unravel_index(left.argmin(), left.shape)[1] == 1
+    square[3:8, 3:8] = 1  # ink on rows and columns 3..7
+    bottom = conv.conv2d(square, conv.BOTTOM_EDGE)
+    right = conv.conv2d(square, conv.RIGHT_EDGE)
+    # Output row i covers input rows i..i+2: it is +3 only where ink lies above paper, i.e. on
+    # the square's last ink rows (6 and 7), never along its top, where the response is -3.
+    assert bottom.max() == 3 and set(np.nonzero(bottom == 3)[0]) == {6, 7}
+    assert set(np.nonzero(bottom == -3)[0]) == {1, 2}
+    assert right.max() == 3 and set(np.nonzero(right == 3)[1]) == {6, 7}
+    np.testing.assert_array_equal(right, conv.conv2d(square.T, conv.BOTTOM_EDGE).T)
 
 
 def test_conv_stages_shapes_and_relu():

@@ -1,7 +1,8 @@
 """A convolutional network by hand on one handwritten digit, in plain numpy; lesson 4.
 
 The course showed this in a spreadsheet: a digit as a grid of numbers, two 3x3 filters sliding
-over it (one lights up on top edges, one on left edges), a second layer whose filters look at both
+over it (one lights up where ink lies above paper, the bottom edge of a stroke; its transpose
+where ink lies left of paper, a right edge), a second layer whose filters look at both
 of the first layer's outputs at once, ReLU (negatives become 0), a 2x2 max-pool (keep the largest
 of each 2x2 square) and a dense layer that turns what is left into ten class scores. Each step is
 a few lines here, and `conv_stages` keeps every intermediate picture so the notebook can show them.
@@ -10,10 +11,12 @@ import numpy as np
 
 from utils.download import keras_cache
 
-# Two hand-made first-layer filters: the spreadsheet's top-edge and left-edge detectors.
-TOP_EDGE = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float32)
-LEFT_EDGE = TOP_EDGE.T.copy()
-FIRST_LAYER = np.stack([TOP_EDGE, LEFT_EDGE])[:, None]  # (out=2, in=1, 3, 3)
+# Two hand-made first-layer filters. Under cross-correlation (what Keras computes) a row of 1s
+# above a row of -1s fires where ink (1) lies above paper (0): a stroke's BOTTOM edge. Its
+# transpose fires where ink lies left of paper: a RIGHT edge.
+BOTTOM_EDGE = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float32)
+RIGHT_EDGE = BOTTOM_EDGE.T.copy()
+FIRST_LAYER = np.stack([BOTTOM_EDGE, RIGHT_EDGE])[:, None]  # (out=2, in=1, 3, 3)
 
 
 def _mnist_cache():
