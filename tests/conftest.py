@@ -34,4 +34,4 @@ def no_kaggle_api(offline_kaggle_env, monkeypatch):
 
     def no_api():
         raise kg.KaggleError("No Kaggle API credentials found (test).")
-    monkeypatch.setattr(kg, "_api", no_api)
+    monkeypatch.setattr(kg.api, "connect", no_api)

@@ -72,7 +72,7 @@ def test_full_through_the_kaggle_api(monkeypatch):
         def competition_download_files(self, competition, path, quiet=False):
             write_zip(Path(path) / f"{competition}.zip", tables)
 
-    monkeypatch.setattr(kg, "_api", lambda: Api())
+    monkeypatch.setattr(kg.api, "connect", lambda: Api())
     assert_real(dr.get("full"), tables)
 
 

@@ -78,7 +78,7 @@ def test_full_through_the_kaggle_api(monkeypatch):
         def competition_download_files(self, competition, path, quiet=False):
             write_zip(Path(path) / f"{competition}.zip", real_files())
 
-    monkeypatch.setattr(kg, "_api", lambda: Api())
+    monkeypatch.setattr(kg.api, "connect", lambda: Api())
     assert_real(dt.get("full"))
 
 
@@ -164,6 +164,6 @@ def test_a_bad_submission_is_refused_and_nothing_written(tmp_path, labels, messa
 def test_submission_ids_in_another_order_are_written_in_the_samples(tmp_path):
     write_zip(data_dir() / COMP / f"{COMP}.zip", real_files())
     data = dt.get("full")
-    out = csvc.label_submission(["3", "0", "2"], np.array([1, 0, 1]), data.sample_submission,
-                                tmp_path / "s.csv", (0, 1))
+    out = kg.label_submission(["3", "0", "2"], np.array([1, 0, 1]), data.sample_submission,
+                              tmp_path / "s.csv", (0, 1))
     assert out.read_text() == "id,target\n0,0\n2,1\n3,1\n"

@@ -348,7 +348,7 @@ def test_the_standin_never_mixes_with_a_mounted_real_competition(tmp_path, monke
 def test_get_auto_falls_back_to_the_standin_when_the_download_fails(monkeypatch, capsys):
     def refused():
         raise kg.KaggleError("Kaggle refused access (HTTP 403): accept the rules (test).")
-    monkeypatch.setattr(kg, "_api", refused)
+    monkeypatch.setattr(kg.api, "connect", refused)
     data = dc.get("auto", standin=STANDIN)
     assert data.standin is True and data.path == standin_dir() / COMP
     out = capsys.readouterr().out

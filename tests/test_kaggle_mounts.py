@@ -106,7 +106,7 @@ def with_credentials(offline_kaggle_env, monkeypatch):
 
     def api_must_not_be_used():
         raise AssertionError("the Kaggle API was called although the data is mounted")
-    monkeypatch.setattr(kg, "_api", api_must_not_be_used)
+    monkeypatch.setattr(kg.api, "connect", api_must_not_be_used)
 
 
 CONDITIONS = [("auto", "no_kaggle_api"), ("auto", "with_credentials"),

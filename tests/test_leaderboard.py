@@ -129,7 +129,7 @@ def csv(tmp_path):
 
 
 def use(monkeypatch, api):
-    monkeypatch.setattr(kg, "_api", lambda: api)
+    monkeypatch.setattr(kg.api, "connect", lambda: api)
     return api
 
 
@@ -279,7 +279,7 @@ def test_the_cache_never_looks_like_the_competitions_data(monkeypatch):
     lb.leaderboard(comp)
     folder = lb.board_path(comp).parent.parent
     # fetch would take a folder of plain files for data extracted by hand, and download nothing
-    assert not kg._extracted_by_hand(folder) and kg._zips(folder) == []
+    assert not kg.fetching._extracted_by_hand(folder) and kg.fetching._zips(folder) == []
 
 
 # ---------------------------------------------------------------------------------------------

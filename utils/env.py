@@ -206,7 +206,7 @@ def _warn(quiet, message):
 
 def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
-    from utils.kaggle import NO_CREDENTIALS, credentials_problem
+    from utils.kaggle.api import NO_CREDENTIALS, credentials_problem
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     for name in KEY_PACKAGES:
         absent = "not installed (optional)" if name == "bcolz-zipline" else "MISSING"

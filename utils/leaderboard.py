@@ -24,8 +24,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pandas as pd
 
-import utils.kaggle as kg
-from utils.kaggle import KaggleError
+from utils.kaggle import api as kaggle_api  # `api` names the client passed in below
+from utils.kaggle.api import KaggleError
+from utils.kaggle.submission import submit
 from utils.paths import data_dir
 
 BAR = 0.5               # the course's homework bar: the top half of the leaderboard
@@ -69,15 +70,15 @@ class Rank:
 def submit_and_rank(csv, competition, message, timeout=900, interval=10, plot=True,
                     sleep=time.sleep, clock=time.monotonic):
     """Submit a CSV, wait for its score, and print where it ranks on the public board; lessons 1, 3-5, 7."""
-    api = kg._api()
-    closed = check_accepts_submissions(api, competition)
+    client = kaggle_api.connect()
+    closed = check_accepts_submissions(client, competition)
     try:
-        result = kg.submit(csv, competition, message)
+        result = submit(csv, competition, message)
     except KaggleError as err:
         raise (_late_refusal(competition, closed, err) or err) from None
     scores = wait_for_score(competition, getattr(result, "ref", None), timeout, interval,
-                            api=api, sleep=sleep, clock=clock)
-    board, age = leaderboard(competition, api=api)
+                            api=client, sleep=sleep, clock=clock)
+    board, age = leaderboard(competition, api=client)
     board = _without_team(board, scores.team)
     where = rank(scores.public, board["Score"])
     print(report(competition, where, scores, age, closed))
@@ -124,7 +125,7 @@ def _closed_on(deadline):
 
 def _late_refusal(competition, closed, err):
     """A clearer error for a refused late submission, or None when the competition is open."""
-    status = kg._http_status(err.__context__) if err.__context__ else None
+    status = err.status
     if closed is None or status in (None, 401):
         return None
     rules = (" Kaggle also answers so when the rules were not accepted: accept them at"
@@ -138,10 +139,11 @@ def _late_refusal(competition, closed, err):
 def wait_for_score(competition, ref=None, timeout=900, interval=10, api=None,
                    sleep=time.sleep, clock=time.monotonic):
     """Poll the learner's submissions until `ref` (default: the newest) is scored; its Scores."""
-    api = api or kg._api()
+    api = api or kaggle_api.connect()
     start = clock()
     while True:
-        sub = _find(kg._call(api.competition_submissions, competition, competition=competition), ref)
+        listing = kaggle_api.call(api.competition_submissions, competition, competition=competition)
+        sub = _find(listing, ref)
         status = _status(sub)
         waited = clock() - start
         print(f"\rWaiting for Kaggle to score submission {getattr(sub, 'ref', ref)}: {status},"
@@ -205,7 +207,7 @@ def leaderboard(competition, api=None, refresh=True):
     cached = board_path(competition)
     if refresh:
         try:
-            _download(api or kg._api(), competition, cached)
+            _download(api or kaggle_api.connect(), competition, cached)
         except KaggleError as err:
             if not cached.is_file():
                 raise KaggleError(f"{err}\nNo copy of the '{competition}' leaderboard is cached in"
@@ -224,8 +226,8 @@ def _download(api, competition, dest):
     scratch.mkdir(parents=True)
     try:
         # No path for the error: its advice (put a hand-downloaded zip there) is for the data.
-        kg._call(api.competition_leaderboard_download, competition,
-                 competition=competition, path=str(scratch), quiet=True)
+        kaggle_api.call(api.competition_leaderboard_download, competition,
+                        competition=competition, path=str(scratch), quiet=True)
         csv = _board_csv(scratch, competition)
         read_board(csv)  # checked before it replaces a good cached copy
         os.replace(csv, dest)

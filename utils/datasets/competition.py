@@ -23,7 +23,7 @@ def real_or_standin(mode, title, get_real, get_standin):
     """A competition by data mode (`standin.by_mode`, the rule every dataset follows): in 'auto'
     a KaggleError (no mount, no zip, no credentials, no network) is printed, then the stand-in."""
     # Imported here: the datasets that never touch Kaggle need not load its plumbing.
-    from utils.kaggle import KaggleError
+    from utils.kaggle.api import KaggleError
 
     return by_mode(mode, title, get_real, get_standin, KaggleError)
 
@@ -50,7 +50,7 @@ def place(src, dst):
 
 def read_ids(sample_submission):
     """The ids (first column, as text) of a sample submission, in its order."""
-    from utils.kaggle import read_sample  # its errors say what is wrong with the file
+    from utils.kaggle.submission import read_sample  # its errors say what is wrong with the file
     return [i.strip() for i in read_sample(sample_submission).iloc[:, 0]]
 
 
@@ -60,7 +60,7 @@ def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=
     test_files = sorted(test_files, key=lambda p: p.name)
     chosen = sorted(np.random.default_rng(seed + 2).permutation(len(test_files))[:n])
     picked = [test_files[i] for i in chosen]
-    from utils.kaggle import read_sample
+    from utils.kaggle.submission import read_sample
     table = read_sample(sample_submission)
     wanted = {id_of(p.name) for p in picked}
     rows = table[table.iloc[:, 0].str.strip().isin(wanted)]

@@ -5,7 +5,7 @@ every competition's (`utils.kaggle.fetch`: the Kaggle Notebooks mount, a hand-do
 API) and chosen against the stand-in by the competitions' rule (`competition.real_or_standin`).
 A stand-in is written in exactly that layout and zipped as the API serves it
 (`<competition>.zip`), then goes through the same `fetch`. Their submissions hold class labels
-(a digit, 0 or 1), not probabilities, so `label_submission` checks and writes those.
+(a digit, 0 or 1), not probabilities: `utils.kaggle.label_submission` checks and writes those.
 """
 import os
 import zipfile
@@ -14,11 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import utils.kaggle as kg
 from utils.datasets.base import Data
 from utils.datasets.competition import read_ids
 from utils.datasets.standin import kind, mark
-from utils.kaggle import SubmissionError, fetch
+from utils.kaggle.fetching import fetch
 
 FILES = ("train.csv", "test.csv", "sample_submission.csv")
 SOLUTION = "standin_solution.csv"  # the stand-in's test labels, to score a submission offline
@@ -26,6 +25,17 @@ SOLUTION = "standin_solution.csv"  # the stand-in's test labels, to score a subm
 
 class CompetitionFileError(ValueError):
     """A competition's CSV that is not laid out as Kaggle ships it; the message says what to do."""
+
+
+def get_real(competition, path, mode, n_sample, read):
+    """The real competition files fetched, and `read(folder, mode, sample_submission, rows)`'s Data;
+    for mode 'sample' the first rows (n_sample: train rows, test rows) with a sample for them."""
+    folder = fetch_csvs(competition, path)
+    rows = n_sample if mode == "sample" else (None, None)
+    sample = folder / "sample_submission.csv"
+    if mode == "sample":
+        sample = sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
+    return read(folder, mode, sample, rows)
 
 
 def fetch_csvs(competition, path, use_mounted=True):
@@ -108,32 +118,6 @@ def record(name, folder, mode, standin, parts, sample_submission, counts, info=N
     return Data(name=name, path=Path(folder), standin=standin, mode=mode, parts=dict(parts),
                 sample_submission=Path(sample_submission), test_ids=read_ids(sample_submission),
                 info={"counts": counts, **(info or {})}, summary=summary)
-
-
-def label_submission(ids, labels, sample_submission, out_csv, allowed):
-    """Write a submission of class labels (integers in `allowed`) in the sample's row order,
-    after checking it against the sample submission; lessons 3, 5."""
-    sample = pd.read_csv(sample_submission, dtype=str, keep_default_na=False)
-    keys = [kg._id_key(i) for i in ids]
-    labels = np.asarray(labels)
-    problems = []
-    if len(keys) != len(labels):
-        problems.append(f"{len(keys)} ids but {len(labels)} labels")
-    else:
-        problems += kg._id_problems(keys, sample)
-        whole = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
-        bad = ~np.isin(labels, list(allowed)) if whole else np.ones(len(labels), bool)
-        if bad.any():
-            problems.append(f"{int(bad.sum())} labels are not whole numbers in"
-                            f" {sorted(allowed)} (e.g. {kg._examples(labels[bad])})")
-    if problems:
-        raise SubmissionError("Submission refused, nothing written:\n  - " + "\n  - ".join(problems))
-    by_id = dict(zip(keys, labels.astype(int)))
-    table = pd.DataFrame({sample.columns[0]: sample.iloc[:, 0],
-                          sample.columns[1]: [by_id[kg._id_key(i)] for i in sample.iloc[:, 0]]})
-    out = kg._write_csv(table, Path(out_csv))
-    print(f"Wrote {len(table):,} rows ({', '.join(table.columns)}) to {out}")
-    return out
 
 
 def score_standin(out_csv, folder, metric):

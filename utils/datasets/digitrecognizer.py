@@ -19,6 +19,7 @@ from utils.datasets import csvcompetition as csvc
 from utils.datasets.competition import real_or_standin
 from utils.datasets.mnist import STANDIN_SPLIT, digits_split, upscale
 from utils.datasets.standin import banner
+from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "digit-recognizer"
@@ -65,19 +66,12 @@ def get(data="auto", path=None, valid_fraction=0.1, n_sample=SAMPLE, seed=0):
     'standin': scikit-learn's digits in the same files; 'auto': the real data, else the stand-in.
     """
     path = Path(path or data_dir() / COMPETITION)
+
+    def read_real(folder, mode, sample, rows):
+        return _record(folder, mode, False, sample, valid_fraction, seed, rows)
     return real_or_standin(data, TITLE,
-                           lambda mode: _get_real(path, mode, valid_fraction, n_sample, seed),
+                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real),
                            lambda: _get_standin(valid_fraction, seed))
-
-
-def _get_real(path, mode, valid_fraction, n_sample, seed):
-    """The real competition files, fetched and read; their first rows for mode 'sample'."""
-    folder = csvc.fetch_csvs(COMPETITION, path)
-    rows = n_sample if mode == "sample" else (None, None)
-    sample = folder / "sample_submission.csv"
-    if mode == "sample":
-        sample = csvc.sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
-    return _record(folder, mode, False, sample, valid_fraction, seed, rows)
 
 
 def _get_standin(valid_fraction, seed):
@@ -123,4 +117,4 @@ def make_standin(dest):
 
 def submission(data, digits, out_csv):
     """Write the predicted digit of each test image as Kaggle's ImageId,Label CSV; lesson 3."""
-    return csvc.label_submission(data.test_ids, digits, data.sample_submission, out_csv, range(10))
+    return label_submission(data.test_ids, digits, data.sample_submission, out_csv, range(10))

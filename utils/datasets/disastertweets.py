@@ -21,6 +21,7 @@ import pandas as pd
 from utils.datasets import csvcompetition as csvc
 from utils.datasets.competition import read_ids, real_or_standin
 from utils.datasets.standin import banner
+from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "nlp-getting-started"
@@ -55,19 +56,12 @@ def get(data="auto", path=None, valid_fraction=0.15, n_sample=SAMPLE, standin=ST
     'standin': template tweets in the same files; 'auto': the real data, else the stand-in.
     """
     path = Path(path or data_dir() / COMPETITION)
+
+    def read_real(folder, mode, sample, rows):
+        return _record(folder, mode, False, sample, valid_fraction, seed, rows)
     return real_or_standin(data, TITLE,
-                           lambda mode: _get_real(path, mode, valid_fraction, n_sample, seed),
+                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real),
                            lambda: _get_standin(standin, valid_fraction, seed))
-
-
-def _get_real(path, mode, valid_fraction, n_sample, seed):
-    """The real competition files, fetched and read; their first rows for mode 'sample'."""
-    folder = csvc.fetch_csvs(COMPETITION, path)
-    rows = n_sample if mode == "sample" else (None, None)
-    sample = folder / "sample_submission.csv"
-    if mode == "sample":
-        sample = csvc.sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
-    return _record(folder, mode, False, sample, valid_fraction, seed, rows)
 
 
 def _get_standin(standin, valid_fraction, seed):
@@ -97,7 +91,7 @@ def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None
 
 def submission(data, labels, out_csv):
     """Write the predicted 0/1 of each test tweet as Kaggle's id,target CSV; lesson 5."""
-    return csvc.label_submission(data.test_ids, labels, data.sample_submission, out_csv, (0, 1))
+    return label_submission(data.test_ids, labels, data.sample_submission, out_csv, (0, 1))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from PIL import Image, ImageDraw
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
 from utils.datasets.standin import banner, mark
-from utils.kaggle import fetch
+from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "state-farm-distracted-driver-detection"

@@ -1,0 +1,98 @@
+"""Simulated Kaggle for the tests of utils.kaggle: hand-made zips and a fake API client.
+
+`isolated` (autouse where imported) gives scratch folders, no credentials, and an API that must
+not be touched; `use_api` puts a fake client in its place.
+"""
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import utils.kaggle as kg
+
+COMP = "dogs-vs-cats-redux-kernels-edition"
+CAT, DOG, TEST1 = b"cat-jpeg-bytes" * 50, b"dog-jpeg-bytes" * 50, b"test-jpeg-bytes" * 50
+SAMPLE = b"id,label\n1,0.5\n2,0.5\n"
+
+
+def write_zip(path, files):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
+
+
+def inner_zips(folder):
+    """train.zip and test.zip laid out like dogs-vs-cats, plus the sample submission."""
+    write_zip(folder / "train.zip", {"train/cat.0.jpg": CAT, "train/dog.0.jpg": DOG})
+    write_zip(folder / "test.zip", {"test/1.jpg": TEST1})
+    (folder / "sample_submission.csv").write_bytes(SAMPLE)
+
+
+def competition_zip(path):
+    """`<comp>.zip` holding train.zip, test.zip and sample_submission.csv, as Kaggle serves it."""
+    parts = path.parent / "parts"
+    inner_zips(parts)
+    files = {p.name: p.read_bytes() for p in sorted(parts.iterdir())}
+    for p in parts.iterdir():
+        p.unlink()
+    parts.rmdir()
+    return write_zip(path, files)
+
+
+def assert_extracted(folder):
+    assert (folder / "train" / "cat.0.jpg").read_bytes() == CAT
+    assert (folder / "train" / "dog.0.jpg").read_bytes() == DOG
+    assert (folder / "test" / "1.jpg").read_bytes() == TEST1
+    assert (folder / "sample_submission.csv").read_bytes() == SAMPLE
+    assert (folder / kg.fetching.MARKER).exists()
+    assert not list(folder.glob(kg.fetching.PARTIAL + "*"))
+
+
+def assert_clean_error(err):
+    assert err.__cause__ is None and err.__suppress_context__
+
+
+class FakeResponse:
+    def __init__(self, status_code):
+        self.status_code = status_code
+
+
+class FakeApi:
+    """Stands in for an authenticated KaggleApi; `error` makes every call raise it."""
+
+    def __init__(self, error=None, submit_result="ok"):
+        self.error, self.submit_result, self.calls = error, submit_result, []
+
+    def competition_download_files(self, competition, path=None, force=False, quiet=True):
+        self.calls.append(("download", competition, path, quiet))
+        if self.error:
+            raise self.error
+        competition_zip(Path(path) / f"{competition}.zip")
+
+    def competition_submit(self, file_name, message, competition, quiet=False):
+        self.calls.append(("submit", file_name, message, competition))
+        if self.error:
+            raise self.error
+        return self.submit_result
+
+
+def use_api(monkeypatch, api):
+    monkeypatch.setattr(kg.api, "connect", lambda: api)
+    return api
+
+
+@pytest.fixture
+def isolated(offline_kaggle_env, monkeypatch):
+    """Scratch data, home and Kaggle-input folders; no credentials; the API must not be touched."""
+    monkeypatch.setattr(kg.api, "_warned", set())
+
+    def no_api():
+        raise AssertionError("the Kaggle API was called")
+    monkeypatch.setattr(kg.api, "connect", no_api)
+
+
+@pytest.fixture
+def data(tmp_path):
+    return tmp_path / "data" / COMP
