@@ -124,8 +124,8 @@ def test_label_submission_writes_whole_labels_in_sample_order(tmp_path, sample, 
 
 
 @pytest.mark.parametrize("ids, labels, reason", [
-    ([1, 2, 3, 4, 5], [0, 1, 0.5, 1, 0], "5 labels are not whole numbers in [0, 1]"),
-    ([1, 2, 3, 4, 5], [0, 1, 2, 1, 0], "1 labels are not whole numbers in [0, 1]"),
+    ([1, 2, 3, 4, 5], [0, 1, 0.5, 1, 0], "5 labels are not whole numbers in [0, 1] (e.g. 0.0, 1.0, 0.5, ...)"),
+    ([1, 2, 3, 4, 5], [0, 1, 2, 1, 0], "1 labels are not whole numbers in [0, 1] (e.g. 2)"),
     ([1, 2, 3, 4, 4], [0, 1, 0, 1, 0], "ids appear more than once (e.g. '4')"),
     ([1, 2, 3, 4], [0, 1, 0, 1], "1 of the sample's 5 ids are missing (e.g. '5')"),
     ([1, 2, 3, 4, 5], [0, 1], "5 ids but 2 labels"),

@@ -60,9 +60,9 @@ def label_submission(ids, labels, sample_submission, out_csv, allowed):
         problems += _id_problems(keys, sample)
         whole = np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.bool_)
         bad = ~np.isin(labels, list(allowed)) if whole else np.ones(len(labels), bool)
-        if bad.any():
+        if bad.any():  # examples as plain numbers, not numpy's np.int64(2)
             problems.append(f"{int(bad.sum())} labels are not whole numbers in"
-                            f" {sorted(allowed)} (e.g. {_examples(labels[bad])})")
+                            f" {sorted(allowed)} (e.g. {_examples(labels[bad].tolist())})")
     _refuse_if(problems)
     by_id = dict(zip(keys, labels.astype(int)))
     table = pd.DataFrame({sample.columns[0]: sample.iloc[:, 0],
