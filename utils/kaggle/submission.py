@@ -1,4 +1,4 @@
-"""Submissions checked against the sample submission before they are written, and sent; lessons 1, 3-5, 7.
+"""Submissions checked against the sample submission, written, and sent; lessons 1, 3-5, 7.
 
 `make_submission` writes probabilities, `label_submission` class labels (a digit, 0 or 1), each
 only once the file matches the competition's sample submission (every id once, nothing else, every
@@ -73,6 +73,7 @@ def label_submission(ids, labels, sample_submission, out_csv, allowed):
 
 
 def _refuse_if(problems):
+    """SubmissionError listing every problem found, when there are any."""
     if problems:
         raise SubmissionError("Submission refused, nothing written:\n  - " + "\n  - ".join(problems))
 
