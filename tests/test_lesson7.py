@@ -25,6 +25,10 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     assert s["resnet50"]["bn_layers"] == 53 and s["resnet50"]["params"] > 23_000_000
     assert s["bn_modes"]["frozen"]["moving_mean_after"] == 5.0
     assert s["bn_checks"]["frozen_bn_same"] and not s["bn_checks"]["trainable_bn_same"]
+    # ResNet50 fine-tuned once: the last stage moved, the first conv and every BN statistic did not
+    ft = s["resnet50_finetune"]
+    assert ft["last_conv_moved"] > 0 and ft["first_conv_moved"] == 0 and ft["bn_stats_moved"] == 0
+    assert 0 <= ft["val_accuracy"] <= 1
 
     # Every box lined up with its photo, nothing left over in the stand-in
     folder = tmp_path / "data/standin" / fi.COMPETITION
@@ -43,6 +47,11 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     assert s["multi_output"]["class_val_accuracy"] > 0.3
     assert s["multi_output"]["box_iou"] > s["multi_output"]["mean_box_iou"] + 0.1
     assert s["cam_hits_in_box"] > 0.5
+    # Without pooling the map keeps the features' resolution (72x128 photos, conv3: 9x16);
+    # the course's pooled model halves it twice.
+    assert s["cam_all-conv"]["map_shape"] == [9, 16] and s["cam_pooled"]["map_shape"] == [2, 4]
+    assert s["cam_hits_in_box"] == s["cam_all-conv"]["hits_in_box"]
+    assert 0 <= s["cam_pooled"]["hits_in_box"] <= 1 and s["fcn_pooled_val_accuracy"] > 0.125
     assert 0 <= s["pseudo_val_accuracy"] <= 1
 
     # A clipped submission shaped like the sample
@@ -59,4 +68,5 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
 
     text = page.read_text()
     assert "STAND-IN DATA" in text
+    assert "of the 40 test photos pseudo-labelled" in text and "1,000 test photos" not in text
     assert not (tmp_path / "data" / fi.COMPETITION).exists()
