@@ -22,7 +22,7 @@ def _batches_with_labels(batches):
 
 
 def precompute(model, batches, fname=None, progress=True):
-    """Run `batches` through `model` once; returns (features, labels); lessons 2-7."""
+    """Run `batches` through `model` once; returns (features, labels); lessons 2-4, 7."""
     # Only a plain True counts: on a tf.data.Dataset `shuffle` is the method, which says nothing
     # about the order (get_batches' Batches says it with a bool).
     if getattr(batches, "shuffle", False) is True:

@@ -243,7 +243,7 @@ def as_dataset(batches):
 
 def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="categorical",
                 target_size=(224, 224), seed=0, screen=True):
-    """Batches of images from class subfolders, ready for fit/predict; lessons 1-7."""
+    """Batches of images from class subfolders, ready for fit/predict; lessons 1-5, 7."""
     import keras
     import tensorflow as tf
     dirname = Path(dirname)

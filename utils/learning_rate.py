@@ -26,7 +26,7 @@ def expand_schedule(schedule):
 
 
 def fit_schedule(model, x, y=None, schedule=((0.001, 1),), **fit_kwargs):
-    """Fit a compiled model for each (learning rate, epochs) stage in turn, in one fit; lessons 2-3."""
+    """Fit a compiled model for each (learning rate, epochs) stage in turn, in one fit; lesson 3."""
     if model.optimizer is None:
         raise ValueError("Compile the model before fitting it.")
     rates = expand_schedule(schedule)

@@ -52,7 +52,7 @@ def _applications_vgg16(weights, size, include_top):
 
 
 def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
-    """VGG16 as one flat Keras model taking 0-255 RGB images; lessons 1-3."""
+    """VGG16 as one flat Keras model taking 0-255 RGB images; lessons 1-5."""
     size = tuple(size)
     if weights == "imagenet" and include_top and size != (224, 224):
         raise ValueError("ImageNet's dense layers need 224x224 images: use size=(224, 224), "
