@@ -166,3 +166,20 @@ def test_gru_cells_backward_pass_passes_the_gradient_check():
                                         gru.PARAMS, params, x, y)
     for k in gru.PARAMS:
         assert nprnn.relative_error(analytic[k], numeric[k]) < 1e-6, k
+
+
+@pytest.mark.parametrize("policy", ["mixed_bfloat16", "mixed_float16"])
+def test_head_cells_keep_float32_outputs_and_box_loss_under_mixed_precision(policy):
+    keras.config.set_dtype_policy(policy)  # as on a GPU; the fixture restores float32 after
+    ns = heads()
+    ns.update(cell("def-fcn-head"))
+    for model in (ns["bn_head"](FEATURES, CLASSES), ns["fcn_head"](FEATURES, CLASSES),
+                  ns["box_class_head"](FEATURES, CLASSES, (0, 0, 0, 0), 0.01)):
+        assert all(o.dtype == "float32" for o in model.outputs), model.name
+    # A 300-pixel box error squared is 90,000: past float16's largest number, fine in float32.
+    model = ns["box_class_head"](FEATURES, CLASSES, (0, 0, 0, 0), 0.01)
+    y = {"bb": np.full((6, 4), 300.0, "float32"), "class": np.eye(CLASSES, dtype="float32")[:6]}
+    result = model.evaluate(features(), y, batch_size=6, verbose=0, return_dict=True)
+    pred = model.predict(features(), verbose=0)["bb"]
+    want = np.mean((y["bb"] - pred.astype("float64")) ** 2)
+    assert np.isfinite(result["bb_loss"]) and result["bb_loss"] == pytest.approx(want, rel=1e-3)
