@@ -63,6 +63,74 @@ def test_scratch_sgd_does_not_import_tensorflow():
     assert out.stdout.strip() == "False"
 
 
+# The notes' own cells (their source, executed), checked against the kit and against TensorFlow.
+
+def lesson2_cell(tag, **names):
+    """The namespace lesson 2's cell tagged `tag` leaves, run with NumPy imported."""
+    from notebook_cells import run_cell
+    return run_cell("lesson2", tag, np=np, **names)
+
+
+def test_sgd_cell_takes_the_same_steps_as_the_kit():
+    cell = lesson2_cell("sgd-by-hand")
+    x, y = sgd.make_data(n=37, seed=6)
+    for a, b in ((0.3, -1.0), (-4.0, 2.5)):
+        assert np.allclose(cell["gradients"](a, b, x, y), sgd.gradients(a, b, x, y), rtol=1e-12)
+    for lr, epochs, batch_size in ((0.1, 5, 10), (0.3, 3, 37), (0.05, 2, 1)):
+        ours = cell["fit_line"](x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
+        kit = sgd.sgd(x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
+        for k in ("a", "b", "loss"):
+            np.testing.assert_allclose(ours[k], kit[k], rtol=1e-12, atol=1e-12)
+
+
+def test_activation_cell_computes_what_keras_does():
+    import keras
+    cell = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)
+    z = np.linspace(-6, 6, 49).astype("float32")
+    for name in ("relu", "sigmoid", "tanh"):
+        keras_f = getattr(keras.activations, name)
+        np.testing.assert_allclose(cell[name](z), np.asarray(keras_f(z)), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_collapse_cell_finds_one_layer_for_two_and_none_with_relu(policy):
+    import keras
+    from utils.env import precision_scope
+    acts = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)
+    with precision_scope(policy):  # as a GPU would run the notebook
+        cell = lesson2_cell("linear-collapse", keras=keras, precision_scope=precision_scope,
+                            relu=acts["relu"])
+        assert keras.mixed_precision.global_policy().name == policy  # the cell restored it
+    assert cell["gap_linear"] < 1e-5  # W1 @ W2 and b1 @ W2 + b2 are the whole of two layers
+    assert cell["gap_relu"] > 0.05    # a ReLU between them: no single layer comes close
+    assert np.abs(cell["b1"]).max() > 0 and np.abs(cell["b2"]).max() > 0  # biases took part
+
+
+def test_backprop_cell_matches_gradienttape_and_the_kits_numerical_check():
+    import tensorflow as tf
+    from utils.scratch.rnn import central_differences
+    relu = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)["relu"]
+    cell = lesson2_cell("backprop", relu=relu)
+    numeric = lesson2_cell("numerical-gradient", forward=cell["forward"])
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+    params = {"W1": rng.normal(size=(4, 7)), "b1": rng.normal(size=7),
+              "W2": rng.normal(size=(7, 3)), "b2": rng.normal(size=3)}
+    weights = {k: tf.Variable(v) for k, v in params.items()}
+    with tf.GradientTape() as tape:
+        h = tf.nn.relu(tf.matmul(X, weights["W1"]) + weights["b1"])
+        loss = tf.reduce_mean((tf.matmul(h, weights["W2"]) + weights["b2"] - y) ** 2)
+    taped = dict(zip(weights, tape.gradient(loss, list(weights.values()))))
+    assert cell["forward"](params, X, y)[0] == pytest.approx(float(loss), rel=1e-12)
+    ours = cell["backward"](params, X, y)
+    by_kit = central_differences(cell["forward"], list(params), params, X, y, eps=1e-6)
+    by_cell = numeric["numerical_gradient"](params, X, y)
+    for k in params:
+        np.testing.assert_allclose(ours[k], taped[k].numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(by_cell[k], by_kit[k], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(by_cell[k], ours[k], rtol=1e-5, atol=1e-7)
+
+
 def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
@@ -86,5 +154,17 @@ def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, 
     # The saved arrays are there, in the kit's format, and the features were streamed to disk.
     for name in ("train_preds.bc", "valid_preds.bc", "train_conv4.bc", "valid_conv4.bc"):
         assert (results / name / "array.npy").exists()
+    # What the new sections computed, in the notes' own run, under mixed precision.
+    assert s["linear_collapse_gap"] < 1e-5 and s["relu_best_linear_gap"] > 0.05
+    assert set(s["backprop_gaps"]) == {"W1", "b1", "W2", "b2"}
+    for numeric_gap, tape_gap in s["backprop_gaps"].values():
+        assert numeric_gap < 1e-6 and tape_gap < 1e-10
+    # 64-pixel images: fc1 takes 2x2x512 numbers, so 2048*4096+4096 + 4096*4096+4096 + 4096*2+2.
+    assert s["dense_weights"] == 25_182_210
+    assert len(s["too_high_lr_answers"]) == 2 and sum(s["too_high_lr_answers"]) == s["n_valid"]
+    assert len(s["silent_fc1_units"]) == 2
+    assert s["chain_kept"] is True  # the same property the loop above checks, as the notes print it
     text = page.read_text()
     assert "STAND-IN DATA" in text and "animation" in text.lower()
+    assert "dense layers fc1, fc2 and dogscats at 64 pixels: 25,182,210 weights" in text
+    assert "21 million" not in text
