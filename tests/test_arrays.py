@@ -311,3 +311,19 @@ def test_save_refuses_to_replace_a_folder_that_is_not_an_array(tmp_path):
         save_array(tmp_path / "results", FEATS)
     assert (tmp_path / "results" / "sub.csv").read_text() == "keep me"
     assert leftovers(tmp_path) == []
+
+
+def test_mixed_precision_outputs_are_saved_as_float32_numbers(tmp_path):
+    # A model under mixed_bfloat16 can hand back bfloat16 arrays; np.save alone writes them as
+    # raw two-byte voids that load back as no numbers at all.
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    preds = RNG.random((6, 3)).astype(ml_dtypes.bfloat16)
+    save_array(tmp_path / "preds.bc", preds)
+    back = load_array(tmp_path / "preds.bc")
+    assert back.dtype == np.float32
+    np.testing.assert_array_equal(back, preds.astype(np.float32))
+    with ArrayWriter(tmp_path / "rows.npy") as w:
+        w.append(preds[:4])
+        w.append(preds[4:])
+    assert load_array(tmp_path / "rows.npy").dtype == np.float32
+    np.testing.assert_array_equal(load_array(tmp_path / "rows.npy"), preds.astype(np.float32))

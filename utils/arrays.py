@@ -59,7 +59,7 @@ MARKER = {"format": "dl1-kit array", "version": 1, "data": DATA_FILE}
 def save_array(fname, arr):
     """Save arr as `fname`: a folder like `results/train_data.bc`, or a `.npy` file; lessons 2-7."""
     path = Path(fname)
-    arr = np.asanyarray(arr)
+    arr = _storable(np.asanyarray(arr))
     staging, npy = _begin(path)
     try:
         with open(npy, "wb") as f:
@@ -69,6 +69,15 @@ def save_array(fname, arr):
     except BaseException:
         _discard(staging)
         raise
+
+
+def _storable(arr):
+    """arr as a dtype a .npy file keeps: bfloat16 and float8 (mixed precision's) become float32."""
+    # NumPy knows these types only through ml_dtypes; np.save writes them as raw bytes ('|V2')
+    # that load back as unusable void rows, so a bf16 model's predictions are widened first.
+    if arr.dtype.kind == "V" and (arr.dtype.name == "bfloat16" or arr.dtype.name.startswith("float8")):
+        return arr.astype(np.float32)
+    return arr
 
 
 def load_array(fname, mmap=False):
@@ -100,7 +109,7 @@ class ArrayWriter:
 
     def append(self, batch):
         """Write one batch of rows (its first axis) to the end of the array."""
-        batch = np.asarray(batch)
+        batch = _storable(np.asarray(batch))
         if batch.ndim == 0:
             raise ValueError("ArrayWriter.append needs a batch of rows, not a scalar")
         if self._file is None:
