@@ -28,7 +28,7 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     # ResNet50 fine-tuned once: the last stage moved, the first conv and every BN statistic did not
     ft = s["resnet50_finetune"]
     assert ft["last_conv_moved"] > 0 and ft["first_conv_moved"] == 0 and ft["bn_stats_moved"] == 0
-    assert 0 <= ft["val_accuracy"] <= 1
+    assert 0 <= ft["val_accuracy"] <= 1 and ft["steps"] == 3
 
     # Every box lined up with its photo, nothing left over in the stand-in
     folder = tmp_path / "data/standin" / fi.COMPETITION
