@@ -46,6 +46,15 @@ def test_lesson1_runs_on_standin_and_writes_a_valid_submission(tmp_path, monkeyp
     assert list(sub.columns) == ["id", "label"]
     assert sorted(sub["id"]) == sorted(sample["id"])
     assert sub["label"].between(0.05, 0.95).all()
+    # The notes' one-hot labels are get_batches' labels, and their cross-entropy is Keras's.
+    assert summary["onehot_same"] is True and summary["xent_gap"] < 1e-5
+    # The saved model and the saved weights, loaded back, predict what the fine-tuned model did.
+    assert set(summary["reload_gaps"]) == {".keras", ".weights.h5"}
+    assert max(summary["reload_gaps"].values()) < 1e-6, summary["reload_gaps"]
+    steps, from_keras, from_h5 = summary["resumed_steps"]  # Adam's state came back with them
+    assert steps > 0 and from_keras == steps and from_h5 == steps, summary["resumed_steps"]
+    assert (results / "vgg16-finetuned.keras").exists()
+    assert (results / "vgg16-finetuned.weights.h5").exists()
     # The stand-in says so loudly, and never lands where the real data belongs.
     text = page.read_text()
     assert "STAND-IN DATA" in text
