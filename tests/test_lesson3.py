@@ -106,18 +106,36 @@ def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
     results = tmp_path / "results"
     ipynb, page = run_lesson("lesson3", {"DATA": "standin", "EPOCHS": 2, "AUG_EPOCHS": 1,
                                          "MNIST_EPOCHS": 1, "ENSEMBLE_EPOCHS": 2, "N_ENSEMBLE": 2,
+                                         "N_HEADS": 3, "LAST_EPOCHS": 2,
+                                         "LESSON2": str(tmp_path / "no-lesson2"),
                                          "RESULTS": str(results)}, tmp_path / "build")
     assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
     s = json.loads((results / "summary.json").read_text())
     assert s["standin"] is True and s["mnist_standin"] is True
     assert s["svc_peer"] == pytest.approx(0.9944, abs=1e-4)
+    # No lesson 2 results in the scratch folder: the notes say so and train the last layer here
+    assert s["start"]["from_lesson2"] is False
+    assert "fine-tuned model is not in" in page.read_text()
+    assert s["start"]["val_accuracy"] > 0.6
     dogs = s["dogscats"]
     assert set(dogs) == {"dropout 0.5", "no dropout", "batch norm", "batch norm + augmentation"}
     assert dogs["no dropout"]["val_accuracy"] > 0.7  # two classes: chance is 0.5
     assert all(0 <= v["val_accuracy"] <= 1 for v in dogs.values())
+    # The dogs-vs-cats ensemble of heads: averaging probabilities cannot lose on log loss
+    # (concavity of the log); on the stand-in it also matches or beats its average member
+    ens = s["dogs_ensemble"]
+    assert ens["n"] == 3 and len(ens["members"]) == len(ens["member_losses"]) == 3
+    assert ens["loss"] <= np.mean(ens["member_losses"]) + 1e-6
+    assert ens["accuracy"] >= np.mean(ens["members"])
+    # The precompute speed-up is this run's own measure, printed in the notes
+    pre = s["precompute"]
+    ratio = pre["epoch_through_convs_s"] / pre["epoch_on_features_s"]
+    assert pre["speedup"] == pytest.approx(ratio)
+    assert f"{pre['speedup']:.1f} times faster per epoch" in page.read_text()
     # Ten digits: chance is 0.1. Fast mode only has to beat it clearly.
     assert s["mnist"]["accuracy"]["CNN"] > 0.5
     ens = s["ensemble"]
+    assert ens["accuracy"] >= np.mean(ens["members"])  # the ensemble beats its average member
     assert ens["n"] == 2 and len(ens["members"]) == 2 and s["n_test"] == 540
     assert ens["accuracy"] > 0.5
     assert ens["mistakes"] == round((1 - ens["accuracy"]) * 540)
