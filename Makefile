@@ -36,7 +36,7 @@ notes: $(STAMP)
 	$(PY) -m utils.runner notes $(PARAMS)
 
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 bench: $(STAMP)
 	@for script in bench/bench_*.py bench/gpu_throughput.py; do $(PY) $$script || exit 1; done
