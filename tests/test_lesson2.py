@@ -65,6 +65,14 @@ def test_scratch_sgd_does_not_import_tensorflow():
 
 # The notes' own cells (their source, executed), checked against the kit and against TensorFlow.
 
+def pyplot():
+    """matplotlib's pyplot, drawing off screen: the activation cell plots."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
 def lesson2_cell(tag, **names):
     """The namespace lesson 2's cell tagged `tag` leaves, run with NumPy imported."""
     from notebook_cells import run_cell
@@ -85,7 +93,7 @@ def test_sgd_cell_takes_the_same_steps_as_the_kit():
 
 def test_activation_cell_computes_what_keras_does():
     import keras
-    cell = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)
+    cell = lesson2_cell("activations", plt=pyplot())
     z = np.linspace(-6, 6, 49).astype("float32")
     for name in ("relu", "sigmoid", "tanh"):
         keras_f = getattr(keras.activations, name)
@@ -96,7 +104,7 @@ def test_activation_cell_computes_what_keras_does():
 def test_collapse_cell_finds_one_layer_for_two_and_none_with_relu(policy):
     import keras
     from utils.env import precision_scope
-    acts = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)
+    acts = lesson2_cell("activations", plt=pyplot())
     with precision_scope(policy):  # as a GPU would run the notebook
         cell = lesson2_cell("linear-collapse", keras=keras, precision_scope=precision_scope,
                             relu=acts["relu"])
@@ -109,7 +117,7 @@ def test_collapse_cell_finds_one_layer_for_two_and_none_with_relu(policy):
 def test_backprop_cell_matches_gradienttape_and_the_kits_numerical_check():
     import tensorflow as tf
     from utils.scratch.rnn import central_differences
-    relu = lesson2_cell("activations", plt=__import__("matplotlib.pyplot").pyplot)["relu"]
+    relu = lesson2_cell("activations", plt=pyplot())["relu"]
     cell = lesson2_cell("backprop", relu=relu)
     numeric = lesson2_cell("numerical-gradient", forward=cell["forward"])
     rng = np.random.default_rng(7)
