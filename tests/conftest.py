@@ -35,3 +35,13 @@ def no_kaggle_api(offline_kaggle_env, monkeypatch):
     def no_api():
         raise kg.KaggleError("No Kaggle API credentials found (test).")
     monkeypatch.setattr(kg.api, "connect", no_api)
+
+
+@pytest.fixture
+def float32_policy():
+    """Keras's float32 policy for one test, the one in force before restored after."""
+    import keras
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("float32")
+    yield
+    keras.config.set_dtype_policy(before)

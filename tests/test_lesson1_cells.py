@@ -11,13 +11,8 @@ from utils.models import vgg16
 SIZE = 32  # five 2x2 pools leave 1x1x512: the smallest VGG16 there is, quick to build
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Exact comparisons need one precision: float32, whatever another test left set."""
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy(before)
+# Exact comparisons need one precision: float32, whatever another test left set.
+pytestmark = pytest.mark.usefixtures("float32_policy")
 
 
 @pytest.fixture(scope="module")

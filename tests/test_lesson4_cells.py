@@ -12,13 +12,8 @@ from utils.scratch import conv
 from utils.scratch import optimizers as opt
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Exact comparisons need one precision: float32, whatever another test left set."""
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy(before)
+# Exact comparisons need one precision: float32, whatever another test left set.
+pytestmark = pytest.mark.usefixtures("float32_policy")
 
 
 def rules():

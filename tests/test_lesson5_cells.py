@@ -11,13 +11,8 @@ from utils.models import text as tm
 VOCAB, SEQ_LEN, DIM = 40, 12, 6
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Exact comparisons need one precision: float32, whatever another test left set."""
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy(before)
+# Exact comparisons need one precision: float32, whatever another test left set.
+pytestmark = pytest.mark.usefixtures("float32_policy")
 
 
 def model_cells():

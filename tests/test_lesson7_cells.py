@@ -17,13 +17,8 @@ KERAS_NAMES = {"keras": keras, "layers": layers, "np": np, "fm": fm,
                "compile_classifier": compile_classifier, "compile_model": compile_model}
 
 
-@pytest.fixture(autouse=True)
-def float32_policy():
-    """Exact comparisons need one precision: float32, whatever another test left set."""
-    before = keras.config.dtype_policy()
-    keras.config.set_dtype_policy("float32")
-    yield
-    keras.config.set_dtype_policy(before)
+# Exact comparisons need one precision: float32, whatever another test left set.
+pytestmark = pytest.mark.usefixtures("float32_policy")
 
 
 def cell(tag, **names):
