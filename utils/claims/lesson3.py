@@ -1,0 +1,2 @@
+"""Lesson 3's claimed effects, each measured side by side on its stand-in."""
+CLAIMS = []
