@@ -5,17 +5,40 @@ lesson runs its real code path on a machine without the real data. It must never
 the real thing: it lives under `data/standin/`, carries a STANDIN.txt marker, and the lesson
 prints a banner saying how to get the real data.
 """
+import hashlib
+import inspect
+import shutil
 from pathlib import Path
 
 DATA_MODES = ("auto", "full", "sample", "standin")
 MARKER = "STANDIN.txt"
 
 
-def mark(folder, what):
-    """Write the marker that labels a folder as stand-in data; all lessons."""
+def mark(folder, what, recipe=None):
+    """Write the marker that labels a folder as stand-in data (and the recipe it came from)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\n")
+    line = f"recipe {recipe}\n" if recipe else ""
+    (folder / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\n{line}")
+
+
+def recipe(*functions, **settings):
+    """A short hash of a stand-in's generating code and settings: it changes when either does."""
+    text = "".join(inspect.getsource(f) for f in functions) + repr(sorted(settings.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def renew(folder, made_by):
+    """Delete a stand-in folder another recipe wrote (an older kit's), so it is written anew.
+
+    Only a folder whose marker says it is a stand-in is ever removed: real data has no marker.
+    """
+    folder = Path(folder)
+    marker = folder / MARKER
+    if marker.exists() and f"recipe {made_by}\n" not in marker.read_text():
+        print(f"The stand-in in {folder} was made by another version of the kit: making it anew.")
+        shutil.rmtree(folder)
+    return folder
 
 
 def is_standin(folder):
