@@ -37,3 +37,16 @@ def test_claim_holds_on_the_test_seeds(claim, float32_policy):
     print(result.line())
     assert result.control_margin <= 0, f"the negative control shows an effect: {result.line()}"
     assert result.margin > 0, result.line()
+
+
+@pytest.mark.parametrize("lesson", list(claims.LESSONS))
+def test_each_notebook_shows_its_claims_after_saying_what_they_compare(lesson):
+    """One cell tagged `claims` shows the lesson's rows, after markdown that explains them."""
+    import nbformat
+    from utils.runner import NBS
+    cells = nbformat.read(NBS / f"lesson{lesson}.ipynb", as_version=4).cells
+    found = [i for i, c in enumerate(cells) if "claims" in c.metadata.get("tags", [])]
+    assert len(found) == 1, f"lesson {lesson} has {len(found)} cells tagged 'claims'"
+    cell, before = cells[found[0]], cells[found[0] - 1]
+    assert cell.cell_type == "code" and f"claims.show({lesson}" in cell.source
+    assert before.cell_type == "markdown" and "seeds 0 and 1" in before.source
