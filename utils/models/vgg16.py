@@ -1,9 +1,13 @@
-"""VGG16 with the course's API, built on `keras.applications.VGG16`.
+"""VGG16 with the course's API, built on `keras.applications.VGG16`, or the kit's small stand-in.
 
 The 2014 ImageNet winner-runner-up is the model of lessons 1-3: 13 convolutions in five blocks,
 then three dense layers. The course's preprocessing (RGB to BGR, subtract the ImageNet channel
 means) lives inside the model as its first layer, so callers pass plain 0-255 RGB images and their
 arrays are never changed in place (Keras's own `preprocess_input` mutates float arrays).
+
+`weights` is 'imagenet' (the real, downloaded weights), None (random weights), or 'standin': the
+same layer stack and names at an eighth of the width, with weights the kit trained on synthetic
+pictures (`utils.models.vgg16_standin`), for the stand-in datasets offline. It is not ImageNet.
 """
 import json
 from pathlib import Path
@@ -51,9 +55,23 @@ def _applications_vgg16(weights, size, include_top):
             "For stand-in data and tests use weights=None.") from None
 
 
+WEIGHTS = ("imagenet", None, "standin")
+
+
+def check_weights(weights):
+    """Reject weights the kit does not know, saying which it does."""
+    if not (weights is None or (isinstance(weights, str) and weights in WEIGHTS)):
+        raise ValueError(f"weights must be 'imagenet' (ImageNet's, downloaded), None (random) or "
+                         f"'standin' (the kit's small VGG16 for stand-in data), not {weights!r}")
+    return weights
+
+
 def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
     """VGG16 as one flat Keras model taking 0-255 RGB images; lessons 1-5."""
     size = tuple(size)
+    if check_weights(weights) == "standin":
+        from utils.models import vgg16_standin
+        return vgg16_standin.load(size, include_top)
     if weights == "imagenet" and include_top and size != (224, 224):
         raise ValueError("ImageNet's dense layers need 224x224 images: use size=(224, 224), "
                          "include_top=False, or weights=None.")
@@ -136,8 +154,13 @@ class Vgg16:
         self.size = tuple(size)
         with strategy().scope():  # on several GPUs, one copy of the model per GPU
             self.model = vgg16_model(weights, self.size, include_top)
-        self.classes = imagenet_classes() if weights == "imagenet" else [
-            f"class_{i}" for i in range(self.model.output_shape[-1])]
+        if weights == "imagenet":
+            self.classes = imagenet_classes()
+        elif weights == "standin":
+            from utils.models.vgg16_standin import classes
+            self.classes = classes()
+        else:
+            self.classes = [f"class_{i}" for i in range(self.model.output_shape[-1])]
 
     def get_batches(self, path, augment=None, shuffle=True, batch_size=8,
                     class_mode="categorical"):
