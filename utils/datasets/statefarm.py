@@ -198,11 +198,22 @@ def _jpeg(im):
 
 
 def _driver_look(rng):
-    """What stays the same across one driver's photos: background, shirt, skin, seat position."""
+    """What stays the same across one driver's photos, as in the real series taken seconds apart.
+
+    The driver's own appearance (background, shirt, skin, hair), their car and camera mount (where
+    the camera points, how far away it is), the light in their car (brightness and colour cast),
+    and their habits: where each of them holds a phone or a cup for each behaviour, and the colour
+    and size of their own phone and cup. A model can learn these instead of the behaviour, and a
+    random split rewards it for that: a validation photo's near twins are in training.
+    """
     return {"back": tuple(int(c) for c in rng.integers(30, 120, 3)),
             "shirt": tuple(int(c) for c in rng.integers(60, 230, 3)),
             "skin": tuple(int(c) for c in (rng.uniform(150, 240), rng.uniform(110, 180), 100)),
-            "shift": rng.uniform(-0.06, 0.06, 2)}
+            "hair": tuple(int(c) for c in rng.integers(10, 120, 3)),
+            "shift": rng.uniform(-0.07, 0.07, 2), "zoom": rng.uniform(0.85, 1.15),
+            "light": rng.uniform(0.65, 1.3) * rng.uniform(0.85, 1.15, 3),
+            "habit": rng.normal(0, 0.04, (10, 2)), "hue": rng.normal(0, 6, 10),
+            "size": rng.uniform(0.8, 1.2)}
 
 
 def _standin_photo(look, cls, rng, size):
@@ -210,32 +221,53 @@ def _standin_photo(look, cls, rng, size):
     w, h = size
     im = Image.new("RGB", (w, h), look["back"])
     d = ImageDraw.Draw(im)
-    dx, dy = (look["shift"] + rng.uniform(-0.03, 0.03, 2)) * (w, h)
-    d.rectangle([0.35 * w + dx, 0.45 * h + dy, 0.75 * w + dx, h], fill=look["shirt"])   # body
-    d.ellipse([0.45 * w + dx, 0.1 * h + dy, 0.65 * w + dx, 0.42 * h + dy], fill=look["skin"])
-    d.ellipse([0.02 * w, 0.45 * h, 0.32 * w, 0.95 * h], outline=(20, 20, 20), width=3)   # wheel
-    # Ten hand positions on a 5 x 2 grid, and an object whose hue is the class's own.
+    off, zoom = look["shift"] + rng.uniform(-0.02, 0.02, 2), look["zoom"]  # the camera, jiggled
+
+    def at(x, y):
+        """A point of the scene (0..1 across and down) where this driver's camera sees it."""
+        return ((x - 0.5) * zoom + 0.5 + off[0]) * w, ((y - 0.5) * zoom + 0.5 + off[1]) * h
+
+    def box(x0, y0, x1, y1):
+        return [*at(x0, y0), *at(x1, y1)]
+
+    d.rectangle(box(0.35, 0.45, 0.75, 1.2), fill=look["shirt"])                        # body
+    d.ellipse(box(0.45, 0.1, 0.65, 0.42), fill=look["skin"])                           # head
+    d.chord(box(0.44, 0.07, 0.66, 0.35), 180, 360, fill=look["hair"])
+    d.ellipse(box(0.02, 0.45, 0.32, 0.95), outline=(20, 20, 20), width=3)              # wheel
+    # Ten hand positions on a 5 x 2 grid, moved by the driver's habit, and an object whose hue
+    # is the class's own, shifted a little by the colour of this driver's phone or cup.
     col, row = cls % 5, cls // 5
-    hx, hy = (0.1 + 0.2 * col) * w + dx, (0.3 + 0.4 * row) * h + dy
-    r = 0.09 * w
-    hue = Image.new("HSV", (1, 1), (int(cls * 25.5), 230, 230)).convert("RGB").getpixel((0, 0))
+    hx, hy = at(*(np.array([0.1 + 0.2 * col, 0.3 + 0.4 * row]) + look["habit"][cls]
+                  + rng.normal(0, 0.01, 2)))
+    r = 0.09 * w * zoom * look["size"]
+    hue = Image.new("HSV", (1, 1), (int(cls * 25.5 + look["hue"][cls]) % 256, 230, 230)
+                    ).convert("RGB").getpixel((0, 0))
     d.ellipse([hx - r, hy - r, hx + r, hy + r], fill=look["skin"])
     d.rectangle([hx - r / 2, hy - 1.6 * r, hx + r / 2, hy - 0.5 * r], fill=hue)
-    noise = rng.normal(0, 10, (h, w, 3))
-    return Image.fromarray(np.clip(np.asarray(im) + noise, 0, 255).astype(np.uint8))
+    lit = np.asarray(im, float) * look["light"] + rng.normal(0, 10, (h, w, 3))
+    return Image.fromarray(np.clip(lit, 0, 255).astype(np.uint8))
 
 
-def make_standin(dest, n_drivers=6, per_class=6, n_test=100, size=(64, 48), seed=0):
-    """Write a learnable State Farm stand-in as Kaggle ships it: one zip with imgs/ and CSVs; lesson 4."""
+TRUTH = "test_truth.csv"  # beside the stand-in's zip: its test photos' classes and drivers
+
+
+def make_standin(dest, n_drivers=8, per_class=5, n_test=200, size=(64, 48), seed=0):
+    """Write a learnable State Farm stand-in as Kaggle ships it: one zip with imgs/ and CSVs; lesson 4.
+
+    The test photos show as many new drivers as training has, never seen in training, as on
+    Kaggle. Their classes and drivers, which Kaggle keeps to itself, are written beside the zip
+    (`test_truth.csv`), so the claims can measure accuracy on new drivers.
+    """
     dest = Path(dest)
     zpath = dest / f"{COMPETITION}.zip"
     if zpath.exists():
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    looks = {f"p{100 + 2 * i:03d}": _driver_look(rng) for i in range(n_drivers + 2)}
+    looks = {f"p{100 + 2 * i:03d}": _driver_look(rng) for i in range(2 * n_drivers)}
     train_drivers, test_drivers = list(looks)[:n_drivers], list(looks)[n_drivers:]
-    rows, ids = [], iter(rng.permutation(10 * n_drivers * per_class + n_test) + 1)
+    rows, truth = [], []
+    ids = iter(rng.permutation(10 * n_drivers * per_class + n_test) + 1)
     with zipfile.ZipFile(dest / f"{zpath.name}.tmp", "w") as z:
         for subject in train_drivers:
             for cls in range(10):
@@ -244,24 +276,39 @@ def make_standin(dest, n_drivers=6, per_class=6, n_test=100, size=(64, 48), seed
                     z.writestr(f"imgs/train/c{cls}/{name}",
                                _jpeg(_standin_photo(looks[subject], cls, rng, size)))
                     rows.append((subject, f"c{cls}", name))
-        test_names = []
-        for _ in range(n_test):  # the test set's drivers are never seen in training, as on Kaggle
-            name = f"img_{next(ids)}.jpg"
-            look = looks[test_drivers[int(rng.integers(len(test_drivers)))]]
-            z.writestr(f"imgs/test/{name}", _jpeg(_standin_photo(look, int(rng.integers(10)),
-                                                                 rng, size)))
-            test_names.append(name)
+        for _ in range(n_test):
+            name, cls = f"img_{next(ids)}.jpg", int(rng.integers(10))
+            subject = test_drivers[int(rng.integers(len(test_drivers)))]
+            z.writestr(f"imgs/test/{name}", _jpeg(_standin_photo(looks[subject], cls, rng, size)))
+            truth.append((subject, f"c{cls}", name))
         z.writestr("driver_imgs_list.csv",
                    pd.DataFrame(rows, columns=LIST_COLUMNS).to_csv(index=False))
-        sample = pd.DataFrame({"img": test_names, **{c: 0.1 for c in CLASSES}})
+        sample = pd.DataFrame({"img": [t[2] for t in truth], **{c: 0.1 for c in CLASSES}})
         z.writestr("sample_submission.csv", sample.to_csv(index=False))
+    pd.DataFrame(truth, columns=LIST_COLUMNS).to_csv(dest / TRUTH, index=False)
     mark(dest, f"Synthetic State Farm photos, seed {seed}. " + HOW_TO_GET)
     (dest / f"{zpath.name}.tmp").rename(zpath)  # last: a half-written stand-in is redone
     return dest
 
 
+def read_standin(dest):
+    """A stand-in's photos as arrays, read from its zip: {'train', 'test'} -> (photos uint8,
+    classes 0-9, drivers); the test set's classes from `test_truth.csv`; the claims; lesson 4."""
+    dest = Path(dest)
+    out = {}
+    with zipfile.ZipFile(dest / f"{COMPETITION}.zip") as z:
+        for part, rows, folder in (
+                ("train", pd.read_csv(z.open("driver_imgs_list.csv")), "imgs/train/{}/"),
+                ("test", pd.read_csv(dest / TRUTH), "imgs/test/")):
+            photos = [np.asarray(Image.open(z.open(folder.format(r.classname) + r.img)))
+                      for r in rows.itertuples()]
+            out[part] = (np.stack(photos), rows.classname.str[1:].astype(int).to_numpy(),
+                         rows.subject.to_numpy())
+    return out
+
+
 def get(data="auto", path=None, n_valid=3, seed=0, n_sample=(20, 10, 50),
-        standin=(6, 6, 100, (64, 48)), **kwargs):
+        standin=(8, 5, 200, (64, 48)), **kwargs):
     """State Farm split by driver as a Data record: the real data (all of it or its sample), or
     the stand-in; the split's drivers and counts are in `info`; lesson 4."""
     path = Path(path or data_dir() / COMPETITION)
