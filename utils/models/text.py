@@ -84,6 +84,18 @@ def unfreeze_embedding(model, lr=0.0001):
     return compile_model(model, lr, "binary_crossentropy", metrics=["accuracy"])
 
 
+def start_over(model, fresh):
+    """Give a compiled `model` the weights of `fresh` (same architecture) and a new optimizer
+    state, as if just built: its traced training step is kept, so training again costs no
+    second trace (seconds per model on a CPU); lessons 5 and 6's claims."""
+    model.set_weights(fresh.get_weights())
+    rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+    for v in model.optimizer.variables:  # step count and moment estimates back to zero
+        v.assign(np.zeros(v.shape, v.dtype))
+    model.optimizer.learning_rate = rate  # the rate is one of those variables
+    return model
+
+
 # ---------------------------------------------------------------- lesson 6: characters
 
 
@@ -137,19 +149,22 @@ def simple_rnn_model(vocab, cs=8, n_fac=42, n_hidden=256, return_sequences=False
     return _char_compile(keras.Model(inputs, out, name=name), lr)
 
 
-def stateful_model(vocab, batch_size, cs=8, n_fac=42, n_hidden=256, cell="LSTM", lr=0.001):
+def stateful_model(vocab, batch_size, cs=8, n_fac=42, n_hidden=256, cell="LSTM", lr=0.001,
+                   stateful=True):
     """A stateful RNN with batch norm: the state carries on across batches; lesson 6.
 
     Keras 3 needs the batch size fixed in the input (`batch_shape`), and every array given to fit
-    or predict must hold a multiple of it.
+    or predict must hold a multiple of it. `stateful=False` gives the same model starting every
+    batch from a zero state: the stateless one to compare it with.
     """
     rnn = {"LSTM": layers.LSTM, "GRU": layers.GRU, "SimpleRNN": layers.SimpleRNN}[cell]
     inputs = keras.Input(batch_shape=(batch_size, cs), dtype="int32", name="chars")
     x = layers.Embedding(vocab, n_fac, name="embed")(inputs)
     x = layers.BatchNormalization()(x)
-    x = rnn(n_hidden, return_sequences=True, stateful=True, name="stateful_rnn")(x)
+    x = rnn(n_hidden, return_sequences=True, stateful=stateful, name="stateful_rnn")(x)
     out = layers.Dense(vocab, activation="softmax", name="next_char", dtype="float32")(x)
-    return _char_compile(keras.Model(inputs, out, name=f"stateful_{cell.lower()}"), lr)
+    name = f"{'stateful' if stateful else 'stateless'}_{cell.lower()}"
+    return _char_compile(keras.Model(inputs, out, name=name), lr)
 
 
 def char_rnn(vocab, cs=None, n_fac=42, n_hidden=256, n_layers=1, cell="GRU", dropout=0.0,
