@@ -52,6 +52,19 @@ def test_vgg16_cell_is_the_kits_vgg16(vgg_cell, dropout):
     np.testing.assert_allclose(ours.predict(ims, verbose=0), expected, atol=1e-5)
 
 
+def test_vgg16_cell_at_width_8_is_the_standin_vgg16(vgg_cell):
+    """The notes' VGG16 with `width=8` takes the kit's stand-in weights and gives its answers."""
+    from utils.models import vgg16_standin
+    kit = vgg16.vgg16_model("standin", (64, 64))
+    ours = vgg_cell["vgg16_by_hand"]((64, 64), kit.output_shape[-1], width=8)
+    assert [w.shape for w in ours.weights] == [w.shape for w in kit.weights]
+    ours.set_weights(kit.get_weights())
+    ims = np.random.default_rng(1).integers(0, 256, (3, 64, 64, 3)).astype("uint8")
+    np.testing.assert_allclose(ours.predict(ims, verbose=0), kit.predict(ims, verbose=0),
+                               atol=1e-5)
+    assert kit.get_layer("fc1").units == 4096 // 8 == 4096 // vgg16_standin.RECIPE["width"]
+
+
 def test_the_summary_the_notes_show_is_the_course_training_form(vgg_cell):
     hand = vgg_cell["hand"]
     assert sum(isinstance(l, keras.layers.Dropout) for l in hand.layers) == 2

@@ -79,6 +79,12 @@ def images(n=3, seed=0):
 # The model as built
 
 
+def test_weights_the_kit_does_not_know_are_refused_saying_which_it_does():
+    for wrong in ("ImageNet", "random", 0):
+        with pytest.raises(ValueError, match="'imagenet'.*None.*'standin'"):
+            vgg16_model(wrong, SIZE)
+
+
 def test_built_model_is_vgg16_with_preprocessing_first(built):
     base = built.base
     assert base.input_shape == (None, *SIZE, 3)
