@@ -220,3 +220,33 @@ def test_standin_boxes_survive_the_whole_pipeline(standin):
         inside = np.zeros_like(red)
         inside[int(y):int(np.ceil(y + h)) + 1, int(x):int(np.ceil(x + w)) + 1] = True
         assert red[inside].sum() / max(red.sum(), 1) > 0.9, name
+
+
+def test_each_boat_has_its_own_camera_and_catch():
+    """What makes the size leak and the boxes' task real: per boat one photo size, one fixed
+    view (rail, fixtures, where the catch lies) and its own mix of fish."""
+    rng = np.random.default_rng(0)
+    sizes = {b: {fi._standin_photo("ALB", b, rng, 8)[0].size for _ in range(3)} for b in range(8)}
+    assert all(len(s) == 1 for s in sizes.values())  # one camera, one size
+    assert len({s.pop() for s in sizes.values()}) >= 6  # few boats share a size, as on Kaggle
+    assert fi._boat_view(3, 160, 90) == fi._boat_view(3, 160, 90) != fi._boat_view(4, 160, 90)
+    # The same photo of an empty deck (NoF), bar the light and the clutter: the view is fixed.
+    a, _ = fi._standin_photo("NoF", 2, np.random.default_rng(1), 8)
+    b, _ = fi._standin_photo("NoF", 2, np.random.default_rng(2), 8)
+    rail = round(fi._boat_view(2, *a.size)["rail"][0]) - 1
+    top = lambda im: np.median(np.asarray(im, float)[:rail].reshape(-1, 3), axis=0)
+    np.testing.assert_allclose(top(a), top(b), atol=3)  # the rail, whatever the photo
+    weights = fi._boat_weights()
+    np.testing.assert_allclose(weights.sum(axis=1), 1)
+    assert len(set(weights.argmax(axis=1))) == 8  # each boat lands mostly its own fish
+
+
+def test_a_stand_in_from_another_recipe_is_written_anew(tmp_path):
+    dest = tmp_path / fi.COMPETITION
+    fi.make_standin(dest, 16, 2, scale=40, seed=0)
+    first = (dest / "train.zip").read_bytes()
+    assert "recipe " in (dest / "STANDIN.txt").read_text()
+    fi.make_standin(dest, 16, 2, scale=40, seed=0)  # same recipe: kept as it is
+    assert (dest / "train.zip").read_bytes() == first
+    fi.make_standin(dest, 16, 2, scale=40, seed=1)  # another: made anew
+    assert (dest / "train.zip").read_bytes() != first

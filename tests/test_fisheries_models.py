@@ -30,6 +30,16 @@ def test_cam_hits_maps_the_hottest_cell_to_pixels():
     assert fm.cam_hits(maps, boxes, (50, 100)).tolist() == [True, False]
 
 
+def test_cell_chance_is_the_share_of_cells_in_the_box():
+    # A 2x4 map on a 50x100 photo: cell centres at x = 12.5, 37.5, 62.5, 87.5 and y = 12.5, 37.5.
+    boxes = np.array([[0, 0, 100, 50], [30, 0, 40, 20], [0, 0, 5, 5]])
+    np.testing.assert_allclose(fm.cell_chance(boxes, (2, 4), (50, 100)), [1.0, 2 / 8, 0.0])
+    # It is the hit rate of a map whose hottest cell is anywhere: every cell in turn.
+    maps = np.eye(8).reshape(8, 2, 4)
+    hits = fm.cam_hits(maps, np.repeat(boxes[1:2], 8, axis=0), (50, 100))
+    assert hits.mean() == fm.cell_chance(boxes[1:2], (2, 4), (50, 100))[0]
+
+
 def test_size_lookup_predicts_from_size_alone():
     sizes = [(10, 5), (10, 5), (10, 5), (20, 8)]
     table = fm.size_lookup(sizes, [0, 0, 1, 2], 3)

@@ -25,7 +25,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, mark
+from utils.datasets.standin import banner, mark, recipe, renew
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
@@ -272,12 +272,34 @@ def _rgb(hue, sat, value):
     return im.convert("RGB").getpixel((0, 0))
 
 
+def _boat_view(boat, w, h):
+    """What one boat's fixed camera always sees: its rail, a hatch and a bin, and where the catch
+    is laid. Drawn from the boat's number alone, so every photo of a boat shares it, as on the
+    real boats, where each camera hangs in its own place over its own deck."""
+    rng = np.random.default_rng([7, boat])
+
+    def weathered():  # greys with a tint: never as vivid as a fish
+        return tuple(int(c) for c in np.clip(rng.integers(40, 200) + rng.integers(-25, 26, 3),
+                                             0, 255))
+    rail = (rng.uniform(0.08, 0.18) * h, weathered())  # along the top edge
+    fixtures = [(rng.uniform(0, 0.85) * w, rng.uniform(0.2, 0.85) * h, rng.uniform(0.08, 0.15) * w,
+                 rng.uniform(0.1, 0.2) * h, weathered()) for _ in range(2)]
+    # The catch lies on the open deck in view, around one spot: each camera frames it its own way.
+    centre = (rng.uniform(0.35, 0.65), rng.uniform(0.45, 0.7))
+    zoom = rng.uniform(0.85, 1.15)  # a camera nearer the deck sees bigger fish
+    return {"rail": rail, "fixtures": fixtures, "centre": centre, "zoom": zoom}
+
+
 def _standin_photo(cls, boat, rng, scale):
     """One synthetic deck photo from `boat`, with a fish of class `cls`; returns (image, box)."""
     w, h = (round(s / scale) for s in BOAT_SIZES[boat])
-    deck = np.array(DECKS[boat]) + rng.integers(-15, 16, 3)
+    view = _boat_view(boat, w, h)
+    deck = np.array(DECKS[boat]) + rng.integers(-15, 16, 3)  # the light changes from photo to photo
     im = Image.new("RGB", (w, h), tuple(int(c) for c in deck))
     draw = ImageDraw.Draw(im)
+    draw.rectangle([0, 0, w, view["rail"][0]], fill=view["rail"][1])
+    for x, y, fw, fh, colour in view["fixtures"]:
+        draw.rectangle([x, y, x + fw, y + fh], fill=colour)
     for _ in range(int(rng.integers(2, 5))):  # ropes, crates and boots: clutter in every photo
         x, y = rng.uniform(0, w), rng.uniform(0, h)
         grey = int(rng.integers(20, 230))
@@ -286,11 +308,14 @@ def _standin_photo(cls, boat, rng, scale):
     box = None
     if cls != "NoF":
         hue, sat, ratio, rel = FISH[cls]
-        length = w * rng.uniform(0.22, 0.32) * rel
+        length = w * rng.uniform(0.22, 0.32) * rel * view["zoom"]
         height = length / ratio
         tail = length * 0.3
-        x0 = rng.uniform(2, w - length - tail - 2)
-        y0 = rng.uniform(height * 0.4 + 2, h - height * 1.4 - 2)
+        # Around the boat's usual spot, but spread over much of the frame, and always inside it.
+        cx = w * (view["centre"][0] + rng.normal(0, 0.18))
+        cy = h * (view["centre"][1] + rng.normal(0, 0.15))
+        x0 = float(np.clip(cx - (length + tail) / 2, 2, w - length - tail - 2))
+        y0 = float(np.clip(cy - height / 2, height * 0.4 + 2, h - height * 1.4 - 2))
         colour = _rgb(hue, sat, rng.uniform(150, 235))
         tail_right = rng.random() < 0.5
         bx = x0 if tail_right else x0 + tail
@@ -333,7 +358,9 @@ def _box_entry(name, box):
 
 def make_standin(dest, n_train=320, n_test=80, scale=8, seed=0):
     """Write a learnable Fisheries stand-in as Kaggle ships it, with box files; lesson 7."""
-    dest = Path(dest)
+    made_by = recipe(_boat_view, _standin_photo, _boat_weights, make_standin, n_train=n_train,
+                     n_test=n_test, scale=scale, seed=seed)
+    dest = renew(Path(dest), made_by)  # an older kit's stand-in, drawn otherwise, is made anew
     if (dest / "train.zip").exists() and (dest / f"{TEST}.zip").exists():
         return dest
     dest.mkdir(parents=True, exist_ok=True)
@@ -368,7 +395,7 @@ def make_standin(dest, n_train=320, n_test=80, scale=8, seed=0):
         folder.mkdir(parents=True, exist_ok=True)
         cls = name.split("_")[0].upper()
         (folder / name).write_text(json.dumps(entries[cls], indent=1))
-    mark(dest, f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET)
+    mark(dest, f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET, made_by)
     for name in ("train.zip", f"{TEST}.zip"):  # renamed last: a half-written stand-in is redone
         (dest / f"{name}.tmp").rename(dest / name)
     return dest
@@ -410,13 +437,18 @@ def _get_real(path, mode, valid_frac, n_sample, seed):
 
 def _get_standin(standin, valid_frac, seed):
     """The stand-in, written once, then put through the same fetch and prepare as real data."""
-    n_train, n_test = standin
-    dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, seed=seed)
-    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
-    folder = prepare(fetch(COMPETITION, dest, use_mounted=False), valid_frac,
-                     n_sample=(2, 1, max(1, n_test // 4)), seed=seed)
+    folder = prepared_standin(standin_dir() / COMPETITION, standin, valid_frac, seed)
     banner(TITLE, HOW_TO_GET)
     return _data(folder, "standin", True)
+
+
+def prepared_standin(dest, standin=(320, 80), valid_frac=0.15, seed=0):
+    """A stand-in written in `dest` (once) and fetched and prepared as real data is; lesson 7."""
+    n_train, n_test = standin
+    make_standin(dest, n_train, n_test, seed=seed)
+    # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
+    return prepare(fetch(COMPETITION, dest, use_mounted=False), valid_frac,
+                   n_sample=(2, 1, max(1, n_test // 4)), seed=seed)
 
 
 def get_boxes(folder, standin):

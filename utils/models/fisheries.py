@@ -149,3 +149,14 @@ def cam_hits(maps, boxes, image_size):
     cy, cx = (flat // mw + 0.5) * h / mh, (flat % mw + 0.5) * w / mw  # the cell's centre, in px
     return ((cx >= boxes[:, 0]) & (cx <= boxes[:, 0] + boxes[:, 2])
             & (cy >= boxes[:, 1]) & (cy <= boxes[:, 1] + boxes[:, 3]))
+
+
+def cell_chance(boxes, map_shape, image_size):
+    """For each box (x, y, w, h), the share of a map's cell centres inside it: the hit rate
+    of a cell picked at random, chance for `cam_hits`; lesson 7."""
+    boxes = np.asarray(boxes, float)
+    (h, w), (mh, mw) = image_size, map_shape
+    cy, cx = (np.arange(mh) + 0.5) * h / mh, (np.arange(mw) + 0.5) * w / mw
+    in_x = (cx >= boxes[:, :1]) & (cx <= boxes[:, :1] + boxes[:, 2:3])
+    in_y = (cy >= boxes[:, 1:2]) & (cy <= boxes[:, 1:2] + boxes[:, 3:4])
+    return in_x.mean(axis=1) * in_y.mean(axis=1)
