@@ -1,8 +1,9 @@
 """Benchmark: how many of the lessons' claimed effects the stand-ins show, on seeds 2 and 3.
 
 Run by `make bench`, or `python bench/bench_claims.py` from the repo root. Each row of
-`utils/claims` is measured on the bench's seeds with its negative control, printed with its
-figures and margin, and counted. Always exits 0.
+`utils/claims`, those known not to hold on the stand-ins (MISSES) included, is measured on the
+bench's seeds with its negative control, printed with its figures and margin, and counted.
+Always exits 0.
 """
 import os
 import sys
@@ -20,7 +21,7 @@ from utils import claims  # noqa: E402
 
 def main():
     results = []
-    for claim in claims.claims():
+    for claim in claims.claims(misses=True):
         result = claims.measure(claim, claims.BENCH_SEEDS)
         print(result.line(), flush=True)
         results.append(result)

@@ -50,3 +50,19 @@ def test_each_notebook_shows_its_claims_after_saying_what_they_compare(lesson):
     cell, before = cells[found[0]], cells[found[0] - 1]
     assert cell.cell_type == "code" and f"claims.show({lesson}" in cell.source
     assert before.cell_type == "markdown" and "seeds 0 and 1" in before.source
+
+
+MISSES = [c for c in claims.claims(misses=True) if c not in ALL]
+
+
+@pytest.mark.parametrize("claim", MISSES, ids=[c.key for c in MISSES])
+def test_a_row_the_stand_in_cannot_show_says_so_in_the_notes(claim):
+    """A MISS is shown in its lesson's table, with the course's real-data figures beside it."""
+    import nbformat
+    from utils.runner import NBS
+    assert claim.course, f"{claim.key} gives no real-data figures"
+    text = "\n".join(c.source for c in nbformat.read(NBS / f"lesson{claim.lesson}.ipynb",
+                                                       as_version=4).cells
+                     if c.cell_type == "markdown")
+    assert claim.name in text or claim.says in text, (
+        f"lesson {claim.lesson}'s notes never say that the stand-in cannot show {claim.key}")
