@@ -6,7 +6,10 @@ It draws the pictures of `utils.datasets.imagenet_standin` in memory (the recipe
 class, and a held-out set to report accuracy on), trains `utils.models.vgg16_standin.build` on
 them from random weights with Adam, and writes into utils/models/weights/ the weights
 (`vgg16-standin.weights.h5`) and a record (`vgg16-standin.json`: the recipe, its hash, the weights
-file's hash, the class names and the accuracies), which the kit checks before loading them.
+file's hash, the class names and the accuracies), which the kit checks before loading them. The
+record also notes a hash of the drawing code (`drawing`), the borrowed Fisheries and State Farm
+pictures included, which the kit does not check: those stand-ins may change their pictures, and
+the weights stay usable, but only the same drawing code remakes the same weights.
 Change the recipe in utils/models/vgg16_standin.py, run this, and commit both files.
 """
 import json
@@ -49,6 +52,7 @@ def train(recipe=None, out_dir=None, verbose=2):
                       "ImageNet stand-in (utils/datasets/imagenet_standin.py); NOT ImageNet "
                       "weights" % recipe["width"],
               "recipe": recipe, "recipe_hash": vs.recipe_hash(recipe),
+              "drawing": imagenet_standin.drawing_hash(),
               "weights_sha256": vs.file_sha256(weights), "classes": list(classes),
               "train_accuracy": round(float(history["accuracy"][-1]), 4),
               "val_accuracy": round(float(history["val_accuracy"][-1]), 4),
