@@ -60,7 +60,9 @@ def features(folder, weights, seed, layer="fc2"):
     net = backbone(weights, seed)
     cut = keras.Model(net.input, net.get_layer(layer).output)
     x_trn, _, x_val, _ = images(folder)
-    return tuple(np.asarray(cut.predict(x, batch_size=256, verbose=0)).reshape(len(x), -1)
+    # Direct calls, not predict(): no input pipeline to set up for a few hundred images.
+    return tuple(np.concatenate([np.asarray(cut(x[i:i + 256], training=False), "float32")
+                                 for i in range(0, len(x), 256)]).reshape(len(x), -1)
                  for x in (x_trn, x_val))
 
 
