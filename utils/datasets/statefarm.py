@@ -210,9 +210,9 @@ def _driver_look(rng):
             "shirt": tuple(int(c) for c in rng.integers(60, 230, 3)),
             "skin": tuple(int(c) for c in (rng.uniform(150, 240), rng.uniform(110, 180), 100)),
             "hair": tuple(int(c) for c in rng.integers(10, 120, 3)),
-            "shift": rng.uniform(-0.07, 0.07, 2), "zoom": rng.uniform(0.85, 1.15),
-            "light": rng.uniform(0.65, 1.3) * rng.uniform(0.85, 1.15, 3),
-            "habit": rng.normal(0, 0.04, (10, 2)), "hue": rng.normal(0, 6, 10),
+            "shift": rng.uniform(-0.05, 0.05, 2), "zoom": rng.uniform(0.85, 1.15),
+            "light": rng.uniform(0.75, 1.2) * rng.uniform(0.85, 1.15, 3),
+            "habit": rng.normal(0, 0.08, (10, 2)), "hue": rng.normal(0, 10, 10),
             "size": rng.uniform(0.8, 1.2)}
 
 
@@ -251,7 +251,7 @@ def _standin_photo(look, cls, rng, size):
 TRUTH = "test_truth.csv"  # beside the stand-in's zip: its test photos' classes and drivers
 
 
-def make_standin(dest, n_drivers=8, per_class=5, n_test=200, size=(64, 48), seed=0):
+def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), seed=0):
     """Write a learnable State Farm stand-in as Kaggle ships it: one zip with imgs/ and CSVs; lesson 4.
 
     The test photos show as many new drivers as training has, never seen in training, as on
@@ -308,7 +308,7 @@ def read_standin(dest):
 
 
 def get(data="auto", path=None, n_valid=3, seed=0, n_sample=(20, 10, 50),
-        standin=(8, 5, 200, (64, 48)), **kwargs):
+        standin=(16, 3, 200, (64, 48)), **kwargs):
     """State Farm split by driver as a Data record: the real data (all of it or its sample), or
     the stand-in; the split's drivers and counts are in `info`; lesson 4."""
     path = Path(path or data_dir() / COMPETITION)
