@@ -108,6 +108,12 @@ def test_weights_of_another_recipe_are_refused(copy_of_weights, monkeypatch):
         vs.check()
 
 
+def test_weights_of_other_classes_are_refused(copy_of_weights, monkeypatch):
+    monkeypatch.setattr(imagenet_standin, "CLASSES", imagenet_standin.CLASSES[:-1])
+    with pytest.raises(vs.StandinWeightsError, match="other classes"):
+        vs.check()
+
+
 def test_a_damaged_weights_file_is_refused(copy_of_weights):
     weights = copy_of_weights[0]
     data = bytearray(weights.read_bytes())

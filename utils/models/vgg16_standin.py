@@ -106,6 +106,10 @@ def check(weights_file=None, recipe_file=None):
             f"{weights_file.name} was made by another recipe (hash "
             f"{str(record.get('recipe_hash'))[:12]}) than the kit's (hash {expected[:12]}, "
             f"utils/models/vgg16_standin.RECIPE). Make them again: `{MAKE}`.")
+    if record.get("classes") != classes():
+        raise StandinWeightsError(
+            f"{weights_file.name} was trained on other classes than the ImageNet stand-in's "
+            f"(utils/datasets/imagenet_standin.CLASSES). Make them again: `{MAKE}`.")
     if file_sha256(weights_file) != record.get("weights_sha256"):
         raise StandinWeightsError(
             f"{weights_file} does not match its record {recipe_file.name} (a damaged or "
