@@ -185,6 +185,44 @@ def test_get_standin_and_a_hand_downloaded_real_zip(tmp_path, capsys):
     assert len(sample.test_ids) == 4
 
 
+def test_standin_keeps_the_test_sets_truth_beside_the_zip(fetched_once):
+    parts = sf.read_standin(fetched_once)
+    x, y, drivers = parts["train"]
+    assert x.shape == (4 * 10 * 2, 24, 32, 3) and x.dtype == np.uint8
+    assert sorted(set(y)) == list(range(10)) and len(set(drivers)) == 4
+    test_x, test_y, test_drivers = parts["test"]
+    assert len(test_x) == len(test_y) == 10 and set(test_y) <= set(range(10))
+    assert not set(test_drivers) & set(drivers)  # new drivers, as on Kaggle
+    truth = pd.read_csv(fetched_once / sf.TRUTH)
+    sample = pd.read_csv(fetched_once / "sample_submission.csv")
+    assert sorted(truth.img) == sorted(sample.img)
+    with zipfile.ZipFile(fetched_once / f"{sf.COMPETITION}.zip") as z:
+        assert sf.TRUTH not in z.namelist()  # Kaggle does not ship it
+
+
+def test_a_drivers_photos_share_a_look_that_other_drivers_lack():
+    """A driver's photos of one behaviour are near twins; another driver's look different."""
+    rng = np.random.default_rng(0)
+    looks = [sf._driver_look(rng) for _ in range(6)]
+    photos = np.array([[np.asarray(sf._standin_photo(look, 3, rng, (64, 48)), float)
+                        for _ in range(3)] for look in looks])
+    within = np.mean([np.abs(p[0] - p[1]).mean() for p in photos])
+    between = np.mean([np.abs(photos[i, 0] - photos[j, 0]).mean()
+                       for i in range(6) for j in range(i + 1, 6)])
+    assert between > 2 * within, (within, between)
+
+
+def test_a_standin_made_by_other_settings_is_made_again(tmp_path):
+    dest = tmp_path / "sf"
+    sf.make_standin(dest, *TINY, seed=0)
+    zpath = dest / f"{sf.COMPETITION}.zip"
+    stamp = zpath.stat().st_mtime_ns
+    sf.make_standin(dest, *TINY, seed=0)
+    assert zpath.stat().st_mtime_ns == stamp  # the same settings: kept
+    sf.make_standin(dest, 4, 1, 6, (32, 24), seed=0)
+    assert len(sf.read_standin(dest)["train"][0]) == 40 and len(sf.read_standin(dest)["test"][0]) == 6
+
+
 # ---------------------------------------------------------------------------------------------
 # Pseudo-labels come from the test set only
 

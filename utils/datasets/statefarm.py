@@ -31,7 +31,7 @@ import pandas as pd
 from PIL import Image, ImageDraw
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, mark
+from utils.datasets.standin import banner, is_standin, mark
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
@@ -249,6 +249,8 @@ def _standin_photo(look, cls, rng, size):
 
 
 TRUTH = "test_truth.csv"  # beside the stand-in's zip: its test photos' classes and drivers
+STANDIN_SETTINGS = "standin.json"  # what a stand-in was made with; other settings remake it
+STANDIN_VERSION = 2  # bump when the drawing changes, so stand-ins made before are remade
 
 
 def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), seed=0):
@@ -256,12 +258,18 @@ def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), see
 
     The test photos show as many new drivers as training has, never seen in training, as on
     Kaggle. Their classes and drivers, which Kaggle keeps to itself, are written beside the zip
-    (`test_truth.csv`), so the claims can measure accuracy on new drivers.
+    (`test_truth.csv`), so the claims can measure accuracy on new drivers. A stand-in already
+    there is kept if it was made with the same settings and drawing, and made again if not.
     """
     dest = Path(dest)
     zpath = dest / f"{COMPETITION}.zip"
+    settings = {"version": STANDIN_VERSION, "n_drivers": n_drivers, "per_class": per_class,
+                "n_test": n_test, "size": list(size), "seed": seed}
     if zpath.exists():
-        return dest
+        made = dest / STANDIN_SETTINGS
+        if not is_standin(dest) or (made.exists() and json.loads(made.read_text()) == settings):
+            return dest
+        shutil.rmtree(dest)  # a stand-in made by other settings or older drawing code: redone
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     looks = {f"p{100 + 2 * i:03d}": _driver_look(rng) for i in range(2 * n_drivers)}
@@ -286,6 +294,7 @@ def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), see
         sample = pd.DataFrame({"img": [t[2] for t in truth], **{c: 0.1 for c in CLASSES}})
         z.writestr("sample_submission.csv", sample.to_csv(index=False))
     pd.DataFrame(truth, columns=LIST_COLUMNS).to_csv(dest / TRUTH, index=False)
+    (dest / STANDIN_SETTINGS).write_text(json.dumps(settings))
     mark(dest, f"Synthetic State Farm photos, seed {seed}. " + HOW_TO_GET)
     (dest / f"{zpath.name}.tmp").rename(zpath)  # last: a half-written stand-in is redone
     return dest
