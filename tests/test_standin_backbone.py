@@ -72,10 +72,11 @@ def test_without_its_top_it_ends_at_block5_pool_and_takes_any_size(standin):
 
 
 def test_it_recognises_fresh_pictures_of_its_classes(standin):
-    """Pictures it was not trained on (another seed): far above chance (1/28)."""
-    x, y = imagenet_standin.make(3, seed=12345)
+    """Pictures it was not trained on (another seed): ten times chance (1/28) and more; its
+    record says about 0.56 on its own held-out pictures."""
+    x, y = imagenet_standin.make(5, seed=12345)
     guess = np.asarray(standin(x, training=False)).argmax(axis=1)
-    assert (guess == y).mean() > 0.5
+    assert (guess == y).mean() > 10 / len(imagenet_standin.CLASSES)
 
 
 def test_unknown_weights_and_a_wrong_size_are_refused_clearly():
