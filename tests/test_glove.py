@@ -125,6 +125,29 @@ def test_standin_has_the_real_format_carries_sentiment_and_leaves_some_words_out
     assert glove.nearest("awful", words, vecs, 1)[0][0] == "boring"
 
 
+def test_cooccurrence_counts_neighbours_by_distance_within_each_document():
+    counts = glove.cooccurrence([["a", "b", "c"], ["c", "a"]], ["a", "b", "c"], window=2)
+    assert counts[0, 1] == counts[1, 0] == 1.0      # a b: next to each other
+    assert counts[0, 2] == counts[2, 0] == 1.5      # a _ c (1/2), then c a (1) in the second
+    assert counts[1, 1] == 0 and counts[1, 2] == 1.0  # nothing crosses into the next document
+
+
+def test_standin_vectors_are_learnt_and_rare_opinion_words_sit_with_their_side(tmp_path):
+    """No vector is placed by hand: polarity comes from which words appear near which."""
+    from utils.datasets import imdb
+    vocab = list(imdb.POSITIVE + imdb.NEGATIVE + imdb.MOVIE_WORDS) + ["the", "not"]
+    words, vecs = glove.load_glove(glove.make_standin(vocab, tmp_path / "g", n_extra=5), 50)
+    assert 0.2 < vecs.std() < 0.6  # about GloVe 6B's spread
+    lookup = {w: i for i, w in enumerate(words)}
+    unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+    centre = {side: unit[[lookup[w] for w in pool[:10]]].mean(0)
+              for side, pool in (("+", imdb.POSITIVE), ("-", imdb.NEGATIVE))}
+    rare = [(w, "+") for w in imdb.POSITIVE[30:]] + [(w, "-") for w in imdb.NEGATIVE[30:]]
+    right = [unit[lookup[w]] @ centre[side] > unit[lookup[w]] @ centre["-" if side == "+" else "+"]
+             for w, side in rare]
+    assert np.mean(right) > 0.9  # the rare words' side, told by the common words' alone
+
+
 def test_sample_is_the_most_frequent_real_words_through_the_real_download(tmp_path,
                                                                           monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))

@@ -1,6 +1,7 @@
 """utils/datasets/imdb.py: Keras's real loading path and the stand-in in exactly its format."""
 import hashlib
 import json
+from collections import Counter
 
 import keras
 import keras.src.datasets.imdb as keras_imdb
@@ -109,15 +110,52 @@ def test_pad_truncates_keeping_the_start_and_fills_with_zeros_in_front():
     assert out.tolist() == [[0, 0, 1, 5, 6], [1, 2, 3, 4, 5]]
 
 
+def _phrase_score(words):
+    """Sentiment words counted +1/-1, flipped after "not" ("not funny or clever": both flip)."""
+    score, negated = 0, False
+    for w in words:
+        polarity = (w in imdb.POSITIVE) - (w in imdb.NEGATIVE)
+        if polarity:
+            score += -polarity if negated else polarity
+        elif w == imdb.NEGATION:
+            negated = True
+        elif w != "or":
+            negated = False
+    return score
+
+
 def test_reviews_decode_to_words_and_their_cues_carry_the_label(standin):
     word_index = json.loads((standin / "imdb_word_index.json").read_text())
     (x_train, y_train), _ = imdb.load_npz(standin / "imdb.npz")
     text = imdb.decode_review(x_train[0], word_index)
     assert text.startswith("<start> ") and len(text.split()) == len(x_train[0])
-    votes = []
+    words_alone, phrases = [], []
     for ids, label in zip(x_train, y_train):
         words = imdb.decode_review(ids, word_index).split()
         score = sum(w in imdb.POSITIVE for w in words) - sum(w in imdb.NEGATIVE for w in words)
         if score:
-            votes.append((score > 0) == bool(label))
-    assert np.mean(votes) > 0.8  # learnable, but not trivially: a few cues point the other way
+            words_alone.append((score > 0) == bool(label))
+        if (score := _phrase_score(words)):
+            phrases.append((score > 0) == bool(label))
+    # Counting words is right most of the time, but negation misleads it ("not boring" in a good
+    # review); reading each phrase whole does clearly better, and a few mixed reviews remain.
+    assert 0.65 < np.mean(words_alone) < np.mean(phrases) - 0.05
+    assert 0.85 < np.mean(phrases) < 0.99
+
+
+def test_opinions_come_in_phrases_with_a_long_tail_of_rare_words(standin):
+    (x_train, _), _ = imdb.load_npz(standin / "imdb.npz")
+    words = imdb.index_to_word(json.loads((standin / "imdb_word_index.json").read_text()))
+    used = [words[i] for r in x_train for i in r if words.get(i) in imdb.POSITIVE]
+    counts = np.array(sorted(Counter(used).values(), reverse=True))
+    assert counts[0] > 10 * counts[-1]  # "great" is common, the last ones rare
+    text = " ".join(imdb.decode_review(r, json.loads((standin / "imdb_word_index.json")
+                                                     .read_text())) for r in x_train[:50])
+    assert " was not " in text or " is not " in text
+
+
+def test_writing_for_the_glove_standin_has_opinions_and_plain_prose():
+    docs = imdb.writing(40, seed=3)
+    opinions = [d for d in docs if set(d) & set(imdb.POSITIVE + imdb.NEGATIVE)]
+    assert len(docs) == 40 and 15 <= len(opinions) <= 25
+    assert docs == imdb.writing(40, seed=3) and docs != imdb.writing(40, seed=4)

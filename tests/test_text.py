@@ -124,6 +124,34 @@ def test_stateful_model_fits_and_its_state_resets_per_layer():
     assert np.allclose(model.predict(x[:4], batch_size=4, verbose=0), first, atol=1e-6)
 
 
+def test_the_stateless_twin_has_the_same_weights_and_forgets_between_batches():
+    keras.utils.set_random_seed(0)
+    stateful = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8)
+    stateless = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8,
+                                  stateful=False)
+    assert [w.shape for w in stateful.weights] == [w.shape for w in stateless.weights]
+    assert tm.reset_states(stateless) == 0
+    x = (np.arange(48) % 5).reshape(8, 6)
+    first = stateless.predict(x[:4], batch_size=4, verbose=0)
+    assert np.allclose(stateless.predict(x[:4], batch_size=4, verbose=0), first)
+
+
+def test_start_over_trains_as_a_freshly_built_model_would():
+    x = np.random.default_rng(0).integers(0, 5, (32, 6))
+
+    def trained(model):
+        model.fit(x, x, batch_size=8, epochs=2, shuffle=False, verbose=0)
+        return model.predict(x[:8], verbose=0)
+    keras.utils.set_random_seed(3)
+    fresh = trained(tm.char_rnn(vocab=5, n_fac=3, n_hidden=6))
+    used = tm.char_rnn(vocab=5, n_fac=3, n_hidden=6)
+    trained(used)  # trained once already: moved weights, Adam's moments and step count
+    keras.utils.set_random_seed(3)
+    again = trained(tm.start_over(used, tm.char_rnn(vocab=5, n_fac=3, n_hidden=6)))
+    assert np.allclose(again, fresh, atol=1e-5)
+    assert float(keras.ops.convert_to_numpy(used.optimizer.learning_rate)) == pytest.approx(0.002)
+
+
 def test_char_log2_probs_scores_every_char_after_the_burn_in_exactly_once():
     keras.utils.set_random_seed(0)
     model = tm.char_rnn(vocab=4, n_fac=3, n_hidden=6)

@@ -254,35 +254,84 @@ def pca_2d(vectors):
     return centred @ vt[:2].T
 
 
+STANDIN_DOCS = 6000   # documents of the stand-in's "pretraining" writing
+STANDIN_WINDOW = 10   # words either side that count as context, as GloVe's default
+STANDIN_CONTEXTS = 1000  # the commonest words, whose company each word's vector describes
+STANDIN_SPREAD = 0.4  # each number's spread, as in GloVe 6B's 50-number vectors
+STANDIN_VERSION = 2   # 2: vectors learnt from co-occurrence counts, no longer placed by hand
+
+
+def cooccurrence(docs, vocab, window=STANDIN_WINDOW):
+    """Counts of word j within `window` words of word i, weighted 1/distance as GloVe weighs
+    them, summed over `docs` (lists of words): a symmetric (V, V) array; lesson 5."""
+    index = {w: i for i, w in enumerate(vocab)}
+    gap = np.full(window, -1)  # no context crosses from one document into the next
+    ids = np.concatenate([np.r_[[index.get(w, -1) for w in d], gap] for d in docs])
+    n = len(vocab)
+    codes, weights = [], []
+    for d in range(1, window + 1):
+        a, b = ids[:-d], ids[d:]
+        keep = (a >= 0) & (b >= 0)
+        codes.append(a[keep] * n + b[keep])
+        weights.append(np.full(int(keep.sum()), 1.0 / d))
+    counts = np.bincount(np.concatenate(codes), np.concatenate(weights), minlength=n * n)
+    counts = counts.reshape(n, n)
+    return counts + counts.T
+
+
+def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS):
+    """Word vectors from co-occurrence counts: the positive pointwise mutual information of each
+    word with each of the `n_contexts` commonest words, squeezed to `dim` numbers per word by a
+    truncated SVD (a close cousin of GloVe's own fit), at GloVe's spread; lesson 5."""
+    from sklearn.utils.extmath import randomized_svd
+    common = np.argsort(-counts.sum(axis=0), kind="stable")[:n_contexts]
+    counts = counts[:, common]
+    total = counts.sum()
+    row, col = counts.sum(axis=1, keepdims=True), counts.sum(axis=0, keepdims=True)
+    with np.errstate(divide="ignore"):
+        pmi = np.log(counts * total / np.maximum(row * col, 1e-12))
+    ppmi = np.maximum(pmi, 0.0).astype(np.float32)  # pairs seen less often than chance: 0
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1):  # a matrix this small: more threads only wait on each other
+        u, _, _ = randomized_svd(ppmi, dim, n_iter=3, random_state=seed)
+    # every direction weighted alike (the singular values left out), so the few largest, which
+    # say mostly how common a word is and whether it is an opinion, do not drown the rest
+    vectors = u - u.mean(axis=0)
+    return (vectors * STANDIN_SPREAD / vectors.std()).astype(np.float32)
+
+
 def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0):
     """Write a glove.6B-format stand-in for `vocab_words` (a few left out on purpose); lesson 5.
 
-    Sentiment words lie along one direction (positive one way, negative the other) and movie
-    words along another, so the vectors carry meaning a model can use; the rest are noise.
+    Like GloVe, the vectors are learnt, not placed: from which words appear near which in other
+    writing in the stand-in reviews' language (`imdb.writing`: opinions of films, unlabelled,
+    and plain prose), so words used alike, "superb" and "excellent", end up alike. Words that
+    writing never uses get random vectors (meaning nothing), and a few of `vocab_words` (never
+    a word of opinion or about films) are left out, as real GloVe lacks some words of reviews.
     """
-    from utils.datasets.imdb import MOVIE_WORDS, NEGATIVE, POSITIVE
+    from utils.datasets import imdb
     dest = Path(dest or standin_dir() / "glove")
     path = dest / filename(dim)
-    settings = repr((list(vocab_words), dim, drop, n_extra, seed))
+    settings = repr((list(vocab_words), dim, drop, n_extra, seed, STANDIN_DOCS, STANDIN_WINDOW,
+                     STANDIN_CONTEXTS, STANDIN_SPREAD, STANDIN_VERSION, imdb.VERSION))
     recipe = hashlib.sha256(settings.encode()).hexdigest()
     if path.exists() and (dest / COUNTS).exists():
         if json.loads((dest / COUNTS).read_text()).get("recipe") == recipe:
             return path  # written before for this vocabulary; another one is written afresh
     rng = np.random.default_rng(seed)
-    axes = np.linalg.qr(rng.normal(size=(dim, 3)))[0].T  # three orthogonal directions
-    special = {**{w: 1.0 for w in POSITIVE}, **{w: -1.0 for w in NEGATIVE}}
-    words = [w for w in vocab_words if w in special or w in MOVIE_WORDS or rng.random() > drop]
+    docs = imdb.writing(STANDIN_DOCS, seed)
+    seen = sorted({w for d in docs for w in d})
+    learnt = dict(zip(seen, learn_vectors(cooccurrence(docs, seen), dim, seed)))
+    known = {*imdb.POSITIVE, *imdb.NEGATIVE, *imdb.MOVIE_WORDS, imdb.NEGATION}  # English words
+    words = [w for w in vocab_words if w in known or rng.random() > drop]
     words += [f"{w}{w[-1]}s" for w in vocab_words[:n_extra]]  # words no review uses
     lines = []
     for w in words:
-        v = rng.normal(0, 0.3, dim)
-        if w in special:
-            v += 3.0 * special[w] * axes[0] + rng.normal(0, 0.5) * axes[2]
-        elif w in MOVIE_WORDS:
-            v += 2.0 * axes[1]
+        v = learnt[w] if w in learnt else rng.normal(0, STANDIN_SPREAD, dim)
         lines.append(w + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
     dest.mkdir(parents=True, exist_ok=True)
-    mark(dest, f"Synthetic GloVe-format vectors, seed {seed}.\n" + HOW_TO_GET)
+    mark(dest, f"Synthetic GloVe-format vectors, seed {seed}, learnt from co-occurrences in "
+               "synthetic writing.\n" + HOW_TO_GET)
     path.with_suffix(".tmp").write_text("".join(lines), encoding="utf-8")
     path.with_suffix(".tmp").rename(path)
     (dest / COUNTS).write_text(json.dumps({path.name: len(lines), "recipe": recipe}))

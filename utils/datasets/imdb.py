@@ -7,7 +7,10 @@ ranks (1 = the most frequent word), and `imdb_word_index.json` maps each word to
 1 (start of review) and 2 (a word outside the vocabulary), and keeps the `num_words` most frequent.
 
 The stand-in is a pair of files in that same format: synthetic reviews whose words come from
-English prose, with a few sentiment words that decide the label. `load_npz` reads them exactly
+English prose, with sentiment words that decide the label: a few common ones and a long tail of
+rare ones, in short phrases about the film ("the plot was gripping and moving"), a quarter of
+them negated ("not funny" in a bad review, "not boring" in a good one), a tenth of the phrases
+pointing the other way (mixed reviews). `load_npz` reads them exactly
 the way Keras reads its own file. The real files are fetched by `utils.download` from Keras's
 address, checked against Keras's own hashes, into Keras's cache (`~/.keras/datasets/`), so a copy
 that `keras.datasets.imdb` fetched serves here too and the other way round. `DATA='sample'` is
@@ -16,6 +19,7 @@ the first 2,500 training and 2,500 test reviews (after Keras's shuffle, so both 
 import json
 import re
 from collections import Counter
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -33,17 +37,37 @@ BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FILES = {"imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
          "imdb_word_index.json": "bfafd718b763782e994055a2d397834f"}
 SAMPLE_REVIEWS = 2500  # DATA='sample': this many training and test reviews
+N_FILLER = 3000  # the stand-in's ordinary words
+VERSION = 2  # of the stand-in's recipe: 2 has negation and a long tail of sentiment words
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads the\n"
               "IMDB reviews (imdb.npz, imdb_word_index.json) into ~/.keras/datasets/ once.")
 
+# The sentiment words, most used first: a few common ones ("great", "awful") and many rare ones,
+# as in real reviews, where most of the words that carry an opinion are seen only now and then.
 POSITIVE = ("great", "excellent", "wonderful", "brilliant", "superb", "enjoyable", "moving",
             "delightful", "masterpiece", "charming", "gripping", "beautiful", "funny",
-            "touching", "memorable", "outstanding")
+            "touching", "memorable", "outstanding", "good", "fantastic", "amazing", "perfect",
+            "lovely", "stunning", "powerful", "clever", "witty", "engaging", "compelling",
+            "entertaining", "heartfelt", "haunting", "riveting", "terrific", "splendid",
+            "hilarious", "refreshing", "remarkable", "exceptional", "magnificent", "sublime",
+            "tender", "elegant", "thrilling", "captivating", "satisfying", "poignant",
+            "exquisite", "flawless", "dazzling", "uplifting", "marvellous", "superlative",
+            "absorbing", "breathtaking", "enchanting", "graceful", "inventive", "luminous",
+            "masterful", "rousing", "sparkling")
 NEGATIVE = ("awful", "boring", "terrible", "dull", "worst", "waste", "horrible", "mess",
             "stupid", "pointless", "tedious", "poor", "bland", "clumsy", "unwatchable",
-            "disappointing")
+            "disappointing", "bad", "weak", "lame", "silly", "annoying", "forgettable",
+            "predictable", "lifeless", "shallow", "sloppy", "dreadful", "painful", "ridiculous",
+            "incoherent", "laughable", "mediocre", "overlong", "pretentious", "wooden",
+            "tiresome", "dumb", "ugly", "messy", "hollow", "irritating", "amateurish",
+            "atrocious", "inept", "trite", "dreary", "plodding", "unfunny", "miserable", "lousy",
+            "pathetic", "muddled", "insipid", "stale", "cliched", "crude", "numbing", "abysmal",
+            "grating", "vapid")
 MOVIE_WORDS = ("movie", "film", "plot", "acting", "actor", "actress", "story", "scene",
                "director", "script", "ending", "cast", "character", "watch", "screen")
+NEGATION = "not"  # "not great" says the opposite of "great": only the pair tells
+NEGATED = 0.25    # of the sentiment words, this share comes negated ("not boring", "not funny")
+MIXED = 0.1       # of the opinions, this share points the other way (a good film, a dull ending)
 
 
 def download(base_url=None, cache_dir=None, files=None):
@@ -104,27 +128,63 @@ def pad(reviews, maxlen=500):
     return out
 
 
+@lru_cache(maxsize=4)
 def _filler_words(n):
     """The `n` most frequent lowercase words of Python's documentation, ranked."""
     from pydoc_data.topics import topics
     counts = Counter(re.findall(r"[a-z]+", " ".join(topics.values()).lower()))
-    sentiment = set(POSITIVE) | set(NEGATIVE)
+    sentiment = set(POSITIVE) | set(NEGATIVE)  # "not" stays: prose says it everywhere
     return [w for w, _ in counts.most_common() if w not in sentiment and len(w) > 1][:n]
 
 
+def _zipf(n):
+    """Weights 1/rank for n words, summing to 1: a few words are used often, most rarely."""
+    weights = 1.0 / np.arange(1, n + 1)
+    return weights / weights.sum()
+
+
+_ZIPF = {n: _zipf(n) for n in (len(POSITIVE), len(NEGATIVE))}
+
+
 def _review(rng, label, filler, weights):
-    """One synthetic review: filler prose, movie words, and sentiment words mostly of `label`."""
+    """One synthetic review: filler prose with a few opinions of the film in it.
+
+    An opinion is a short phrase, "acting was superb", "plot is dull and predictable", as in
+    real reviews, where words of one opinion come together. It says what the review's `label`
+    says, but a tenth of them point the other way (mixed reviews), and a quarter are negated:
+    a bad review says "acting was not funny or clever", a good one "plot is not boring", so a
+    word alone can mislead and only the phrase decides.
+    """
     length = int(rng.integers(30, 200))
-    words = list(rng.choice(filler, size=length, p=weights))
-    for _ in range(int(rng.integers(1, 4))):
-        words[int(rng.integers(length))] = str(rng.choice(MOVIE_WORDS))
-    n_cues = int(rng.integers(3, 9))
-    for _ in range(n_cues):
-        # one cue in five points the other way: real reviews say "not great" too
-        own = rng.random() > 0.2
-        pool = POSITIVE if (label == 1) == own else NEGATIVE
-        words[int(rng.integers(length))] = str(rng.choice(pool))
+    words = [str(w) for w in rng.choice(filler, size=length, p=weights)]
+    for _ in range(int(rng.integers(2, 5))):
+        says = label == 1 if rng.random() > MIXED else label != 1  # what this opinion means
+        negated = rng.random() < NEGATED
+        pool = POSITIVE if says != negated else NEGATIVE  # "not" + words of the other side
+        cues = [str(w) for w in rng.choice(pool, size=int(rng.integers(1, 4)), p=_ZIPF[len(pool)])]
+        phrase = [str(rng.choice(MOVIE_WORDS)), str(rng.choice(("is", "was")))]
+        phrase += [NEGATION] if negated else []
+        for i, cue in enumerate(cues):
+            phrase += ([("or" if negated else "and")] if i else []) + [cue]
+        at = int(rng.integers(length - len(phrase) + 1))
+        words[at:at + len(phrase)] = phrase
     return words
+
+
+def writing(n_docs, seed=1):
+    """Other people's writing in the stand-in reviews' language, for the GloVe stand-in to learn
+    its vectors from: half opinions of films (of either kind, unlabelled), half plain prose."""
+    rng = np.random.default_rng([seed, 7])
+    filler = np.array(_filler_words(N_FILLER))  # an array: rng.choice need not convert it
+    weights = _zipf(len(filler))
+    docs = []
+    for i in range(n_docs):
+        if i % 2:
+            docs.append(_review(rng, int(rng.integers(2)), filler, weights))
+        else:
+            docs.append([str(w) for w in rng.choice(filler, size=int(rng.integers(30, 200)),
+                                                    p=weights)])
+    return docs
 
 
 def _ragged(lists):
@@ -135,17 +195,17 @@ def _ragged(lists):
     return out
 
 
-def make_standin(dest=None, n_train=2500, n_test=2500, n_filler=3000, seed=0):
+def make_standin(dest=None, n_train=2500, n_test=2500, n_filler=N_FILLER, seed=0):
     """Write a learnable stand-in as Keras ships IMDB: imdb.npz + imdb_word_index.json; lesson 5."""
     dest = Path(dest or standin_dir() / "imdb")
-    recipe = json.dumps({"n_train": n_train, "n_test": n_test, "n_filler": n_filler, "seed": seed})
+    recipe = json.dumps({"n_train": n_train, "n_test": n_test, "n_filler": n_filler, "seed": seed,
+                         "version": VERSION})
     if ((dest / "imdb.npz").exists() and (dest / "imdb_word_index.json").exists()
             and (dest / RECIPE).exists() and (dest / RECIPE).read_text() == recipe):
         return dest
     rng = np.random.default_rng(seed)
-    filler = _filler_words(n_filler)
-    weights = 1.0 / np.arange(1, len(filler) + 1)  # Zipf: a few words are very common
-    weights /= weights.sum()
+    filler = np.array(_filler_words(n_filler))  # an array: rng.choice need not convert it
+    weights = _zipf(len(filler))  # Zipf: a few words are very common
     labels = rng.permutation(np.arange(n_train + n_test) % 2)
     reviews = [_review(rng, y, filler, weights) for y in labels]
     counts = Counter(w for r in reviews for w in r)
