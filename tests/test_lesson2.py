@@ -156,9 +156,9 @@ def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, 
     assert len(steps) == 4
     assert steps[0]["val_accuracy"] > 0.7  # two balanced classes: chance is 0.5
     # The fine-tuning chain (steps 2-4) builds on its own weights: none may undo the last. On the
-    # stand-in the steps are small, so a step may lose a photo or two of 200 (0.01), no more.
+    # stand-in the steps are small, so a step may lose a photo or two of 200, no more.
     for before, after in zip(steps[1:], steps[2:]):
-        assert after["val_accuracy"] >= before["val_accuracy"] - 0.01, steps
+        assert after["val_accuracy"] >= before["val_accuracy"] - 2.5 / s["n_valid"], steps
         assert after["val_loss"] <= before["val_loss"] + 0.01, steps
     # The saved arrays are there, in the kit's format, and the features were streamed to disk.
     for name in ("train_preds.bc", "valid_preds.bc", "train_conv4.bc", "valid_conv4.bc"):
