@@ -19,14 +19,18 @@ def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
     assert set(acc) == {"one hidden layer", "Conv1D", "GloVe, frozen", "GloVe, fine-tuned",
                         "multi-size CNN", "LSTM"}
     for name, value in acc.items():  # balanced classes: chance is 0.5
-        assert value > 0.65, (name, value)
-    assert acc["GloVe, frozen"] > 0.8  # the stand-in vectors already know the sentiment words
+        assert value > 0.52, (name, value)
+    # what the notes say the stand-in shows: the convolution reads the negated phrases that a
+    # dense layer on flattened words misses, and frozen GloVe vectors carry usable meaning
+    assert acc["Conv1D"] > acc["one hidden layer"] + 0.1, acc
+    assert acc["GloVe, frozen"] > 0.6, acc
     assert summary["glove_missing"] > 0  # some words are left out of the stand-in GloVe
     assert summary["vgg_bn_max_change"] < 1e-4
     trust = summary["trustworthiness"]  # t-SNE keeps each word's nearest neighbours, PCA less so
     assert summary["tsne_words"] >= 100 and trust["t-SNE"] > trust["PCA"]
     text = page.read_text()
     assert "STAND-IN DATA" in text and "GloVe" in text
+    assert "L5:conv1d" in text and "L5:glove-init" in text  # the claims table was measured
     assert not (tmp_path / "data" / "glove").exists()  # the stand-in never lands as real data
     tweets = summary["disaster_tweets"]  # the homework section: Kaggle's Disaster Tweets
     assert tweets["standin"] is True and tweets["rows"] == 500

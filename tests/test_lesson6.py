@@ -35,4 +35,5 @@ def test_lesson6_runs_on_the_standin_text(tmp_path, monkeypatch):
     assert rnn["loss_after"] < rnn["loss_before"] - 0.5 and rnn["updates"] == 150
     text = page.read_text()
     assert "STAND-IN DATA" in text and "Python's reference documentation" in text
+    assert "L6:rnn-vs-ngram" in text and "L6:stateful" in text  # the claims table was measured
     assert not (tmp_path / "data" / "nietzsche").exists()
