@@ -197,7 +197,8 @@ def cf_mse(side, seed):
 CLAIMS = [
     Claim(4, "driver-split",
           "A random split's validation accuracy overstates accuracy on new drivers (the test "
-          "set): a driver's near-twin photos sit on both sides. The split by driver does not.",
+          "set) far more than the split by driver's: a driver's near-twin photos sit on both "
+          "sides of a random split.",
           ("random split", "split by driver"),
           "validation accuracy minus accuracy on the test set's new drivers", False,
           overstatement,
