@@ -153,7 +153,7 @@ def trained(kind, seed, member=0):
     curve = _accuracy_curve(predict, x_test, y_test)
     schedule = _schedule() if ladder else ((FEW["lr"], FEW["epochs"]),)
     fit_schedule(model, batches.batch(setting["batch_size"]), schedule=schedule,
-                 callbacks=[curve], verbose=0)
+                 callbacks=[curve], shuffle=False, verbose=0)  # the batches come shuffled
     p_trn, p_test = np.asarray(predict(x)), np.asarray(predict(x_test))
     return {"train_accuracy": _accuracy(p_trn, y), "test_accuracy": _accuracy(p_test, y_test),
             "train_loss": _log_loss(p_trn, y), "test_loss": _log_loss(p_test, y_test),
