@@ -88,7 +88,10 @@ def start_over(model, fresh):
     """Give a compiled `model` the weights of `fresh` (same architecture) and a new optimizer
     state, as if just built: its traced training step is kept, so training again costs no
     second trace (seconds per model on a CPU); lessons 5 and 6's claims."""
-    model.set_weights(fresh.get_weights())
+    # every variable: the weights, and the dropout layers' random-number states, so that a run
+    # draws the same dropout masks whatever ran before it
+    for mine, theirs in zip(model.variables, fresh.variables, strict=True):
+        mine.assign(theirs)
     rate = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
     for v in model.optimizer.variables:  # step count and moment estimates back to zero
         v.assign(np.zeros(v.shape, v.dtype))
