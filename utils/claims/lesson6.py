@@ -21,7 +21,7 @@ from utils.claims import Claim
 
 TRAIN, TUNE, TEST = 30_000, 5_000, 10_000   # characters
 STREAMS, CS = 64, 8                         # the stateful layout: streams side by side, chars each
-N_FAC, N_HIDDEN, EPOCHS, LR = 24, 128, 4, 0.02
+N_FAC, N_HIDDEN, EPOCHS, LR = 24, 128, 3, 0.03
 
 
 def _quietly(f, *args):
