@@ -188,7 +188,7 @@ def _epochs_to_reach(side, seed):
 
 
 def _members(seed):
-    """The ensemble's CNNs (the ladder's), each from its own start: test labels and probabilities."""
+    """The ensemble's CNNs (the ladder's), each from its own start: test labels, probabilities."""
     y_test = _data("CNN", seed)[3]
     return y_test, [trained("CNN", seed, i)["test_probs"] for i in range(N_MEMBERS)]
 
@@ -257,9 +257,10 @@ CLAIMS = [
 ]
 
 # Measured and known not to hold on the stand-in: the ensemble's accuracy beat its average
-# member's on every seed tried (by 0.3 to 1.3 points, on 540 test digits), but those gains vary from
-# seed to seed as much as they average, so two seeds' margin is at or below zero on the bench's
-# seeds, and there the negative control shows a spurious effect too. Its log loss (above) holds.
+# member's on every seed tried (by 0.3 to 1.3 points, on 540 test digits), but those gains vary
+# from seed to seed as much as they average, so two seeds' margin is at or below zero on the
+# bench's seeds, and there the negative control shows a spurious effect too. Its log loss (the
+# `ensemble` row) holds.
 MISSES = [
     Claim(3, "ensemble-accuracy",
           f"An ensemble of {N_MEMBERS} CNNs (probabilities averaged) beats its average member in "
