@@ -38,7 +38,7 @@ BATCH = 32
 STEPS = 10             # timed fine-tuning steps per precision on JAX, after warm-up
 # Fast mode on the stand-ins: the parameters the notebook tests use.
 LESSONS = {"lesson1": {"DATA": "standin", "EPOCHS": 1},
-           "lesson3": {"DATA": "standin", "EPOCHS": 2, "AUG_EPOCHS": 1, "MNIST_EPOCHS": 1,
+           "lesson3": {"DATA": "standin", "EPOCHS": 2, "AUG_EPOCHS": 1,
                        "ENSEMBLE_EPOCHS": 1, "N_ENSEMBLE": 2}}
 START = time.monotonic()
 
