@@ -87,8 +87,9 @@ def accuracy(folder, kind, seed, n_train, epochs):
     from utils.models import text as tm
     x, y, x_test, y_test, matrix = reviews(folder)
     x, y = x[:n_train], y[:n_train]
+    cached = _cached(folder, kind)  # built first: building it must not draw from this seed
     keras.utils.set_random_seed(seed)
-    model = tm.start_over(_cached(folder, kind), _build(kind, matrix))
+    model = tm.start_over(cached, _build(kind, matrix))
     rng = np.random.default_rng(seed)  # the batches' order, seeded here, not by TensorFlow
     best = 0.0
     for _ in range(epochs):

@@ -81,9 +81,10 @@ def lstm_bits(folder, stateful, seed):
     import keras
 
     from utils.models import text as tm
+    cached = _cached(folder, stateful)  # built first: building it must not draw from this seed
     keras.utils.set_random_seed(seed)
     fresh = _build(slices(folder)[0], stateful)  # the weights a new model gets from this seed
-    model = tm.start_over(_cached(folder, stateful), fresh)
+    model = tm.start_over(cached, fresh)
     x, y = layout("train", folder)
     for _ in range(EPOCHS):
         tm.reset_states(model)  # each pass starts from the start of the text
