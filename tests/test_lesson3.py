@@ -155,16 +155,16 @@ def test_claims_reuse_a_traced_model_yet_start_each_run_afresh(monkeypatch, floa
     monkeypatch.setitem(lesson3.FEW, "n_train", 64)
     monkeypatch.setitem(lesson3.FEW, "epochs", 2)
     kind = "small CNN + dropout"  # random layers too: their states must start afresh as well
-    lesson3.trained.cache_clear()
+    lesson3.train_figures.cache_clear()
     lesson3._traced_under.cache_clear()
-    first = lesson3.trained(kind, 7)  # the kind's first model: built, traced, trained
-    lesson3.trained(kind, 8)  # the same model trained again, from another start
-    lesson3.trained.cache_clear()
-    again = lesson3.trained(kind, 7)  # the reused model, given seed 7's start once more
-    lesson3.trained.cache_clear()
+    first = lesson3.train_figures(kind, 7)  # the kind's first model: built, traced, trained
+    lesson3.train_figures(kind, 8)  # the same model trained again, from another start
+    lesson3.train_figures.cache_clear()
+    again = lesson3.train_figures(kind, 7)  # the reused model, given seed 7's start once more
+    lesson3.train_figures.cache_clear()
     lesson3._traced_under.cache_clear()
     for key in ("train_accuracy", "test_accuracy", "train_loss", "test_loss", "curve"):
         assert again[key] == pytest.approx(first[key], abs=1e-6), key
-    assert again["train_loss"] != lesson3.trained(kind, 8)["train_loss"]  # seeds do differ
-    lesson3.trained.cache_clear()
+    assert again["train_loss"] != lesson3.train_figures(kind, 8)["train_loss"]  # seeds do differ
+    lesson3.train_figures.cache_clear()
     lesson3._traced_under.cache_clear()

@@ -136,7 +136,7 @@ def _log_loss(probs, labels):
 
 
 @functools.lru_cache(maxsize=None)
-def trained(kind, seed, member=0):
+def train_figures(kind, seed, member=0):
     """Train one model from the seed; its figures (train and test accuracy and loss, curve)."""
     import keras
     import tensorflow as tf
@@ -162,24 +162,24 @@ def trained(kind, seed, member=0):
 
 def _test_accuracy(side, seed):
     """Test accuracy of the model named by the side."""
-    return trained(side, seed)["test_accuracy"]
+    return train_figures(side, seed)["test_accuracy"]
 
 
 def _loss_gap(side, seed):
     """Test log loss minus training log loss: how much worse the model does on unseen digits."""
-    figures = trained(side, seed)
+    figures = train_figures(side, seed)
     return figures["test_loss"] - figures["train_loss"]
 
 
 def _overfit(side, seed):
     """The small CNN's accuracy on the test digits or on its own training digits."""
-    figures = trained("small CNN", seed)
+    figures = train_figures("small CNN", seed)
     return figures["train_accuracy" if side == "training digits" else "test_accuracy"]
 
 
 def _epochs_to_reach(side, seed):
     """Epochs until the test accuracy first reaches REACH, read between epochs (linearly)."""
-    curve = (0.0, *trained(side, seed)["curve"])
+    curve = (0.0, *train_figures(side, seed)["curve"])
     for epoch in range(1, len(curve)):
         if curve[epoch] >= REACH:
             before, after = curve[epoch - 1], curve[epoch]
@@ -190,7 +190,7 @@ def _epochs_to_reach(side, seed):
 def _members(seed):
     """The ensemble's CNNs (the ladder's), each from its own start: test labels, probabilities."""
     y_test = _data("CNN", seed)[3]
-    return y_test, [trained("CNN", seed, i)["test_probs"] for i in range(N_MEMBERS)]
+    return y_test, [train_figures("CNN", seed, i)["test_probs"] for i in range(N_MEMBERS)]
 
 
 def _ensemble_loss(side, seed):
