@@ -21,6 +21,16 @@ def test_committed_notebook_has_no_outputs(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_validates_with_a_stable_id_on_every_cell(path):
+    """Valid nbformat (papermill and Jupyter warn on an invalid one); every cell keeps its id."""
+    nb = json.loads(path.read_text())
+    nbformat.validate(nb)  # raises nbformat.ValidationError, naming the cell and the field
+    assert (nb["nbformat"], nb["nbformat_minor"]) >= (4, 5), f"{path.name}: cell ids need nbformat 4.5"
+    ids = [c.get("id") for c in nb["cells"]]
+    assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: a cell lacks an id or repeats one"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_one_parameters_cell(path):
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
