@@ -69,3 +69,50 @@ def test_doctor_warns_when_jupyter_listens_beyond_localhost(jupyter_dir, monkeyp
     capsys.readouterr()
     env.doctor()
     assert re.search(r"^jupyter\s+listens on localhost only", capsys.readouterr().out, re.M)
+
+
+SECRETS = {"IdentityProvider": {"token": "tok-123456"},
+           "PasswordIdentityProvider": {"hashed_password": "argon2:$argon2id$v=19$secret-hash"},
+           "ServerApp": {"password": "sha1:server-pw", "password_required": True},
+           "NotebookApp": {"token": "old-token", "password": "sha1:notebook-pw", "cookie_secret": "cookie-bytes"}}
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_secrets_are_written_but_never_printed(jupyter_dir, capsys, dry_run):
+    config = jupyter_dir / "jupyter_server_config.json"
+    config.write_text(json.dumps(SECRETS))
+    jupyter_config.write(jupyter_dir, dry_run=dry_run)
+    out = capsys.readouterr().out
+    for value in ("tok-123456", "secret-hash", "server-pw", "old-token", "notebook-pw", "cookie-bytes"):
+        assert value not in out
+    assert out.count("<set, hidden>") == 6 and '"password_required": true' in out
+    data = json.loads(config.read_text())
+    for section, values in SECRETS.items():  # the file keeps the real values
+        assert values.items() <= data[section].items()
+
+
+@pytest.mark.parametrize("section", ["null", "[]", '"127.0.0.1"'])
+def test_a_section_that_is_not_an_object_is_one_clear_error_and_kept(jupyter_dir, section):
+    config = jupyter_dir / "jupyter_server_config.json"
+    text = f'{{"ServerApp": {section}, "IdentityProvider": {{}}}}'
+    config.write_text(text)
+    with pytest.raises(SystemExit, match=rf"{re.escape(str(config))}.*'ServerApp'.*not a JSON object.*fix or"):
+        jupyter_config.write(jupyter_dir)
+    assert config.read_text() == text and list(jupyter_dir.iterdir()) == [config]
+
+
+@pytest.mark.parametrize("refused", ["backup", "write"])
+def test_read_only_config_folder_is_one_clear_error_and_kept(jupyter_dir, monkeypatch, refused):
+    config = jupyter_dir / "jupyter_server_config.json"
+    config.write_text('{"ServerApp": {"ip": "*"}}')
+
+    def refuse(*args, **kwargs):  # what a folder the user may not write gives (root writes anyway)
+        raise PermissionError(13, "Permission denied", str(args[-1] if refused == "backup" else args[0]))
+    if refused == "backup":
+        monkeypatch.setattr(jupyter_config.shutil, "copy2", refuse)
+    else:
+        monkeypatch.setattr(type(config), "write_text", refuse)
+    with pytest.raises(SystemExit, match=rf"cannot write {re.escape(str(config))} \(Permission denied\).*writable"):
+        jupyter_config.write(jupyter_dir)
+    assert config.read_text() == '{"ServerApp": {"ip": "*"}}'
+    assert [p.name for p in jupyter_dir.iterdir() if ".tmp" in p.name] == []

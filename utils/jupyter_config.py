@@ -8,6 +8,7 @@ Run by setup/install-gpu.sh with the standard library only (`write`) or the venv
 """
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -16,6 +17,9 @@ from pathlib import Path
 KIT_SETTINGS = {"ServerApp": {"ip": "127.0.0.1", "open_browser": False, "port": 8888, "port_retries": 0}}
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 TOKEN_SECTIONS = ("IdentityProvider", "ServerApp", "NotebookApp")  # where a token may be set
+# Settings whose values log in or sign: token, password, hashed_password, cookie_secret, Session.key ...
+SECRET_NAME = re.compile(r"(^|_)(token|password|secret|key)$", re.I)
+HIDDEN = "<set, hidden>"
 
 
 def config_file(config_dir):
@@ -35,6 +39,14 @@ def merged(current):
     return new
 
 
+def hidden(config):
+    """`config` with every non-empty secret replaced by a marker, for printing into install logs."""
+    if not isinstance(config, dict):
+        return config
+    return {name: HIDDEN if SECRET_NAME.search(name) and value not in ("", None) else hidden(value)
+            for name, value in config.items()}
+
+
 def write(config_dir, dry_run=False):
     """Merge the kit's settings into the folder's JSON config (backing up a changed file); return it."""
     path = config_file(config_dir)
@@ -44,26 +56,39 @@ def write(config_dir, dry_run=False):
         raise SystemExit(f"error: cannot read {path} ({err}); fix or move it, then run this again.") from None
     if not isinstance(current, dict):
         raise SystemExit(f"error: {path} does not hold a JSON object; fix or move it, then run this again.")
+    for section in (*KIT_SETTINGS, *TOKEN_SECTIONS):
+        if not isinstance(current.get(section, {}), dict):
+            raise SystemExit(f"error: {path}: its {section!r} entry is {json.dumps(current[section])[:40]}, not a "
+                             "JSON object of settings; fix or remove that entry, then run this again.")
     new = merged(current)
     if new == current:
         print(f"{path} already has the kit's settings")
         return path
-    text = json.dumps(new, indent=2, sort_keys=True) + "\n"
+    shown = json.dumps(hidden(new), indent=2, sort_keys=True)
     print(f"+ write {path}:")
-    print("".join(f"+   {line}\n" for line in text.splitlines()), end="")
+    print("".join(f"+   {line}\n" for line in shown.splitlines()), end="")
     backup = path.with_name(f"{path.name}.bak.{time.strftime('%Y%m%d%H%M%S')}")
     if path.exists():
         print(f"+ back up the old file to {backup}")
-    if dry_run:
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists():
-        shutil.copy2(path, backup)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)  # whole or not at all
+    if not dry_run:
+        replace(path, json.dumps(new, indent=2, sort_keys=True) + "\n", backup)
     return path
+
+
+def replace(path, text, backup):
+    """Write `text` to `path` whole or not at all, backing up the old file; one clear error if refused."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.exists():
+            shutil.copy2(path, backup)
+        tmp.write_text(text)
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise SystemExit(f"error: cannot write {path} ({err.strerror or err}); make {path.parent} writable "
+                         "for you, or set JUPYTER_CONFIG_DIR to a folder you own, then run this again.") from None
 
 
 def effective():
