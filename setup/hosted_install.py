@@ -11,6 +11,7 @@ pip is not run at all, so running the cell again installs nothing.
 
     python setup/hosted_install.py      # prints what it installed and how long it took
 """
+import email
 import importlib
 import importlib.metadata
 import subprocess
@@ -39,10 +40,22 @@ def installed():
     importlib.invalidate_caches()
     found = {}
     for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            found.setdefault(canonicalize_name(name), dist.version)
+        meta = metadata(dist)
+        if meta["Name"]:
+            found.setdefault(canonicalize_name(meta["Name"]), meta["Version"])
     return found
+
+
+def metadata(dist):
+    """The distribution's metadata; read leniently when it is not UTF-8, as some old packages wrote it."""
+    try:
+        return dist.metadata
+    except UnicodeDecodeError:
+        # Only Name and Version are needed, and they are ASCII. importlib.metadata keeps the
+        # metadata folder private; pip reads the same `_path`.
+        folder = dist._path  # a pathlib.Path, or a zipfile.Path for a zipped egg
+        raw = next(f.read_bytes() for f in (folder / "METADATA", folder / "PKG-INFO", folder) if f.is_file())
+        return email.message_from_string(raw.decode("utf-8", errors="replace"))
 
 
 def needed(requirements, have):

@@ -4,6 +4,7 @@ The fake host is a fresh venv whose Python also sees the kit's own .venv package
 .pth file, so TensorFlow is not installed again), with Colab's Jupyter pins installed over them,
 an old tqdm (below the kit's bound) and no bcolz. It uses the package registry, as CI does.
 """
+import importlib.util
 import subprocess
 import sys
 import sysconfig
@@ -85,6 +86,31 @@ def test_installs_only_what_the_host_lacks_and_changes_nothing_it_has(host):
                                f"tqdm{', bcolz' if HAS_BCOLZ else ''}; print(tqdm.__version__)"
                    ).stdout
     assert imported.strip() == after["tqdm"]
+
+
+@pytest.fixture
+def hosted_install(monkeypatch):
+    """The script as a module, importing its neighbours the way it does when run."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("dl1_hosted_install", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_metadata_that_is_not_utf8_is_read_leniently(hosted_install, monkeypatch, tmp_path, capsys):
+    site = tmp_path / "site-packages"  # a host package whose author wrote METADATA in latin-1
+    (site / "oldpkg-1.0.dist-info").mkdir(parents=True)
+    (site / "oldpkg-1.0.dist-info" / "METADATA").write_bytes(
+        "Metadata-Version: 2.1\nName: OldPkg\nVersion: 1.0\nAuthor: François Müller\n\n".encode("latin-1"))
+    monkeypatch.syspath_prepend(str(site))
+    lessons = tmp_path / "requirements-lessons.txt"
+    lessons.write_text("oldpkg>=1.0\n")
+    monkeypatch.setattr(hosted_install, "LESSONS", lessons)
+    assert hosted_install.installed()["oldpkg"] == "1.0"
+    assert "oldpkg==1.0" in hosted_install.pins(hosted_install.installed(), [])  # pip keeps it as it is
+    assert hosted_install.main() == 0
+    assert "nothing to install" in capsys.readouterr().out
 
 
 def test_the_lessons_list_holds_no_jupyter_or_test_tools():
