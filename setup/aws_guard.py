@@ -111,12 +111,9 @@ def ensure_metrics_profile(iam, name: str, region: str) -> str | None:
     policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "cloudwatch:PutMetricData",
               "Resource": "*", "Condition": {"StringEquals": {"cloudwatch:namespace": METRIC_NAMESPACE}}}]}
     try:
-        try:
-            iam.get_instance_profile(InstanceProfileName=role)
+        profile = existing_profile(iam, role)
+        if profile and [r["RoleName"] for r in profile["Roles"]] == [role]:
             return role
-        except ClientError as err:
-            if err.response["Error"]["Code"] != "NoSuchEntity":
-                raise
         try:
             iam.create_role(RoleName=role, Path="/dl1-kit/", AssumeRolePolicyDocument=json.dumps(trust),
                             Description="dl1-kit box: report GPU use for the idle guard", Tags=tags)
@@ -124,14 +121,29 @@ def ensure_metrics_profile(iam, name: str, region: str) -> str | None:
             if err.response["Error"]["Code"] != "EntityAlreadyExists":
                 raise
         iam.put_role_policy(RoleName=role, PolicyName="put-gpu-metric", PolicyDocument=json.dumps(policy))
-        iam.create_instance_profile(InstanceProfileName=role, Path="/dl1-kit/", Tags=tags)
+        if profile is None:
+            iam.create_instance_profile(InstanceProfileName=role, Path="/dl1-kit/", Tags=tags)
+        # A profile without its role (an `up` stopped just before this) gives the box no right to report its GPU.
         iam.add_role_to_instance_profile(InstanceProfileName=role, RoleName=role)
     except ClientError as err:  # e.g. no IAM rights: the guard then judges by CPU alone
         print(f"warning: could not create the IAM role {role} ({err.response['Error']['Code']}); "
               "the idle guard will judge the box by its CPU alone")
         return None
-    print(f"Created IAM role and instance profile {role} (may only write {METRIC_NAMESPACE} metrics)")
+    if profile is None:
+        print(f"Created IAM role and instance profile {role} (may only write {METRIC_NAMESPACE} metrics)")
+    else:
+        print(f"Added the role {role} back to its instance profile, so the box can report its GPU")
     return role
+
+
+def existing_profile(iam, name: str) -> dict | None:
+    """The instance profile as IAM describes it, or None when there is none."""
+    try:
+        return iam.get_instance_profile(InstanceProfileName=name)["InstanceProfile"]
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "NoSuchEntity":
+            raise
+        return None
 
 
 def attach_profile(ec2, inst: dict, profile: str | None) -> None:

@@ -514,6 +514,25 @@ def test_box_made_before_the_profile_gets_it_on_up(moto, run):
     assert tagged_instances(region)[0]["IamInstanceProfile"]
 
 
+def test_profile_left_without_its_role_is_repaired_on_up(moto, run):
+    region = "eu-central-1"
+    extra, _ = provide_ami(region, "flag", None)
+    iam = session(region).client("iam")
+    role = f"dl1-kit-{region}-metrics"  # a profile without its role, as an interrupted `up` can leave it
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "ec2.amazonaws.com"}}]}
+    iam.create_role(RoleName=role, Path="/dl1-kit/", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_instance_profile(InstanceProfileName=role, Path="/dl1-kit/")
+    code, out, err = run(region, "up", *extra)
+    assert code == 0, err
+    roles = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]["Roles"]
+    assert [r["RoleName"] for r in roles] == [role] and f"Added the role {role} back" in out
+    assert iam.get_role_policy(RoleName=role, PolicyName="put-gpu-metric")["PolicyDocument"]["Statement"]
+    assert tagged_instances(region)[0]["IamInstanceProfile"]["Arn"].endswith(f"/{role}")
+    assert "with CPU and GPU under" in out and "CPU alone" not in out
+    assert "Added the role" not in run(region, "up", *extra)[1]  # whole now: reused as it is
+
+
 class NoIamSession(RecordingSession):
     """A session whose IAM calls are all refused, as for a user without IAM rights."""
 
