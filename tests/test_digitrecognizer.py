@@ -114,6 +114,7 @@ def test_sample_is_the_first_rows_with_a_sample_submission_for_exactly_them():
     (lambda t: t["train.csv"].drop(columns="label"), r"has the columns \['pixel0'"),
     (lambda t: t["train.csv"].assign(pixel5=300), "outside 0-255"),
     (lambda t: t["train.csv"].assign(label=12), "labels outside 0-9"),
+    (lambda t: t["train.csv"].head(0), r"train.csv has no rows, only its header.*download it again"),
 ])
 def test_a_file_not_in_kaggles_layout_says_so(change, message):
     tables = real_tables()

@@ -110,6 +110,7 @@ def test_auto_uses_the_read_only_kaggle_notebooks_mount_and_writes_nothing_there
     ({"train.csv": TRAIN.replace(",target\n", "\n", 1)}, "has the columns"),
     ({"train.csv": TRAIN.replace("I love fruits,0", "I love fruits,2")}, "other than 0 and 1"),
     ({"sample_submission.csv": "id,target\n0,0\n3,0\n2,0\n"}, "ids of test.csv and"),
+    ({"train.csv": TRAIN[:TRAIN.index("\n") + 1]}, r"train.csv has no rows, only its header"),
 ])
 def test_files_not_in_kaggles_layout_say_so(files, message):
     write_zip(data_dir() / COMP / f"{COMP}.zip", real_files() | files)

@@ -152,6 +152,17 @@ def test_driver_list_problems_are_clear(fetched):
         sf.prepare(fetched, on_mismatch="ignore")
 
 
+@pytest.mark.parametrize("text, message", [
+    ("", "driver_imgs_list.csv is empty"),
+    ("subject,classname,img\n", "driver_imgs_list.csv has no rows, only its header"),
+])
+def test_an_empty_driver_list_says_to_fetch_it_again(fetched, text, message):
+    (fetched / "driver_imgs_list.csv").write_text(text)
+    with pytest.raises(sf.StateFarmError, match=f"{message}.*fetch it again"):
+        sf.prepare(fetched)
+    assert not (fetched / sf.OUT).exists()
+
+
 def test_train_and_test_at_the_top_also_work(fetched):
     for name in ("train", "test"):
         shutil.move(fetched / "imgs" / name, fetched / name)

@@ -58,11 +58,18 @@ def read_table(path, columns, **kwargs):
             shown = list(header[:5]) + (["..."] if len(header) > 5 else [])
             raise CompetitionFileError(f"{path} has the columns {shown} ({len(header)} in all);"
                                        f" Kaggle's file has {_shown(columns)}. Download it again.")
-        return pd.read_csv(path, **kwargs)
+        table = pd.read_csv(path, **kwargs)
     except (CompetitionFileError, FileNotFoundError):
         raise
+    except pd.errors.EmptyDataError:
+        raise CompetitionFileError(f"{path} is empty; the copy is damaged: download it"
+                                   " again.") from None
     except (ValueError, OverflowError) as err:  # parser errors, and a number its dtype cannot hold
         raise CompetitionFileError(f"{path} cannot be read as CSV ({err}); download it again.") from None
+    if table.empty:  # Kaggle's files all have rows: only a damaged copy is a bare header
+        raise CompetitionFileError(f"{path} has no rows, only its header; the copy is damaged:"
+                                   " download it again.")
+    return table
 
 
 def _shown(columns):

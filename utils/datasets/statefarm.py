@@ -67,10 +67,15 @@ def images_root(path):
 def read_driver_list(csv):
     """driver_imgs_list.csv, checked: its columns, no image listed twice; lesson 4."""
     csv = Path(csv)
+    again = "It comes with the competition's data; fetch it again."
     if not csv.is_file():
-        raise StateFarmError(f"{csv} is missing: the split by driver needs it. It comes with the "
-                             "competition's data; fetch it again.")
-    drivers = pd.read_csv(csv, dtype=str)
+        raise StateFarmError(f"{csv} is missing: the split by driver needs it. {again}")
+    try:
+        drivers = pd.read_csv(csv, dtype=str)
+    except pd.errors.EmptyDataError:
+        raise StateFarmError(f"{csv} is empty: the copy is damaged. {again}") from None
+    if drivers.empty:
+        raise StateFarmError(f"{csv} has no rows, only its header: the copy is damaged. {again}")
     missing = [c for c in LIST_COLUMNS if c not in drivers.columns]
     if missing:
         raise StateFarmError(f"{csv} lacks the columns {missing} (has {list(drivers.columns)})")
