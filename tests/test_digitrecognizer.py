@@ -124,6 +124,18 @@ def test_a_file_not_in_kaggles_layout_says_so(change, message):
         dr.get("auto")  # bad real data is not hidden behind the stand-in
 
 
+@pytest.mark.parametrize("mode", ["full", "sample"])
+def test_a_sample_submission_with_other_columns_is_refused(mode):
+    tables = real_tables()
+    tables["sample_submission.csv"] = tables["sample_submission.csv"][["Label", "ImageId"]]
+    write_zip(data_dir() / COMP / f"{COMP}.zip", tables)
+    with pytest.raises(csvc.CompetitionFileError) as err:
+        dr.get(mode)  # not ids of '0' for every test image
+    assert str(err.value).startswith(f"{data_dir() / COMP / 'sample_submission.csv'} has the"
+                                     " columns ['Label', 'ImageId']")
+    assert "Download it again" in str(err.value)
+
+
 def test_a_folder_without_the_three_files_says_which_are_missing():
     write_zip(data_dir() / COMP / f"{COMP}.zip", {"train.csv": real_tables()["train.csv"]})
     with pytest.raises(csvc.CompetitionFileError, match=r"lacks \['test.csv', 'sample_submission.csv'\]"):

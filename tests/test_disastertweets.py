@@ -111,11 +111,27 @@ def test_auto_uses_the_read_only_kaggle_notebooks_mount_and_writes_nothing_there
     ({"train.csv": TRAIN.replace("I love fruits,0", "I love fruits,2")}, "other than 0 and 1"),
     ({"sample_submission.csv": "id,target\n0,0\n3,0\n2,0\n"}, "ids of test.csv and"),
     ({"train.csv": TRAIN[:TRAIN.index("\n") + 1]}, r"train.csv has no rows, only its header"),
+    ({"sample_submission.csv": "target,id\n0,0\n0,2\n0,3\n"},
+     r"sample_submission.csv has the columns \['target', 'id'\].*Download it again"),
+    # cut in the last row: after its id (the tweet's text would be read as empty), inside a quote
+    ({"test.csv": TEST[:TEST.rindex("3,,,") + 3]}, "test.csv ends in the middle of its last row"),
+    ({"test.csv": TEST[:-20]}, "test.csv ends in the middle of its last row.*download it again"),
 ])
 def test_files_not_in_kaggles_layout_say_so(files, message):
     write_zip(data_dir() / COMP / f"{COMP}.zip", real_files() | files)
     with pytest.raises(csvc.CompetitionFileError, match=message):
         dt.get("auto")  # bad real data is not hidden behind the stand-in
+
+
+def test_files_without_a_final_newline_are_read_whole():
+    # the last tweet spans two lines inside its quotes: its first line alone would look short
+    test = TEST + '7,,,"Two lines,\nof one tweet"'
+    sample = SAMPLE + "7,0"
+    write_zip(data_dir() / COMP / f"{COMP}.zip",
+              real_files() | {"test.csv": test, "sample_submission.csv": sample})
+    data = dt.get("full")
+    assert data["test"]["text"].iloc[-1] == "Two lines,\nof one tweet"
+    assert data.test_ids == ["0", "2", "3", "7"]
 
 
 def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):

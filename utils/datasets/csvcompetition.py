@@ -7,6 +7,8 @@ A stand-in is written in exactly that layout and zipped as the API serves it
 (`<competition>.zip`), then goes through the same `fetch`. Their submissions hold class labels
 (a digit, 0 or 1), not probabilities: `utils.kaggle.label_submission` checks and writes those.
 """
+import csv
+import io
 import os
 import zipfile
 from pathlib import Path
@@ -27,14 +29,16 @@ class CompetitionFileError(ValueError):
     """A competition's CSV that is not laid out as Kaggle ships it; the message says what to do."""
 
 
-def get_real(competition, path, mode, n_sample, read):
+def get_real(competition, path, mode, n_sample, read, sample_columns):
     """The real competition files fetched, and `read(folder, mode, sample_submission, rows)`'s Data;
-    for mode 'sample' the first rows (n_sample: train rows, test rows) with a sample for them."""
+    for mode 'sample' the first rows (n_sample: train rows, test rows) with a sample for them,
+    taken from a sample submission whose header is `sample_columns`."""
     folder = fetch_csvs(competition, path)
     rows = n_sample if mode == "sample" else (None, None)
     sample = folder / "sample_submission.csv"
     if mode == "sample":
-        sample = sample_rows(sample, rows[1], folder / "sample" / "sample_submission.csv")
+        sample = sample_rows(sample, sample_columns, rows[1],
+                             folder / "sample" / "sample_submission.csv")
     return read(folder, mode, sample, rows)
 
 
@@ -51,13 +55,17 @@ def fetch_csvs(competition, path, use_mounted=True):
 
 
 def read_table(path, columns, **kwargs):
-    """A competition CSV whose header is exactly `columns`, or CompetitionFileError saying so."""
+    """A competition CSV whose header is exactly `columns`, with rows, the last one whole; or
+    CompetitionFileError saying what is wrong."""
     try:
         header = pd.read_csv(path, nrows=0).columns  # first: a wrong file is told by its header
         if list(header) != list(columns):
             shown = list(header[:5]) + (["..."] if len(header) > 5 else [])
             raise CompetitionFileError(f"{path} has the columns {shown} ({len(header)} in all);"
                                        f" Kaggle's file has {_shown(columns)}. Download it again.")
+        if _cut_short(path, len(columns)):
+            raise CompetitionFileError(f"{path} ends in the middle of its last row: the copy was"
+                                       " cut short; download it again.")
         table = pd.read_csv(path, **kwargs)
     except (CompetitionFileError, FileNotFoundError):
         raise
@@ -70,6 +78,32 @@ def read_table(path, columns, **kwargs):
         raise CompetitionFileError(f"{path} has no rows, only its header; the copy is damaged:"
                                    " download it again.")
     return table
+
+
+def _cut_short(path, n_columns):
+    """Whether a CSV's last row was cut: no final newline, and a quote left open or too few fields."""
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(size - 1, 0))
+        if f.read(1) in (b"", b"\n"):
+            return False  # Kaggle's files end in a newline: read no further
+        f.seek(0)
+        data = f.read()
+    if data.count(b'"') % 2:
+        return True
+    # The last row starts after the last line break outside quotes (an even count of quotes after
+    # it): a tweet may hold line breaks, and its last line alone would look short of fields.
+    start = data.rfind(b"\n")
+    while start >= 0 and data.count(b'"', start) % 2:
+        start = data.rfind(b"\n", 0, start)
+    last = data[start + 1:].decode("utf-8", errors="replace")
+    return len(next(csv.reader(io.StringIO(last, newline="")), [])) < n_columns
+
+
+def sample_ids(sample_submission, columns):
+    """The ids (first column, as text) of a sample submission whose header is `columns`."""
+    table = read_table(sample_submission, columns, dtype=str, keep_default_na=False)
+    return [i.strip() for i in table.iloc[:, 0]]
 
 
 def _shown(columns):
@@ -88,9 +122,10 @@ def split(n, n_valid, labels, seed=0):
     return np.sort(trn), np.sort(val)
 
 
-def sample_rows(sample_submission, n, dest):
-    """Write the first `n` rows of the sample submission to `dest` (kept if unchanged); its path."""
-    table = pd.read_csv(sample_submission, dtype=str, keep_default_na=False).head(n)
+def sample_rows(sample_submission, columns, n, dest):
+    """Write the first `n` rows of the sample submission (header `columns`) to `dest` (kept if
+    unchanged); its path."""
+    table = read_table(sample_submission, columns, dtype=str, keep_default_na=False).head(n)
     dest, text = Path(dest), table.to_csv(index=False)
     if not (dest.is_file() and dest.read_text() == text):
         dest.parent.mkdir(parents=True, exist_ok=True)

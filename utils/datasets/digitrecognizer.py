@@ -26,6 +26,7 @@ COMPETITION = "digit-recognizer"
 TITLE = "Kaggle's Digit Recognizer"
 SIDE = 28
 PIXELS = [f"pixel{i}" for i in range(SIDE * SIDE)]
+SAMPLE_COLUMNS = ["ImageId", "Label"]
 SAMPLE = (4200, 1000)  # DATA='sample': the first training and test rows
 HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
               "Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
@@ -70,7 +71,8 @@ def get(data="auto", path=None, valid_fraction=0.1, n_sample=SAMPLE, seed=0):
     def read_real(folder, mode, sample, rows):
         return _record(folder, mode, False, sample, valid_fraction, seed, rows)
     return real_or_standin(data, TITLE,
-                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real),
+                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real,
+                                                      SAMPLE_COLUMNS),
                            lambda: _get_standin(valid_fraction, seed))
 
 
@@ -88,7 +90,7 @@ def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None
     x, y = read_train(folder / "train.csv")
     test = read_test(folder / "test.csv")
     x, y, test = x[:rows[0]], y[:rows[0]], test[:rows[1]]
-    ids = pd.read_csv(sample, usecols=[0]).iloc[:, 0]
+    ids = csvc.sample_ids(sample, SAMPLE_COLUMNS)
     if len(ids) != len(test):
         raise csvc.CompetitionFileError(f"{folder}: test.csv has {len(test):,} rows but {sample} has"
                                         f" {len(ids):,}; fetch the data again.")

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from utils.datasets import csvcompetition as csvc
-from utils.datasets.competition import read_ids, real_or_standin
+from utils.datasets.competition import real_or_standin
 from utils.datasets.standin import banner
 from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
@@ -28,6 +28,7 @@ COMPETITION = "nlp-getting-started"
 TITLE = "Kaggle's Disaster Tweets"
 TEST_COLUMNS = ["id", "keyword", "location", "text"]
 TRAIN_COLUMNS = [*TEST_COLUMNS, "target"]
+SAMPLE_COLUMNS = ["id", "target"]
 SAMPLE = (1500, 500)  # DATA='sample': the first training and test rows
 STANDIN = (1500, 500)  # the stand-in's training and test tweets
 HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
@@ -60,7 +61,8 @@ def get(data="auto", path=None, valid_fraction=0.15, n_sample=SAMPLE, standin=ST
     def read_real(folder, mode, sample, rows):
         return _record(folder, mode, False, sample, valid_fraction, seed, rows)
     return real_or_standin(data, TITLE,
-                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real),
+                           lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real,
+                                                      SAMPLE_COLUMNS),
                            lambda: _get_standin(standin, valid_fraction, seed))
 
 
@@ -78,7 +80,7 @@ def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None
     train = read_train(folder / "train.csv").head(rows[0])
     test = read_test(folder / "test.csv").head(rows[1])
     ids = [str(i) for i in test["id"]]
-    if ids != read_ids(sample):
+    if ids != csvc.sample_ids(sample, SAMPLE_COLUMNS):
         raise csvc.CompetitionFileError(f"{folder}: the ids of test.csv and {sample} differ; fetch"
                                         " the data again.")
     trn, val = csvc.split(len(train), round(valid_fraction * len(train)), train["target"], seed)
