@@ -241,6 +241,37 @@ def test_a_long_headerless_file_grows_its_buffer(tmp_path):
     assert got_words == words and got.shape == (3000, 3) and np.allclose(got, vecs, atol=1e-6)
 
 
+def test_a_word_listed_twice_keeps_its_first_vector_as_fasttext_and_gensim_do(tmp_path, capsys):
+    path = tmp_path / "cc.ja.300.vec.gz"
+    vecs = write_vec(path, JA + ["犬"])  # cc.ja.300.vec lists some words twice
+    words, got = glove.load_vectors(path)
+    assert words == JA and np.allclose(got, vecs[:len(JA)], atol=1e-6)
+    matrix, _ = glove.glove_matrix({1: "犬"}, 2, words, got)
+    assert np.allclose(matrix[1], vecs[1], atol=1e-6)
+    assert "1 word(s) listed more than once (e.g. '犬'); the first vector of each" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("dim", [None, 3])
+def test_words_holding_spaces_as_in_glove_840b_load(tmp_path, dim):
+    # GloVe 840B has words such as ". . ." and "at name@domain.com": the last `dim` fields are
+    # the numbers, the rest is the word; one such word first must not change the dimension
+    words = [". . .", "the", "at name@domain.com", ",", "of"]
+    path = tmp_path / "glove.840B.300d.txt"
+    vecs = write_vec(path, words, dim=3, header=False, gz=False)
+    got_words, got = glove.load_vectors(path, dim, expected_words=5)
+    assert got_words == words and np.allclose(got, vecs, atol=1e-6)
+
+
+def test_a_headerless_file_of_another_dim_than_asked_for_says_which_it_is(tmp_path):
+    path = tmp_path / "glove.6B.50d.txt"
+    write_glove(path, dim=4)  # not read as words "the 0.1" with 3 numbers each
+    with pytest.raises(glove.GloveFileError, match="holds 4-number vectors.*dim=4"):
+        glove.load_vectors(path, dim=3)
+    path.write_text("the\ngood\n")  # words alone: not vectors of no numbers
+    with pytest.raises(glove.GloveFileError, match="no numbers after its words"):
+        glove.load_vectors(path)
+
+
 def test_get_fasttext_reads_the_real_file_up_to_the_cap(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
     src = tmp_path / "src" / "cc.ja.300.vec.gz"

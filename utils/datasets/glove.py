@@ -22,9 +22,11 @@ choice). The kit itself never needs them.
 """
 import gzip
 import hashlib
+import itertools
 import json
 import zipfile
 import zlib
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +41,7 @@ ARCHIVE = "glove.6B.zip"
 GLOVE_6B_WORDS = 400_000
 SAMPLE_WORDS = 50_000  # DATA='sample': the most frequent words, the file's first lines
 COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
+DIM_LINES = 100  # a headerless file's numbers per word: what most of its first lines have
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
               f"{GLOVE_URL} (822 MB) into data/glove/ once.")
 FASTTEXT_URL = "https://dl.fbaipublicfiles.com/fasttext/vectors-crawl/cc.{lang}.300.vec.gz"
@@ -119,53 +122,69 @@ def _copy(src, out, size=1 << 20):
 
 def load_vectors(path, dim=None, expected_words=None, limit=None):
     """Words and float32 vectors of a GloVe or fastText file (gzip or not), its first `limit`
-    words; a cut or damaged file raises; lesson 5.
+    lines; a cut or damaged file raises; lesson 5.
 
     GloVe's lines are `word v1 ... vd`; fastText's `.vec` files start with a header
-    `<words> <dim>` (which then says how many words to expect) and end each line with a space.
-    The file is read one line at a time, so a cap of 200,000 words on a file of 2,000,000 reads
-    and keeps only those.
+    `<words> <dim>` (which then says how many lines to expect) and end each line with a space.
+    GloVe 840B has words holding spaces (". . .", "at name@domain.com"): the last `dim` fields
+    are the numbers and the rest is the word. A word listed twice keeps its first vector, as
+    fastText and gensim do. The file is read one line at a time, so a cap of 200,000 lines on a
+    file of 2,000,000 reads and keeps only those.
     """
     path = Path(path)
     advice = f"The file looks truncated or damaged: delete {path} and download it again."
-    words, rows, total, last = [], None, None, ""
+    words, seen, doubled, rows, total, last, n_read = [], set(), [], None, None, "", 0
     try:
         with _open_text(path) as f:
-            for n, line in enumerate(f, 1):
+            head = list(itertools.islice(f, DIM_LINES))
+            header = _header(_fields(head[0])) if head else None
+            if header:
+                total, dim = _check_header(path, header, dim)
+            else:
+                dim = _dim_of(path, head, dim)
+            width = dim + 1
+            rows = _grow(None, 0, dim, min(filter(None, (limit, total)), default=1024))
+            for n, line in enumerate(itertools.chain(head[bool(header):], f), 1 + bool(header)):
                 last = line
-                # fastText ends each line with a space; words never hold one, so split on it alone
-                parts = line.rstrip("\n").rstrip(" ").split(" ")
-                if n == 1 and (header := _header(parts)):
-                    total, dim = _check_header(path, header, dim)
-                    continue
-                dim = dim or len(parts) - 1
-                if len(parts) - 1 != dim:
+                parts = _fields(line)
+                if len(parts) == width:
+                    word, numbers = parts[0], parts[1:]
+                elif len(parts) > width:  # a word holding spaces
+                    word, numbers = " ".join(parts[:-dim]), parts[-dim:]
+                else:
                     raise GloveFileError(f"{path}, line {n}: {len(parts) - 1} numbers after "
                                          f"{parts[0]!r}, expected {dim}. {advice}")
-                known = min(filter(None, (limit, total)), default=1024)
-                rows = _grow(rows, len(words), dim, known)
-                try:
-                    rows[len(words)] = parts[1:]
-                except ValueError:
-                    raise GloveFileError(f"{path}, line {n}: not all numbers after {parts[0]!r}."
-                                         f" {advice}") from None
-                words.append(parts[0])
-                if len(words) == limit:
+                n_read += 1
+                if word in seen:
+                    doubled.append(word)
+                else:
+                    seen.add(word)
+                    rows = _grow(rows, len(words), dim, 0)
+                    try:
+                        rows[len(words)] = numbers
+                    except ValueError:
+                        raise GloveFileError(f"{path}, line {n}: not all numbers after {word!r}."
+                                             f" {advice}") from None
+                    words.append(word)
+                if n_read == limit:
                     break
     except (EOFError, OSError, zlib.error) as err:  # gzip cut short or damaged
         raise GloveFileError(f"{path} could not be read to the end ({err}). {advice}") from None
     if not words:
         raise GloveFileError(f"{path} is empty. {advice}")
-    if total is not None and len(words) != min(total, limit or total):
-        raise GloveFileError(f"{path} has {len(words):,} words, but its header promises "
+    if total is not None and n_read != min(total, limit or total):
+        raise GloveFileError(f"{path} has {n_read:,} words, but its header promises "
                              f"{total:,}. {advice}")
-    if expected_words is not None and limit is None and len(words) != expected_words:
-        raise GloveFileError(f"{path} has {len(words):,} words, expected {expected_words:,}. "
+    if expected_words is not None and limit is None and n_read != expected_words:
+        raise GloveFileError(f"{path} has {n_read:,} words, expected {expected_words:,}. "
                              f"{advice}")
     if not last.endswith("\n"):
         # Both formats end every line with a newline; a cut in the middle of the last number
         # still parses, and only the missing newline tells
         raise GloveFileError(f"{path} ends in the middle of a line. {advice}")
+    if doubled:
+        print(f"{path}: {len(doubled):,} word(s) listed more than once (e.g. {doubled[0]!r}); the"
+              " first vector of each is kept, as fastText and gensim do.")
     rows.resize((len(words), dim), refcheck=False)  # the unused tail goes, in place
     return words, rows
 
@@ -181,6 +200,26 @@ def _open_text(path):
     # not UTF-8 (web-crawled vocabularies have a few) costs that word its spelling, not the load.
     opener = gzip.open if gz else open
     return opener(path, "rt", encoding="utf-8", errors="replace", newline="\n")
+
+
+def _fields(line):
+    """The space-parted fields of a line, without its newline and fastText's trailing space."""
+    return line.rstrip("\n").rstrip(" ").split(" ")
+
+
+def _dim_of(path, head, dim):
+    """The numbers per word of a headerless file: the field count most of its first lines have,
+    less one (a word holding spaces has more); it must agree with the `dim` asked for."""
+    if not head:
+        return dim or 1  # an empty file: refused once nothing is read
+    common = Counter(len(_fields(line)) for line in head).most_common(1)[0][0] - 1
+    if common < 1:
+        raise GloveFileError(f"{path} has no numbers after its words: it is not a word-vector"
+                             " file. Delete it and download it again.")
+    if dim is not None and dim != common:
+        raise GloveFileError(f"{path} holds {common}-number vectors (most of its first lines have"
+                             f" that many), not {dim}; ask for dim={common}.")
+    return common
 
 
 def _header(parts):
@@ -397,7 +436,7 @@ def _fasttext_start(path):
     """Raise GloveFileError unless `path` is gzip holding a fastText header line (cheap: 1 line)."""
     try:
         with _open_text(path) as f:
-            header = _header(f.readline().rstrip("\n").rstrip(" ").split(" "))
+            header = _header(_fields(f.readline()))
     except (EOFError, OSError, zlib.error) as err:
         raise GloveFileError(f"not a readable gzip file ({err})") from None
     if header is None:
