@@ -274,6 +274,33 @@ def test_prepare_refuses_n_valid_that_leaves_nothing_to_train_on(fetched):
     assert listing(fetched) == before  # refused before moving anything
 
 
+# What macOS adds when it zips or copies a folder: '._' files holding a file's metadata (not a
+# JPEG, whatever their name), under __MACOSX/ or beside the file itself.
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + b"\x00" * 40
+
+
+def test_prepare_passes_over_macos_metadata_files(fetched, capsys):
+    for rel in ("train/__MACOSX/._cat.0.jpg", "train/__MACOSX/._dog.3.jpg", "train/cats/._cat.1.jpg"):
+        (fetched / rel).parent.mkdir(parents=True, exist_ok=True)
+        (fetched / rel).write_bytes(APPLE_DOUBLE)
+    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    assert (fetched / "train/__MACOSX/._cat.0.jpg").read_bytes() == APPLE_DOUBLE  # left as it was
+    train = get_batches(fetched / "train", batch_size=8, target_size=(PX, PX))
+    assert train.class_names == ["cats", "dogs"] and train.samples == N_TRAIN - 10
+    assert "Moved 3 corrupt" in capsys.readouterr().out  # screened aside, as not images
+
+
+def test_prepare_names_an_unexpected_image_and_moves_nothing(fetched):
+    (fetched / "train" / "extra").mkdir()
+    (fetched / "train" / "extra" / "x.jpg").write_bytes(jpeg(5))
+    before = listing(fetched)
+    with pytest.raises(ValueError, match="Move it out") as caught:
+        dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    assert str(fetched / "train" / "extra" / "x.jpg") in str(caught.value)
+    assert "delete it" in str(caught.value)
+    assert listing(fetched) == before  # refused before moving anything
+
+
 # ---------------------------------------------------------------------------------------------
 # get
 

@@ -254,11 +254,13 @@ def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="
     if screen:
         screen_images(dirname)
     labels = "inferred" if class_mode else None
+    classes = _class_folders(dirname) if class_mode else None
     if class_mode:
-        _say_empty_classes(dirname)
+        _say_empty_classes(dirname, classes)
     ds = keras.utils.image_dataset_from_directory(
-        dirname, labels=labels, label_mode=CLASS_MODES[class_mode], batch_size=batch_size,
-        image_size=tuple(target_size), shuffle=shuffle, seed=seed, verbose=False)
+        dirname, labels=labels, label_mode=CLASS_MODES[class_mode], class_names=classes,
+        batch_size=batch_size, image_size=tuple(target_size), shuffle=shuffle, seed=seed,
+        verbose=False)
     class_names = getattr(ds, "class_names", None) or []
     paths = list(ds.file_paths)
     if augment is not None:
@@ -272,12 +274,17 @@ def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="
                             class_names=class_names, batch_size=batch_size, shuffle=shuffle)
 
 
-def _say_empty_classes(dirname):
+def _class_folders(dirname):
+    """Names of a folder's class subfolders, sorted: neither hidden ones nor macOS's __MACOSX."""
+    return sorted(d.name for d in dirname.iterdir()
+                  if d.is_dir() and not d.name.startswith(".") and d.name != "__MACOSX")
+
+
+def _say_empty_classes(dirname, classes):
     """Say which class folders hold no image: each still counts as a class, and numbers shift."""
-    folders = sorted(d for d in dirname.iterdir() if d.is_dir() and not d.name.startswith("."))
-    empty = [d.name for d in folders if not image_files(d)]
+    empty = [name for name in classes if not image_files(dirname / name)]
     if empty:
-        numbers = ", ".join(f"{name}={folders.index(dirname / name)}" for name in empty)
+        numbers = ", ".join(f"{name}={classes.index(name)}" for name in empty)
         print(f"{len(empty)} class folder(s) of {dirname} hold no image: {numbers}. Each still "
               "counts as a class (so class numbers match the other splits); delete the folder if "
               "it is not a class, or put its images back.")

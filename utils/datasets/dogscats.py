@@ -31,14 +31,38 @@ HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETIT
               "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
 
 
+def _jpegs(path, pattern):
+    """JPEGs matching a glob pattern, less what macOS adds when it zips or copies a folder: '._'
+    files (metadata, not images, whatever their name) and __MACOSX/ folders."""
+    return [p for p in path.glob(pattern)
+            if not (p.name.startswith("._") or p.parent.name == "__MACOSX")]
+
+
+def _is_class_image(p):
+    """True for Kaggle's cat.N.jpg and dog.N.jpg."""
+    return p.name.split(".")[0] in CLASSES
+
+
 def _where_train_images_are(path):
     """Every cat.N/dog.N image under train/ or valid/, flat or already in class folders."""
     found = {}
     for pattern in ("train/*.jpg", "train/*/*.jpg", "valid/*/*.jpg"):
-        for p in path.glob(pattern):
-            if p.name.split(".")[0] in CLASSES:
+        for p in _jpegs(path, pattern):
+            if _is_class_image(p):
                 found[p.name] = p
     return found
+
+
+def _refuse_strays(path):
+    """Name the JPEGs in train/ or valid/ folders that are not Kaggle's, before anything moves."""
+    strays = sorted(str(p) for pattern in ("train/*/*.jpg", "valid/*/*.jpg")
+                    for p in _jpegs(path, pattern) if not _is_class_image(p))
+    if strays:
+        more = f" and {len(strays) - 3} more" if len(strays) > 3 else ""
+        it = "it" if len(strays) == 1 else "them"
+        raise ValueError(f"{', '.join(strays[:3])}{more}: not Kaggle's training images "
+                         f"(cat.N.jpg or dog.N.jpg), so the course's layout has no place for "
+                         f"{it}. Move {it} out of {path} (or delete {it}), then re-run.")
 
 
 def _move(src, dst):
@@ -57,6 +81,7 @@ def prepare(path, n_valid=2000, n_sample=(200, 50, 50), seed=0):
     path = Path(path)
     if (path / DONE).exists():
         return path
+    _refuse_strays(path)
     images = _where_train_images_are(path)
     if n_valid >= len(images):
         raise ValueError(f"{path} has {len(images)} training images; n_valid={n_valid} "
@@ -68,11 +93,11 @@ def prepare(path, n_valid=2000, n_sample=(200, 50, 50), seed=0):
     for name, src in images.items():
         split = "valid" if name in valid else "train"
         _move(src, path / split / CLASSES[name.split(".")[0]] / name)
-    for src in (path / "test").glob("*.jpg"):
+    for src in _jpegs(path, "test/*.jpg"):
         _move(src, path / "test" / "unknown" / src.name)
     for split, n in zip(("train", "valid"), n_sample):
         _copy_sample(path, split, n, seed)
-    sample_test((path / "test" / "unknown").glob("*.jpg"), path / "sample" / "test" / "unknown",
+    sample_test(_jpegs(path, "test/unknown/*.jpg"), path / "sample" / "test" / "unknown",
                 path / SAMPLE_SUBMISSION, path / "sample" / SAMPLE_SUBMISSION, id_of,
                 n_sample[2], seed)
     counts = _check(path, len(images), n_valid, n_sample)
@@ -82,7 +107,7 @@ def prepare(path, n_valid=2000, n_sample=(200, 50, 50), seed=0):
 
 def _copy_sample(path, split, n, seed):
     """Link (or copy) a seeded subset of a split into sample/, skipping files already there."""
-    files = sorted((path / split).glob("*/*.jpg"))
+    files = sorted(_jpegs(path / split, "*/*.jpg"))
     for i in np.random.default_rng(seed + 1).permutation(len(files))[:n]:
         place(files[i], path / "sample" / split / files[i].parent.name / files[i].name)
 
@@ -94,7 +119,7 @@ def id_of(filename):
 
 def _count(folder):
     """Number of JPEGs in a folder's class subfolders."""
-    return sum(1 for _ in folder.glob("*/*.jpg"))
+    return len(_jpegs(folder, "*/*.jpg"))
 
 
 def _check(path, total, n_valid, n_sample):
