@@ -1,5 +1,7 @@
 """Test setup: the repo root on sys.path, and every folder the kit writes moved to scratch space."""
+import errno
 import os
+import stat
 import sys
 import tempfile
 from pathlib import Path
@@ -45,3 +47,39 @@ def float32_policy():
     keras.config.set_dtype_policy("float32")
     yield
     keras.config.set_dtype_policy(before)
+
+
+@pytest.fixture(params=[errno.EROFS, errno.EACCES], ids=["read-only-disk", "no-permission"])
+def read_only(request, monkeypatch):
+    """A function that makes a folder refuse new entries, as a read-only disk (EROFS) or another
+    user's folder (EACCES) does: chmod a-w stops a non-root run, and since tests run as root (who
+    may write anyway) os.mkdir refuses and os.access says no under it too."""
+    code, folders = request.param, []
+    real_mkdir, real_access = os.mkdir, os.access
+
+    def refused(path):
+        return any(Path(path).is_relative_to(folder) for folder in folders)
+
+    def mkdir(path, *args, **kwargs):
+        if refused(path):
+            raise OSError(code, os.strerror(code), str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    def access(path, mode, *args, **kwargs):
+        return not (mode & os.W_OK and refused(path)) and real_access(path, mode, *args, **kwargs)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "access", access)
+
+    def make(folder):
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        folders.append(folder)
+        for p in [*folder.rglob("*"), folder]:
+            if p.is_dir():
+                p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+        return folder
+    yield make
+    for folder in folders:  # writable again, so the temporary folders can be cleaned up
+        for p in [*folder.rglob("*"), folder]:
+            if p.is_dir():
+                p.chmod(p.stat().st_mode | stat.S_IWUSR)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from utils.datasets import mnist
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
 from utils.runner import policy_in_force, run_lesson
 
@@ -92,6 +92,17 @@ def test_a_corrupt_download_is_refused_and_auto_falls_back(tmp_path, monkeypatch
     assert data.standin is True and data["test"][0].shape == (540, 28, 28)
     out = capsys.readouterr().out
     assert "Could not get MNIST, so using the stand-in" in out and "STAND-IN DATA" in out
+
+
+def test_a_read_only_data_folder_is_one_clear_error(tmp_path, monkeypatch, read_only, capsys):
+    data = read_only(tmp_path / "data")
+    monkeypatch.setenv("DL1_DATA", str(data))
+    monkeypatch.setattr(mnist, "ORIGIN", (tmp_path / "nowhere.npz").as_uri())
+    with pytest.raises(StandinError, match="Cannot write to") as caught:
+        mnist.get("auto", cache_dir=tmp_path / "keras")
+    assert str(data) in str(caught.value) and "DL1_DATA" in str(caught.value)
+    assert "Could not get MNIST" in capsys.readouterr().out  # why the stand-in was wanted
+    assert list(data.iterdir()) == []
 
 
 def test_read_rejects_a_file_that_is_not_mnist(tmp_path):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from utils.datasets import text as textdata
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
 from utils.models import text as tm
 
@@ -76,6 +76,20 @@ def test_offline_auto_falls_back_to_the_marked_standin(tmp_path, capsys):
             textdata.get(mode, origin=missing)
     with pytest.raises(ValueError, match="DATA must be"):
         textdata.get("nietzsche")
+
+
+def test_a_read_only_data_folder_is_one_clear_error_not_a_half_written_standin(tmp_path,
+                                                                               monkeypatch,
+                                                                               read_only):
+    data = read_only(tmp_path / "data")
+    monkeypatch.setenv("DL1_DATA", str(data))
+    missing = (tmp_path / "nowhere.txt").as_uri()
+    for mode in ("auto", "standin"):
+        with pytest.raises(StandinError, match="Cannot write to") as caught:
+            textdata.get(mode, origin=missing)
+        assert str(data) in str(caught.value) and "DL1_DATA" in str(caught.value)
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert list(data.iterdir()) == []
 
 
 def test_char_vocab_encode_decode_and_split():

@@ -10,8 +10,14 @@ import inspect
 import shutil
 from pathlib import Path
 
+from utils.paths import cannot_write, standin_dir
+
 DATA_MODES = ("auto", "full", "sample", "standin")
 MARKER = "STANDIN.txt"
+
+
+class StandinError(RuntimeError):
+    """A stand-in that cannot be written where the data folder is; the message says what to do."""
 
 
 def mark(folder, what, recipe=None):
@@ -79,14 +85,26 @@ def by_mode(mode, name, get_real, get_standin, errors):
     'full' and 'sample' insist on the real data (`get_real(mode)`), 'standin' forces the stand-in
     (`get_standin()`). In 'auto' one of `errors` (the real data cannot be had: no network, a cut-off
     download, a damaged file) is printed and the stand-in used; any other error is a bug and raises.
+    A data folder the stand-in cannot be written to is one StandinError saying what to do.
     """
     mode = check_mode(mode)
     if mode == "standin":
-        return get_standin()
+        return _written(get_standin)
     if mode != "auto":
         return get_real(mode)
     try:
         return get_real("full")
     except errors as err:
         print(f"Could not get {name}, so using the stand-in:\n{err}")
+        return _written(get_standin)
+
+
+def _written(get_standin):
+    """`get_standin()`, with a data folder it cannot write to said in one StandinError."""
+    try:
         return get_standin()
+    except OSError as exc:
+        words = cannot_write(exc, standin_dir())
+        if words is None:
+            raise
+        raise StandinError(words) from None

@@ -15,6 +15,8 @@ import stat
 import warnings
 from pathlib import Path
 
+from utils.paths import WRITABLE_DATA, cannot_write
+
 NO_CREDENTIALS = "No Kaggle API credentials found."
 _warned = set()
 
@@ -192,12 +194,9 @@ def call(fn, competition, path=None, /, **kwargs):
         raise err from None
 
 
-def folder_error(exc, path, fix="point DL1_DATA at a folder you can write to"
-                                  " (on Kaggle Notebooks: under /kaggle/working)"):
+def folder_error(exc, path, fix=WRITABLE_DATA):
     """The KaggleError for a folder that cannot be written (read-only, no permission, full)."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return translate(exc, "", path)
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return KaggleError(f"Cannot write to {exc.filename or path} ({exc.strerror}): {fix},"
-                           " then re-run.")
-    return None
+    words = cannot_write(exc, path, fix)
+    return KaggleError(words) if words else None
