@@ -280,7 +280,8 @@ APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + b"\x00" * 4
 
 
 def test_prepare_passes_over_macos_metadata_files(fetched, capsys):
-    for rel in ("train/__MACOSX/._cat.0.jpg", "train/__MACOSX/._dog.3.jpg", "train/cats/._cat.1.jpg"):
+    for rel in ("train/__MACOSX/._cat.0.jpg", "train/__MACOSX/._dog.3.jpg",
+                "train/cats/._cat.1.jpg"):
         (fetched / rel).parent.mkdir(parents=True, exist_ok=True)
         (fetched / rel).write_bytes(APPLE_DOUBLE)
     dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)

@@ -388,6 +388,36 @@ def test_a_dangling_link_is_moved_aside_and_the_screen_goes_on(tmp_path, capsys)
     assert len(image_files(root)) == 7
 
 
+def listing(folder):
+    """Every entry under a folder, and the folder itself, with its size and modification time."""
+    return {p: (p.lstat().st_size, p.lstat().st_mtime_ns) for p in (folder, *folder.rglob("*"))}
+
+
+def test_a_read_only_folder_keeps_its_corrupt_files_named_and_out_of_every_batch(tmp_path, capsys,
+                                                                                  read_only):
+    """A read-only folder (a Kaggle Notebooks mount, another user's folder) cannot give its
+    corrupt files up: they stay where they are, each named, and no batch reads them."""
+    root = make_classes(tmp_path / "mount" / "train")
+    (root / "dogs" / "0gone.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    corrupt_files(root / "dogs")
+    before = listing(read_only(tmp_path / "mount"))
+    assert screen_images(root) == []
+    out = capsys.readouterr().out
+    assert "Left out 4 corrupt" in out
+    for name in ("dogs/0gone.jpg", "dogs/cut.jpg", "dogs/empty.jpg", "dogs/noise.jpg"):
+        assert name in out
+    b = get_batches(root, shuffle=False, batch_size=3, target_size=SIZE)
+    assert b.samples == 7 and len(b) == 3 and b.classes.tolist() == [0, 0, 0, 0, 1, 1, 1]
+    images, labels = (np.concatenate(parts) for parts in zip(*b))
+    assert pixel_ids(images) == ids_of(b.filenames) == [1, 10, 100, 2, 20, 200, 3]
+    np.testing.assert_array_equal(labels.argmax(1), b.classes)
+    shuffled = get_batches(root, batch_size=3, target_size=SIZE, screen=False)
+    assert shuffled.samples == 7 and sorted(shuffled.filenames) == sorted(b.filenames)
+    assert np.isfinite(tiny_model().fit(shuffled, epochs=1, verbose=0).history["loss"][0])
+    assert pixel_ids(get_data(root / "dogs", target_size=SIZE)) == [20, 200, 3]
+    assert listing(tmp_path / "mount") == before
+
+
 def test_an_empty_class_folder_is_named_not_silently_class_0(tmp_path, capsys):
     root = make_classes(tmp_path / "train")
     (root / "aardvarks").mkdir()

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from utils.paths import UNWRITABLE
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 CLASS_MODES = {"categorical": "categorical", "binary": "binary", "sparse": "int", None: None}
 JPEG_END = b"\xff\xd9"
@@ -66,6 +68,8 @@ def _tf_decodes_jpeg(path):
 # Files already screened in this process, by (path, size, mtime): a notebook calls get_batches on
 # the same folders many times, and decoding every JPEG costs about 1 ms each.
 _SCREENED = set()
+# Corrupt files a screen could not move, their folder being read-only: batches leave them out.
+_LEFT_OUT = set()
 
 
 def _screen_key(path):
@@ -87,7 +91,11 @@ def _needs_moving(path):
 
 
 def screen_images(dirname, quarantine=None):
-    """Move corrupt images and dangling links out of `dirname` so no fit crashes; return what moved."""
+    """Move corrupt images and dangling links out of `dirname` so no fit crashes; return what moved.
+
+    In a folder that cannot be written (a read-only mount) they stay, named, and batches leave
+    them out.
+    """
     dirname = Path(dirname)
     quarantine = Path(quarantine or f"{dirname}.corrupt")
     files = image_files(dirname)
@@ -95,19 +103,56 @@ def screen_images(dirname, quarantine=None):
     # TensorFlow's decoder releases the GIL, so threads decode on every core.
     with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
         verdicts = list(pool.map(_needs_moving, files))
-    moved, dangling = [], 0
+    moved, kept, dangling = [], [], 0
     for path, bad in zip(files, verdicts):
-        if bad:
-            dangling += not path.exists()
-            target = quarantine / path.relative_to(dirname)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.move(path, target)  # a dangling link moves as the link: its target is untouched
+        target, gone = quarantine / path.relative_to(dirname), not path.exists()
+        if not bad:
+            _LEFT_OUT.discard(str(path))
+        elif _move_aside(path, target):
             moved.append(target)
+            dangling += gone
+        else:
+            _LEFT_OUT.add(str(path))
+            kept.append(path)
+    _say_screened(dirname, quarantine, moved, dangling, kept)
+    return moved
+
+
+def _move_aside(path, target):
+    """Move a file (a dangling link as the link) to `target`; False, with nothing written, when
+    its folder or the quarantine's cannot be written."""
+    if not os.access(path.parent, os.W_OK):  # shutil.move would copy it, then fail to delete it
+        return False
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno not in UNWRITABLE:
+            raise
+        return False
+    shutil.move(path, target)
+    return True
+
+
+def _say_screened(dirname, quarantine, moved, dangling, kept):
+    """Say which corrupt files were moved aside, and name those a read-only folder keeps."""
     if moved:
         links = f", {dangling} of them link(s) to missing files" if dangling else ""
         print(f"Moved {len(moved)} corrupt or empty image(s){links} from {dirname} to "
               f"{quarantine} (e.g. {moved[0].name}); they are left out of training and prediction.")
-    return moved
+    if kept:
+        names = ", ".join(p.relative_to(dirname).as_posix() for p in kept[:10])
+        more = f" and {len(kept) - 10} more" if len(kept) > 10 else ""
+        print(f"Left out {len(kept)} corrupt or empty image(s) (or links to missing files) of "
+              f"{dirname}: {names}{more}. The folder cannot be written, so they stay where they "
+              "are, left out of training and prediction. To be rid of them, delete them where "
+              "the folder can be written, or copy the folder somewhere writable.")
+
+
+def _left_out(dirname):
+    """The files under `dirname` a screen could not move, if they are still corrupt."""
+    if not _LEFT_OUT:
+        return set()
+    return {p for p in map(str, image_files(dirname)) if p in _LEFT_OUT and is_corrupt(p)}
 
 
 def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0):
@@ -257,12 +302,18 @@ def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="
     classes = _class_folders(dirname) if class_mode else None
     if class_mode:
         _say_empty_classes(dirname, classes)
+    left_out = _left_out(dirname)
     ds = keras.utils.image_dataset_from_directory(
         dirname, labels=labels, label_mode=CLASS_MODES[class_mode], class_names=classes,
-        batch_size=batch_size, image_size=tuple(target_size), shuffle=shuffle, seed=seed,
-        verbose=False)
+        batch_size=None if left_out else batch_size, image_size=tuple(target_size),
+        shuffle=shuffle, seed=seed, verbose=False)
     class_names = getattr(ds, "class_names", None) or []
-    paths = list(ds.file_paths)
+    paths = [p for p in ds.file_paths if p not in left_out]
+    if left_out:
+        # Keras reads every file of the folder. The left-out ones fail to decode (each was found
+        # corrupt again just now) and the rest were screened good, so dropping the images that
+        # fail, before batching, drops those files and nothing else.
+        ds = ds.ignore_errors().batch(batch_size).prefetch(tf.data.AUTOTUNE)
     if augment is not None:
         aug = default_augmentation() if augment is True else augment
         if class_mode:
