@@ -418,6 +418,24 @@ def test_a_read_only_folder_keeps_its_corrupt_files_named_and_out_of_every_batch
     assert listing(tmp_path / "mount") == before
 
 
+def test_a_file_name_tensorflow_cannot_read_is_named_with_what_to_do(tmp_path):
+    """A name that is not UTF-8 (copied from an old Windows or Latin-1 disk) reaches Python as
+    surrogate escapes, which TensorFlow cannot take as a path."""
+    root = make_classes(tmp_path / "train")
+    bad = write_const(os.fsdecode(os.fsencode(root / "cats") + b"/caf\xe9.png"), 5)
+    calls = {"get_batches": lambda: get_batches(root, target_size=SIZE),
+             "unscreened": lambda: get_batches(root, target_size=SIZE, screen=False),
+             "screen_images": lambda: screen_images(root),
+             "get_data": lambda: get_data(root / "cats", target_size=SIZE)}
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match="not UTF-8") as caught:
+            call()
+        message = str(caught.value)
+        assert f"{root}/cats/caf\\xe9.png" in message and "Rename it" in message, name
+        message.encode("utf-8")  # printable as it is
+    assert bad.exists() and not (tmp_path / "train.corrupt").exists()
+
+
 def test_an_empty_class_folder_is_named_not_silently_class_0(tmp_path, capsys):
     root = make_classes(tmp_path / "train")
     (root / "aardvarks").mkdir()

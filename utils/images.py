@@ -36,6 +36,18 @@ def image_files(dirname):
     return found
 
 
+def _refuse_unreadable_names(files):
+    """Raise, naming the file, at the first name TensorFlow cannot take: one that is not UTF-8."""
+    for path in files:
+        try:
+            str(path).encode("utf-8")
+        except UnicodeEncodeError:  # bytes Python could not decode, kept as surrogate escapes
+            shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+            raise ValueError(f"{shown}: the name is not UTF-8 text, which TensorFlow cannot read. "
+                             "Rename it (plain letters and digits are safe), then re-run.") from None
+    return files
+
+
 def is_corrupt(path):
     """True when an image file is a dangling link, empty, or undecodable by the pipeline; lessons 1-7."""
     path = Path(path)
@@ -98,7 +110,7 @@ def screen_images(dirname, quarantine=None):
     """
     dirname = Path(dirname)
     quarantine = Path(quarantine or f"{dirname}.corrupt")
-    files = image_files(dirname)
+    files = _refuse_unreadable_names(image_files(dirname))
     # Every verdict first, then the moves: a file that cannot be read stops nothing half-way.
     # TensorFlow's decoder releases the GIL, so threads decode on every core.
     with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
@@ -298,6 +310,8 @@ def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="
         raise FileNotFoundError(f"No image folder at {dirname}")
     if screen:
         screen_images(dirname)
+    else:
+        _refuse_unreadable_names(image_files(dirname))
     labels = "inferred" if class_mode else None
     classes = _class_folders(dirname) if class_mode else None
     if class_mode:
