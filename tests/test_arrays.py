@@ -2,6 +2,7 @@
 import os
 import shutil
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -179,6 +180,64 @@ def test_damaged_bcolz_folder_is_one_clear_error(tmp_path, how, mmap):
     with pytest.raises(ValueError, match="incomplete or damaged bcolz folder") as err:
         load_array(path, mmap=mmap)
     assert str(path) in str(err.value)
+
+
+def edit_header(npy, old, new):
+    """Overwrite part of a .npy header in place, as a flipped byte or a bad copy does."""
+    data = npy.read_bytes()
+    assert len(old) == len(new) and data.count(old) == 1
+    npy.write_bytes(data.replace(old, new))
+
+
+def assert_damaged(err, npy):
+    """One error naming the file, saying to save it again, and never offering to unpickle."""
+    message = str(err.value)
+    assert f"'{npy}' is damaged" in message and "run the step that saves it" in message
+    assert "pickle" not in message.lower()
+    assert one_traceback(err.value)
+
+
+def one_traceback(exc):
+    """True when exc prints as one traceback: no cause or context chained above it."""
+    printed = "".join(traceback.format_exception(exc))
+    return printed.count("Traceback (most recent call last)") == 1
+
+
+MISMATCH = {
+    "shape": lambda npy: edit_header(npy, b"(6, 512, 7, 7)", b"(3, 512, 7, 7)"),
+    "dtype": lambda npy: edit_header(npy, b"'<f4'", b"'<i4'"),
+    "swapped": lambda npy: np.save(npy, ARRAYS["int_labels"]),  # another step's array.npy
+}
+
+
+@pytest.mark.parametrize("mmap", [False, True], ids=["load", "mmap"])
+@pytest.mark.parametrize("how", MISMATCH)
+def test_data_that_does_not_match_its_marker_is_one_clear_error(tmp_path, how, mmap):
+    # Each of these still parses as a .npy, so NumPy alone would load another shape or type.
+    path = tmp_path / "train_data.bc"
+    save_array(path, FEATS[:6])
+    MISMATCH[how](path / arrays.DATA_FILE)
+    with pytest.raises(ValueError, match=f"does not match its {arrays.MARKER_FILE}") as err:
+        load_array(path, mmap=mmap)
+    assert_damaged(err, path / arrays.DATA_FILE)
+    assert "(6, 512, 7, 7) float32" in str(err.value)  # what the marker says it should be
+
+
+@pytest.mark.parametrize("mmap", [False, True], ids=["load", "mmap"])
+@pytest.mark.parametrize("how", ["not numpy", "truncated", "cut marker"])
+def test_a_damaged_array_file_says_so_and_never_suggests_pickle(tmp_path, how, mmap):
+    path = tmp_path / "train_data.bc"
+    save_array(path, FEATS[:6])
+    npy, marker = path / arrays.DATA_FILE, path / arrays.MARKER_FILE
+    if how == "not numpy":
+        npy.write_bytes(b"<html>Service Unavailable</html>" * 100)
+    elif how == "truncated":
+        npy.write_bytes(npy.read_bytes()[:100_000])
+    else:
+        marker.write_text(marker.read_text()[:40])
+    with pytest.raises(ValueError) as err:
+        load_array(path, mmap=mmap)
+    assert_damaged(err, marker if how == "cut marker" else npy)
 
 
 def test_mmap_load_returns_readonly_memmap_slices(tmp_path):

@@ -31,7 +31,8 @@ Use:
             w.append(conv_model.predict(x))           # first batch fixes dtype and row shape
 With mmap=True our folders and .npy files come back as a read-only np.memmap (opens at
 once); an old bcolz folder comes back as the bcolz carray itself, which decompresses only
-the chunks a slice touches.
+the chunks a slice touches. Loading a folder checks its data against the shape and dtype its
+marker records, so a damaged header or a swapped `array.npy` is an error, never another array.
 
 Old bcolz folders written by the original notebooks (they have `meta/` and `data/`
 subfolders and an `__attrs__` file) are still read, with `bcolz.open`, where the optional bcolz
@@ -87,8 +88,44 @@ def load_array(fname, mmap=False):
     kind = _kind(path)
     if kind == "bcolz":
         return _load_bcolz(path, mmap)
-    npy = path / DATA_FILE if kind == "folder" else path
-    return np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
+    if kind == "npy":
+        return _load_npy(path, mmap)
+    npy = path / DATA_FILE
+    shape, dtype = _marked(path)
+    arr = _load_npy(npy, mmap)
+    # A damaged header or another step's array.npy still parses: only the marker tells.
+    if arr.shape != shape or arr.dtype != dtype:
+        raise ValueError(_damaged(npy, f"it holds {arr.shape} {arr.dtype}, which does not match "
+                                       f"its {MARKER_FILE} ({shape} {dtype})"))
+    return arr
+
+
+def _load_npy(npy, mmap):
+    """np.load of a .npy file, never unpickling; a file that is not a whole .npy is damaged."""
+    if not _is_npy(npy):
+        raise ValueError(_damaged(npy, "it is not a NumPy .npy file"))
+    try:
+        return np.load(npy, mmap_mode="r" if mmap else None, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as err:
+        # NumPy's own advice for an object header is to allow pickles: never give that.
+        reason = "its header declares Python objects" if "pickle" in str(err) else str(err)
+        raise ValueError(_damaged(npy, reason)) from None
+
+
+def _marked(path):
+    """(shape, dtype) as the marker of our folder at path records them."""
+    marker = path / MARKER_FILE
+    try:
+        found = json.loads(marker.read_text())
+        return tuple(found["shape"]), np.lib.format.descr_to_dtype(found["dtype"])
+    except (ValueError, KeyError, TypeError):
+        raise ValueError(_damaged(marker, "it is not a complete marker")) from None
+
+
+def _damaged(path, reason):
+    """The message for a saved array's file that cannot be trusted: which, why, what to do."""
+    return (f"'{path}' is damaged: {reason.rstrip('.')}. Nothing was loaded. Save it again: "
+            "run the step that saves it (save_array or ArrayWriter).")
 
 
 class ArrayWriter:
@@ -213,10 +250,15 @@ def _kind(path):
             return "bcolz"
         raise ValueError(f"'{path}' is a folder but not a saved array: neither a save_array "
                          f"folder (no {MARKER_FILE}) nor a bcolz rootdir (no meta/ and data/)")
-    with open(path, "rb") as f:
-        if f.read(6) == b"\x93NUMPY":
-            return "npy"
+    if _is_npy(path):
+        return "npy"
     raise ValueError(f"'{path}' is a file but not a .npy file, so not a saved array")
+
+
+def _is_npy(path):
+    """True when the file at path starts as a .npy file does."""
+    with open(path, "rb") as f:
+        return f.read(6) == b"\x93NUMPY"
 
 
 def _begin(path):
