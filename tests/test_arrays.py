@@ -1,6 +1,11 @@
 """Tests for utils/arrays.py: the course's save_array / load_array cache and ArrayWriter."""
+import contextlib
+import errno
 import os
+import re
+import resource
 import shutil
+import signal
 import sys
 import traceback
 
@@ -340,6 +345,54 @@ def test_interrupted_overwrite_keeps_the_old_array(tmp_path, monkeypatch):
     monkeypatch.setattr(arrays.np, "save", half_save_then_fail(OSError("disk full")))
     with pytest.raises(OSError):
         save_array(path, FEATS)
+    monkeypatch.undo()
+    assert_same(load_array(path), ARRAYS["int_labels"])
+    assert leftovers(tmp_path) == []
+
+
+@contextlib.contextmanager
+def full_disk(form, monkeypatch):
+    """Make the save's writes fail as on a full disk, in one of the two forms NumPy gives."""
+    if form == "ENOSPC":
+        # /dev/full fails every write with ENOSPC; NumPy's flush of the header meets it first.
+        real_open = open
+        monkeypatch.setattr(arrays, "open", lambda path, mode="r": real_open(
+            "/dev/full" if "w" in mode else path, mode), raising=False)
+        yield
+        return
+    # A file-size limit makes writes past 1 MiB come up short, as a disk that fills there does:
+    # tofile then raises NumPy's own "N requested and M written", with no errno.
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)
+    handler = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the default kills the process
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, limit[1]))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, limit)
+        signal.signal(signal.SIGXFSZ, handler)
+
+
+def write_in_batches(path, arr):
+    """ArrayWriter without a with-block: a failed append alone must leave nothing behind."""
+    w = ArrayWriter(path)
+    for start in range(0, len(arr), 10):
+        w.append(arr[start:start + 10])
+    w.close()
+
+
+@pytest.mark.parametrize("form", ["short write", "ENOSPC"])
+@pytest.mark.parametrize("save", [save_array, write_in_batches], ids=["save_array", "ArrayWriter"])
+@pytest.mark.parametrize("name", ["train_data.bc", "train_data.npy"])
+def test_a_full_disk_says_so_where_and_how_much_and_keeps_the_old_array(tmp_path, monkeypatch,
+                                                                       name, save, form):
+    path = tmp_path / name
+    save_array(path, ARRAYS["int_labels"])
+    with pytest.raises(OSError) as err, full_disk(form, monkeypatch):
+        save(path, FEATS)
+    message = str(err.value)
+    assert "disk is full" in message and f"'{path}'" in message
+    assert re.search(r"needs (at least )?\d+(\.\d+)?[kMG]B", message)  # how much, readable
+    assert err.value.errno == errno.ENOSPC and one_traceback(err.value)
     monkeypatch.undo()
     assert_same(load_array(path), ARRAYS["int_labels"])
     assert leftovers(tmp_path) == []

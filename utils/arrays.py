@@ -40,21 +40,28 @@ package is installed (it has wheels for Python 3.11 and 3.12 only); elsewhere lo
 to convert it.
 
 Every write goes to a hidden temporary name beside the target and is renamed into place at
-the end, so an interrupted save never leaves something that loads as complete. There is no
-fsync (it would cost more than the save itself), so this guards against exceptions, Ctrl-C
-and killed kernels, not against a power cut.
+the end, so an interrupted save never leaves something that loads as complete, and a disk
+that fills up mid-save keeps the old array and says so, with where and how much was needed.
+There is no fsync (it would cost more than the save itself), so this guards against
+exceptions, Ctrl-C and killed kernels, not against a power cut.
 """
+import contextlib
+import errno
 import json
 import os
+import re
 import secrets
 import shutil
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 DATA_FILE = "array.npy"
 MARKER_FILE = "dl1_array.json"
 MARKER = {"format": "dl1-kit array", "version": 1, "data": DATA_FILE}
+# How NumPy's tofile reports a write cut short by a full disk: no errno, only these words.
+SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 
 
 def save_array(fname, arr):
@@ -67,9 +74,12 @@ def save_array(fname, arr):
             # No pickling: cached arrays are plain numbers, and loading never runs code.
             np.save(f, arr, allow_pickle=False)
         _commit(staging, path, arr.shape, arr.dtype)
-    except BaseException:
+    except BaseException as err:
         _discard(staging)
-        raise
+        full = _disk_full(err, path, _size(arr.nbytes))
+        if full is None:
+            raise
+        raise full from None
 
 
 def _storable(arr):
@@ -155,7 +165,16 @@ class ArrayWriter:
             raise ValueError(f"batch rows have shape {batch.shape[1:]}, "
                              f"but {self.path} has rows of shape {self.row_shape}")
         # same_kind: float64 predictions into a float32 file are fine, floats into ints are not.
-        batch.astype(self.dtype, casting="same_kind", copy=False).tofile(self._file)
+        rows = batch.astype(self.dtype, casting="same_kind", copy=False)
+        try:
+            rows.tofile(self._file)
+        except BaseException as err:
+            # A write cut short leaves the file mid-row, so it cannot go on: it is deleted.
+            self.abort()
+            full = _disk_full(err, self.path, f"at least {_size(self._nbytes() + rows.nbytes)}")
+            if full is None:
+                raise
+            raise full from None
         self.rows += len(batch)
 
     def close(self):
@@ -172,15 +191,20 @@ class ArrayWriter:
             self._file.seek(end)
             self._file.close()
             _commit(self._staging, self.path, self.shape, self.dtype)
-        except BaseException:
+        except BaseException as err:
             self.abort()
-            raise
+            full = _disk_full(err, self.path, _size(self._nbytes()))
+            if full is None:
+                raise
+            raise full from None
         self._file = self._staging = None
 
     def abort(self):
         """Stop writing and delete the partial file; the name is left as it was."""
         if self._file is not None:
-            self._file.close()
+            # On a full disk the last flush fails too; the file is closed all the same.
+            with contextlib.suppress(OSError):
+                self._file.close()
         _discard(self._staging)
         self._file = self._staging = None
 
@@ -201,10 +225,31 @@ class ArrayWriter:
         self._write_header()
         self._data_start = self._file.tell()
 
+    def _nbytes(self):
+        """Bytes of the file so far: its header and the rows appended."""
+        return self._data_start + self.rows * self.dtype.itemsize * int(np.prod(self.row_shape))
+
     def _write_header(self):
         header = {"descr": np.lib.format.dtype_to_descr(self.dtype),
                   "fortran_order": False, "shape": self.shape}
         np.lib.format.write_array_header_1_0(self._file, header)
+
+
+def _disk_full(err, path, needed):
+    """The error saying the disk filled while saving path, or None when err is not that."""
+    if not isinstance(err, OSError):
+        return None
+    if err.errno not in (errno.ENOSPC, errno.EDQUOT) and not SHORT_WRITE.fullmatch(str(err)):
+        return None
+    return OSError(errno.ENOSPC, f"The disk is full at '{path.absolute().parent}': saving '{path}' "
+                                 f"needs {needed}. Nothing was saved, and any older array of that "
+                                 "name is kept as it was. Free some space (or save it on a bigger "
+                                 "disk), then run the step again.")
+
+
+def _size(nbytes):
+    """A byte count for people, e.g. '6.12MB'."""
+    return tqdm.format_sizeof(nbytes, "B", 1024)
 
 
 def _load_bcolz(path, mmap):
