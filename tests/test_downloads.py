@@ -138,6 +138,19 @@ def test_a_cut_off_download_fails_clearly_keeps_nothing_and_a_retry_works(which,
         assert len(server.requests) == fetched
 
 
+def test_a_download_onto_a_folder_says_so_up_front_and_leaves_no_part_file(tmp_path):
+    folder = tmp_path / "glove.6B.zip"
+    (folder / "glove.6B.50d.txt").parent.mkdir()
+    (folder / "glove.6B.50d.txt").write_text("mine")
+    with serve({"/glove.6B.zip": b"x" * 1000}) as server:
+        with pytest.raises(DownloadError) as err:
+            download(server.url("/glove.6B.zip"), folder)
+        assert server.requests == []  # refused before fetching anything
+    message = str(err.value)
+    assert f"{folder} is a folder" in message and "remove the folder" in message
+    assert _files(tmp_path) == ["glove.6B.zip/glove.6B.50d.txt"]
+
+
 def test_a_damaged_file_left_by_an_older_run_is_downloaded_again(tmp_path, monkeypatch):
     files, run, name = _movielens(tmp_path, monkeypatch)
     cache = tmp_path / "cache"

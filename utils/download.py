@@ -37,6 +37,9 @@ def download(url, dest, file_hash=None, hash_algorithm="auto", check=None, timeo
     a later run would take as good (a cached copy that failed is checked again, never trusted).
     """
     dest = Path(dest)
+    if dest.is_dir():  # found now, not after the whole download fails to be renamed onto it
+        raise DownloadError(f"Cannot download {url} to {dest}: {dest} is a folder. Pass the path "
+                            "of the file to write, or remove the folder, then run again.")
     if dest.is_file() and _good(dest, file_hash, hash_algorithm, check):
         return dest
     part = dest.with_name(dest.name + PART)
