@@ -8,6 +8,7 @@ file whole.
 import hashlib
 import io
 import json
+import traceback
 import zipfile
 
 import numpy as np
@@ -136,6 +137,18 @@ def test_a_cut_off_download_fails_clearly_keeps_nothing_and_a_retry_works(which,
         fetched = len(server.requests)
         run(server, cache)  # now cached: served without asking the server again
         assert len(server.requests) == fetched
+
+
+@pytest.mark.parametrize("cut", ["cut", "cut-unsized"], ids=["cut-off", "truncated-zip"])
+def test_a_failed_download_is_one_error_with_one_traceback(cut, tmp_path, monkeypatch):
+    # The message already says which file and what to do: urllib's and Keras's tracebacks
+    # chained above it would only bury that.
+    files, run, _ = _movielens(tmp_path, monkeypatch)
+    with serve(files, mode=cut) as server, pytest.raises(DownloadError) as err:
+        run(server, tmp_path / "cache")
+    assert err.value.__cause__ is None and err.value.__suppress_context__
+    printed = "".join(traceback.format_exception(err.value))
+    assert printed.count("Traceback (most recent call last)") == 1
 
 
 def test_a_download_onto_a_folder_says_so_up_front_and_leaves_no_part_file(tmp_path):

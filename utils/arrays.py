@@ -277,7 +277,7 @@ def _load_bcolz(path, mmap):
         raise ValueError(
             f"'{path}' is an incomplete or damaged bcolz folder ({type(e).__name__}: {e}); "
             "nothing was changed. Copy it again from where it was made, or delete it and run "
-            "the step that saves it.") from e
+            "the step that saves it.") from None
 
 
 def _kind(path):

@@ -50,7 +50,8 @@ def download(url, dest, file_hash=None, hash_algorithm="auto", check=None, timeo
             check(part)
     except Exception as err:
         part.unlink(missing_ok=True)
-        raise DownloadError(_message(dest, url, _reason(err), file_hash, hash_algorithm)) from err
+        # The reason is in the message: urllib's and Keras's tracebacks would only bury it.
+        raise DownloadError(_message(dest, url, _reason(err), file_hash, hash_algorithm)) from None
     except BaseException:  # interrupted: no half file left behind
         part.unlink(missing_ok=True)
         raise
