@@ -22,6 +22,19 @@ def test_rows_read_arrays_npy_files_folders_and_memmaps_alike(tmp_path):
     assert Rows(load_array(tmp_path / "x.bc", mmap=True)).path == tmp_path / "x.bc/array.npy"
 
 
+def test_rows_check_a_folder_against_its_marker_as_load_array_does(tmp_path):
+    """Streaming from disk meets the same damaged files as load_array, and says so the same way."""
+    save_array(tmp_path / "a.bc", np.zeros((6, 4), "float32"))
+    save_array(tmp_path / "b.bc", np.zeros((5, 4), "float32"))
+    (tmp_path / "a.bc/array.npy").write_bytes((tmp_path / "b.bc/array.npy").read_bytes())
+    with pytest.raises(ValueError, match="does not match its"):
+        Rows(tmp_path / "a.bc")
+    (tmp_path / "a.bc/array.npy").write_bytes(b"<html>Service Unavailable</html>" * 10)
+    with pytest.raises(ValueError, match="damaged") as err:
+        Rows(tmp_path / "a.bc")
+    assert "pickle" not in str(err.value)
+
+
 def test_rows_explain_missing_features(tmp_path):
     with pytest.raises(FileNotFoundError, match="precompute"):
         Rows(tmp_path / "nothing.bc")

@@ -168,6 +168,9 @@ def test_schedules_change_the_real_learning_rate_each_epoch():
     assert expand_schedule([(0.1, 2), (0.01, 1)]) == [0.1, 0.1, 0.01]
     with pytest.raises(ValueError):
         expand_schedule([(0.1, 1.5)])
+    with pytest.raises(ValueError, match="is \\(learning_rate, epochs\\)") as err:
+        expand_schedule([0.1])
+    assert err.value.__context__ is None or err.value.__suppress_context__  # one traceback
     assert scale_schedule(((0.003, 8), (0.001, 7), (0.0003, 5)), 10) == ((0.003, 4), (0.001, 4),
                                                                          (0.0003, 2))
     assert scale_schedule(((0.003, 8), (0.001, 7)), 1) == ((0.003, 1),)

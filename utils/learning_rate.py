@@ -15,7 +15,7 @@ def expand_schedule(schedule):
         try:
             lr, epochs = stage
         except (TypeError, ValueError):
-            raise ValueError(f"each stage of a schedule is (learning_rate, epochs), not {stage!r}")
+            raise ValueError(f"each stage of a schedule is (learning_rate, epochs), not {stage!r}") from None
         if not (lr > 0 and int(epochs) == epochs and epochs >= 0):
             raise ValueError(f"stage {stage!r}: the learning rate must be > 0 and epochs a "
                              "whole number >= 0")

@@ -14,6 +14,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from utils.arrays import DATA_FILE, load_array
+
 PyDataset = keras.utils.PyDataset  # what Keras's fit/predict take as a stream of batches
 
 
@@ -23,7 +25,8 @@ class Rows:
     def __init__(self, data):
         self.path = None
         if isinstance(data, (str, Path)):
-            self.path = _npy_path(Path(data))
+            # load_array checks a folder's data against its marker; nothing is read yet.
+            self.path = Path(load_array(_checked_path(Path(data)), mmap=True).filename)
         elif isinstance(data, np.memmap) and data.filename:
             full = np.load(data.filename, mmap_mode="r")
             if full.shape == data.shape and full.dtype == data.dtype:
@@ -55,15 +58,12 @@ class Rows:
             yield start, self.take(slice(start, start + size))
 
 
-def _npy_path(path):
-    """The .npy file behind a path given to save_array/load_array."""
-    from utils.arrays import DATA_FILE
-    if path.is_dir():
-        if not (path / DATA_FILE).is_file():
-            raise ValueError(f"{path} is not a save_array folder of features (no {DATA_FILE}); "
-                             "precompute the features first")
-        return path / DATA_FILE
-    if not path.is_file():
+def _checked_path(path):
+    """A path given to save_array/load_array, once it is known to hold saved features."""
+    if path.is_dir() and not (path / DATA_FILE).is_file():
+        raise ValueError(f"{path} is not a save_array folder of features (no {DATA_FILE}); "
+                         "precompute the features first")
+    if not path.exists():
         raise FileNotFoundError(f"no features at {path}; precompute them first")
     return path
 
