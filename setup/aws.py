@@ -303,6 +303,11 @@ def launch_in_some_zone(session, ec2, args, subnets, **pieces) -> str:
 def wait(ec2, waiter: str, instance_id: str) -> dict:
     """Wait for `waiter` on the instance; return its fresh description."""
     ec2.get_waiter(waiter).wait(InstanceIds=[instance_id], WaiterConfig={"Delay": 5, "MaxAttempts": 120})
+    return describe_instance(ec2, instance_id)
+
+
+def describe_instance(ec2, instance_id: str) -> dict:
+    """The instance as EC2 describes it now."""
     return ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
 
 
@@ -442,7 +447,9 @@ def cmd_up(args, session, fetch_ip, confirm, price) -> int:
         if instance_id is None:
             return 1
     try:
-        print(ensure_idle_alarm(session.client("cloudwatch"), args.name, instance_id, args.region, args.idle_stop))
+        watched = bool(describe_instance(ec2, instance_id).get("IamInstanceProfile"))
+        print(ensure_idle_alarm(session.client("cloudwatch"), args.name, instance_id, args.region, args.idle_stop,
+                                gpu_watched=watched))
         if inst:
             inst = start(ec2, inst)
         else:
@@ -480,7 +487,8 @@ def cmd_status(args, session, fetch_ip, confirm, price) -> int:
         print(describe(inst, key_path(args.key_dir, args.name, args.region), args.name, args.region))
         for line in spot_history(ec2, inst):
             print(line)
-        print("  " + guard_line(idle_alarm(cw, args.name, inst["InstanceId"])))
+        print("  " + guard_line(idle_alarm(cw, args.name, inst["InstanceId"]),
+                                gpu_watched=bool(inst.get("IamInstanceProfile"))))
     if len(found) > 1:
         print(f"{len(found)} instances carry the tag {TAG_KEY}={tag_value(args.name)}; "
               "`stop` stops them all, `down` deletes them all.")

@@ -48,11 +48,11 @@ def busy_metrics(instance_id: str) -> list[dict]:
              "ReturnData": True}]
 
 
-def ensure_idle_alarm(cw, name: str, instance_id: str, region: str, minutes: int) -> str:
+def ensure_idle_alarm(cw, name: str, instance_id: str, region: str, minutes: int, gpu_watched: bool) -> str:
     """Create, update or (minutes == 0) delete the instance's idle alarm; return what it does now."""
     if minutes == 0:
         cw.delete_alarms(AlarmNames=[alarm_name(name, instance_id)])
-        return guard_line(None)
+        return guard_line(None, gpu_watched)
     periods = math.ceil(minutes * 60 / PERIOD_S)
     cw.put_metric_alarm(
         AlarmName=alarm_name(name, instance_id),
@@ -61,7 +61,7 @@ def ensure_idle_alarm(cw, name: str, instance_id: str, region: str, minutes: int
         Threshold=IDLE_PERCENT, ComparisonOperator="LessThanThreshold",
         TreatMissingData="missing",  # a stopped box sends nothing: no action, and a fresh count after a start
         AlarmActions=[stop_action(region)], Tags=[{"Key": TAG_KEY, "Value": tag_value(name)}])
-    return guard_line(idle_alarm(cw, name, instance_id))
+    return guard_line(idle_alarm(cw, name, instance_id), gpu_watched)
 
 
 def idle_alarm(cw, name: str, instance_id: str) -> dict | None:
@@ -79,13 +79,16 @@ def alarm_minutes(alarm: dict) -> int:
     return period * alarm["EvaluationPeriods"] // 60
 
 
-def guard_line(alarm: dict | None) -> str:
-    """One line saying whether and when the idle guard stops the box."""
+def guard_line(alarm: dict | None, gpu_watched: bool) -> str:
+    """One line saying whether and when the idle guard stops the box, and what it watches."""
     if alarm is None:
         return "idle guard: OFF; nothing stops this box but you (`up --idle-stop 60` turns it on)"
     state = {"ALARM": " (idle now: stopping it)", "INSUFFICIENT_DATA": " (waiting for data)"}.get(
         alarm.get("StateValue"), "")
-    return (f"idle guard: stops it after {alarm_minutes(alarm)} min with CPU and GPU under "
+    # Without its instance profile the box cannot report its GPU, and the alarm counts it as idle.
+    watched = ("CPU and GPU" if gpu_watched else
+               "its CPU (its GPU is not watched: the box has no instance profile to report it)")
+    return (f"idle guard: stops it after {alarm_minutes(alarm)} min with {watched} under "
             f"{alarm['Threshold']:g}%{state}; `up --idle-stop 0` turns it off")
 
 

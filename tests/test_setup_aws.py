@@ -555,6 +555,10 @@ def test_without_iam_rights_the_guard_judges_by_cpu(moto, run):
     assert code == 0, err
     assert "CPU alone" in out and "IamInstanceProfile" not in rec.launches[0]
     assert len(idle_alarms(region)) == 1
+    # The guard line itself never claims to watch a GPU the box cannot report, nor does status.
+    assert "CPU and GPU" not in out and "GPU is not watched" in out
+    code, out, err = run(region, "status", session=rec)
+    assert code == 0 and "CPU and GPU" not in out and "GPU is not watched" in out
 
 
 def test_idle_stop_takes_minutes_or_zero():
@@ -825,6 +829,6 @@ def test_without_pass_role_the_box_launches_without_profile(moto, run):
     extra, _ = provide_ami(region, "flag", None)
     code, out, err = run(region, "up", *extra, session=NoPassRoleSession(region))
     assert code == 0, err
-    assert "CPU alone" in out
+    assert "CPU alone" in out and "CPU and GPU" not in out and "GPU is not watched" in out
     (inst,) = tagged_instances(region)
     assert not inst.get("IamInstanceProfile") and len(idle_alarms(region)) == 1
