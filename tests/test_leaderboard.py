@@ -148,10 +148,10 @@ def run(csv, api, timeout=60, interval=10):
     # log loss 0.045: 3 teams lower, so rank 4 of 11; direction read as lower-better
     ("dogs-vs-cats-redux-kernels-edition", "0.04500",
      dict(rank=4, tied=0, teams=11, higher_is_better=False, meets_bar=True)),
-    # accuracy 1.0: no team strictly better, three tied
-    ("digit-recognizer", "1.00000", dict(rank=1, tied=3, teams=11, higher_is_better=True, meets_bar=True)),
-    # F1 0.83: four teams better, two tied at 0.83 -> rank 5 of 11
-    ("nlp-getting-started", "0.83000", dict(rank=5, tied=2, teams=11, higher_is_better=True, meets_bar=True)),
+    # accuracy 1.0: no team better, three tied and listed first -> rank 4 of 11
+    ("digit-recognizer", "1.00000", dict(rank=4, tied=3, teams=11, higher_is_better=True, meets_bar=True)),
+    # F1 0.83: four teams better, two tied at 0.83 -> rank 7 of 11, outside the top half
+    ("nlp-getting-started", "0.83000", dict(rank=7, tied=2, teams=11, higher_is_better=True, meets_bar=False)),
 ])
 def test_submit_waits_two_polls_then_prints_the_rank(monkeypatch, capsys, csv, competition, public,
                                                      expected):
@@ -165,8 +165,9 @@ def test_submit_waits_two_polls_then_prints_the_rank(monkeypatch, capsys, csv, c
     assert "pending, 0 s" in out and "pending, 10 s" in out and "complete, 20 s" in out
     assert f"public score {float(public):.5f}, private score 0.51000" in out
     assert f"would rank {expected['rank']} of 11 (10 teams on the board, and you)" in out
-    assert ("tied with" in out) == bool(expected["tied"])
-    assert "meets the course's bar, the top 50%" in out
+    assert ("it ties" in out) == bool(expected["tied"])
+    verdict = "meets" if expected["meets_bar"] else "does not meet"
+    assert f"It {verdict} the course's bar, the top 50%" in out
     assert "PUBLIC leaderboard" in out and "downloaded" in out
     assert lb.board_path(competition).is_file()
 
@@ -176,8 +177,8 @@ def test_a_closed_competition_says_the_rank_is_against_the_public_board(monkeypa
     api = use(monkeypatch, FakeApi(comp, board_csv(BOARDS[comp]), "0.69315", deadline=CLOSED, pending=0))
     where, _ = run(csv, api)
     out = capsys.readouterr().out
-    assert where.rank == 9 and where.tied == 1 and not where.meets_bar
-    assert "tied with 1 team:" in out and "does not meet the course's bar" in out
+    assert where.rank == 10 and where.tied == 1 and not where.meets_bar
+    assert "after the 1 team it ties" in out and "does not meet the course's bar" in out
     assert "closed on 2017-03-02" in out and "final standing was the private leaderboard" in out
     assert "private score not shown yet" in out
 
@@ -288,17 +289,17 @@ def test_the_cache_never_looks_like_the_competitions_data(monkeypatch):
 
 def test_the_direction_comes_from_the_boards_order_not_the_metric():
     scores = [0.9, 0.8, 0.8, 0.7]
-    assert lb.rank(0.8, scores) == lb.Rank(0.8, 2, 2, 5, 40.0, True, True, 0.8)
+    assert lb.rank(0.8, scores) == lb.Rank(0.8, 4, 2, 5, 80.0, False, True, 0.8)
     # the same numbers listed the other way round are a lower-is-better board
     low = lb.rank(0.8, scores[::-1])
-    assert (low.rank, low.tied, low.higher_is_better) == (2, 2, False)
+    assert (low.rank, low.tied, low.higher_is_better) == (4, 2, False)
     with pytest.raises(lb.LeaderboardError, match="not in rank order"):
         lb.rank(0.8, [0.8, 0.9, 0.7])
 
 
 def test_a_board_of_equal_scores_asks_for_the_direction():
     assert lb.rank(1.0, [1.0, 1.0]).tied == 2
-    with pytest.raises(lb.LeaderboardError, match="pass higher=True or False"):
+    with pytest.raises(lb.LeaderboardError, match="pass higher=True .* or higher=False"):
         lb.rank(0.9, [1.0, 1.0])
     assert lb.rank(0.9, [1.0, 1.0], higher=True).rank == 3
 
@@ -311,3 +312,62 @@ def test_the_plot_marks_the_score_and_the_bar():
     assert lines == [where.bar_score, 0.045]
     assert "lower is better" in ax.get_xlabel()
     assert ax.get_xlim()[1] < 17.5  # the wild tail is clipped into view
+
+
+# ---------------------------------------------------------------------------------------------
+# Today's leaderboard file
+
+
+TODAY_HEADER = "Rank,TeamId,TeamName,LastSubmissionDate,Score,SubmissionCount,TeamMemberUserNames\n"
+
+
+def test_todays_leaderboard_file_with_a_bom_and_benchmark_rows(monkeypatch, tmp_path):
+    rows = ["1,11,alpha,2024-05-01 10:00:00,0.99,3,alice",
+            ",,Sample Submission Benchmark,2015-01-01 00:00:00,0.98,,",
+            "2,12,beta,2024-05-02 10:00:00,0.97,1,bob",
+            "3,13,gamma,2024-05-03 10:00:00,0.90,2,carol",
+            ",,All Zeros Benchmark,2015-01-01 00:00:00,0.50,,"]
+    path = tmp_path / "board.csv"
+    path.write_bytes(("\ufeff" + TODAY_HEADER + "\n".join(rows) + "\n").encode("utf-8"))
+    board = lb.read_board(path)
+    assert list(board["TeamName"]) == ["alpha", "beta", "gamma"]
+    assert "Rank" in board.columns
+    where = lb.rank(0.95, board["Score"])
+    assert (where.rank, where.teams) == (3, 4)
+
+
+# ---------------------------------------------------------------------------------------------
+# The bar agrees with the rank
+
+
+def test_a_tie_is_ranked_after_the_teams_it_ties_and_the_bar_follows_the_rank():
+    # 199 teams: 96 better, 7 tied at the median, 96 worse; the learner makes 200
+    board = [0.9] * 96 + [0.8] * 7 + [0.7] * 96
+    where = lb.rank(0.8, board)
+    assert (where.rank, where.tied, where.teams) == (104, 7, 200)
+    assert where.percentile == pytest.approx(52.0) and not where.meets_bar
+    assert "does not meet" in lb.report("x", where)
+
+
+def test_second_of_three_is_not_the_top_half():
+    where = lb.rank(0.8, [0.9, 0.7])
+    assert (where.rank, where.teams) == (2, 3)
+    assert where.percentile == pytest.approx(200 / 3) and not where.meets_bar
+    assert lb.rank(0.95, [0.9, 0.7]).meets_bar
+
+
+def test_the_bar_score_is_the_score_to_beat():
+    where = lb.rank(0.5, [0.9, 0.8, 0.7, 0.6])  # 5 teams: the top 50% is ranks 1 and 2
+    assert where.bar_score == 0.8 and not where.meets_bar
+    assert lb.rank(0.8, [0.9, 0.8, 0.7, 0.6]).rank == 3  # tying the bar is not enough
+    assert lb.rank(0.81, [0.9, 0.8, 0.7, 0.6]).meets_bar
+    assert "above 0.80000" in lb.report("x", where)
+
+
+def test_the_direction_advice_names_a_parameter_the_public_functions_take(monkeypatch):
+    comp = "digit-recognizer"
+    use(monkeypatch, FakeApi(comp, board_csv([1.0, 1.0, 1.0]), ""))
+    with pytest.raises(lb.LeaderboardError, match=r"higher=True.*rank_score\(\)") as caught:
+        lb.rank_score(comp, 0.9, plot=False)
+    assert "submit_and_rank" in str(caught.value)
+    assert lb.rank_score(comp, 0.9, plot=False, higher=True).rank == 4

@@ -3,10 +3,11 @@
 The course's homework bar was "reach the top 50% of the leaderboard". Closed competitions still
 score a late submission but show it no rank, so `submit_and_rank` sends a submission, waits for
 Kaggle to score it (polling the list of the learner's submissions), downloads the competition's
-public leaderboard (a zip holding a CSV of TeamId, TeamName, SubmissionDate, Score, best first)
-and says where the public score would have stood: rank = 1 + the teams strictly better, the teams
-tied with it, out of how many, the percentile and whether it meets the bar. `rank_score` does the
-same for any score (a validation score, an older submission's), offline against the cached board.
+public leaderboard (a zip holding a CSV of Rank, TeamId, TeamName, LastSubmissionDate, Score, ...,
+best first; rows without a rank are benchmarks) and says where the public score would have stood:
+rank = 1 + the teams better or tied (Kaggle lists a new score after the earlier ones it ties), out
+of how many, the percentile and whether it is within the bar. `rank_score` does the same for any
+score (a validation score, an older submission's), offline against the cached board.
 
 Whether lower or higher is better is read from the board's order (its first row is the best
 team), never guessed from the metric's name. The board is cached in a hidden folder under the
@@ -54,20 +55,20 @@ class Rank:
     """Where a score stands on a leaderboard."""
 
     score: float
-    rank: int               # 1 + the number of teams strictly better
+    rank: int               # 1 + the teams better or tied: Kaggle lists a new score after its ties
     tied: int               # teams on the board with exactly this score
     teams: int              # teams on the board, the learner included
     percentile: float       # 100 * rank / teams: "top 12.5%"
-    meets_bar: bool         # within the top BAR of the board
+    meets_bar: bool         # percentile within the top BAR of the board
     higher_is_better: bool
-    bar_score: float        # the score of the last team inside the bar
+    bar_score: float        # the score to beat: only a better one ranks inside the bar
 
 
 # ---------------------------------------------------------------------------------------------
 # Submitting and waiting for the score
 
 
-def submit_and_rank(csv, competition, message, timeout=900, interval=10, plot=True,
+def submit_and_rank(csv, competition, message, timeout=900, interval=10, plot=True, higher=None,
                     sleep=time.sleep, clock=time.monotonic):
     """Submit a CSV, wait for its score, and print where it ranks on the public board; lessons 1, 3-5, 7."""
     client = kaggle_api.connect()
@@ -80,7 +81,7 @@ def submit_and_rank(csv, competition, message, timeout=900, interval=10, plot=Tr
                             api=client, sleep=sleep, clock=clock)
     board, age = leaderboard(competition, api=client)
     board = _without_team(board, scores.team)
-    where = rank(scores.public, board["Score"])
+    where = rank(scores.public, board["Score"], higher)
     print(report(competition, where, scores, age, closed))
     if plot:
         plot_board(board["Score"], where, competition)
@@ -252,15 +253,17 @@ def _board_csv(folder, competition):
 
 
 def read_board(csv):
-    """A leaderboard CSV (TeamId, TeamName, SubmissionDate, Score; best first) as a table."""
+    """A leaderboard CSV (Rank, TeamId, TeamName, ..., Score, ...; best first) as a table of teams."""
     try:
-        board = pd.read_csv(csv)
+        board = pd.read_csv(csv, encoding="utf-8-sig")  # today's file starts with a byte-order mark
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise LeaderboardError(f"{csv} is not a leaderboard CSV ({err}); delete it and"
                                " download the leaderboard again.") from None
     if "Score" not in board.columns:
         raise LeaderboardError(f"{csv} has no Score column (it has {list(board.columns)}); it is"
                                " not a Kaggle leaderboard. Delete it and download it again.")
+    if "Rank" in board.columns:  # rows without a rank are Kaggle's benchmarks, not teams
+        board = board[pd.to_numeric(board["Rank"], errors="coerce").notna()]
     board["Score"] = pd.to_numeric(board["Score"], errors="coerce")
     board = board.dropna(subset=["Score"]).reset_index(drop=True)
     if board.empty:
@@ -294,7 +297,8 @@ def higher_is_better(scores):
 
 
 def rank(score, board_scores, higher=None):
-    """Where `score` would stand among `board_scores` (best first); direction from their order."""
+    """Where `score` would stand among `board_scores` (best first); direction from their order
+    unless `higher` says whether higher scores are better."""
     if score is None or not math.isfinite(score):
         raise LeaderboardError(f"There is no public score to rank (got {score!r}).")
     board = np.asarray(board_scores, dtype=float)
@@ -302,23 +306,25 @@ def rank(score, board_scores, higher=None):
     same = np.abs(board - score) <= TIE
     if higher is None:
         if not same.all():
-            raise LeaderboardError("Every team on the board has the same score, so its order cannot"
-                                   " tell whether higher is better; pass higher=True or False.")
+            raise LeaderboardError(
+                "Every team on the board has the same score, so its order cannot tell whether"
+                " higher is better; pass higher=True (higher scores are better) or higher=False"
+                " to rank_score() or submit_and_rank().")
         higher = True
     better = int(((board > score) if higher else (board < score))[~same].sum())
     teams = len(board) + 1  # the board's teams and the learner
-    place = 1 + better
-    keep = math.ceil(BAR * teams)  # the last rank inside the bar
+    place = 1 + better + int(same.sum())  # Kaggle lists a new score after the earlier ones it ties
+    keep = math.floor(BAR * teams)  # the last rank inside the bar (at least 1: teams >= 2)
     ordered = np.sort(board)[::-1] if higher else np.sort(board)
     return Rank(score=float(score), rank=place, tied=int(same.sum()), teams=teams,
                 percentile=100 * place / teams, meets_bar=place <= keep, higher_is_better=higher,
-                bar_score=float(ordered[min(keep, len(ordered)) - 1]))
+                bar_score=float(ordered[keep - 1]))
 
 
-def rank_score(competition, score, refresh=True, plot=True):
+def rank_score(competition, score, refresh=True, plot=True, higher=None):
     """Print where any score (e.g. a validation score) would rank on the public board; lessons 1, 3-5, 7."""
     board, age = leaderboard(competition, refresh=refresh)
-    where = rank(score, board["Score"])
+    where = rank(score, board["Score"], higher)
     print(report(competition, where, None, age, None))
     if plot:
         plot_board(board["Score"], where, competition)
@@ -333,13 +339,14 @@ def report(competition, where, scores=None, age=None, closed=None):
         private = "not shown yet" if scores.private is None else f"{scores.private:.5f}"
         lines.append(f"Submission {scores.ref}: public score {scores.public:.5f},"
                      f" private score {private}.")
-    tie = f", tied with {where.tied} team{'s' if where.tied != 1 else ''}" if where.tied else ""
+    tie = (f", after the {where.tied} team{'s' if where.tied != 1 else ''} it ties (Kaggle lists a"
+           " new score after the earlier ones)" if where.tied else "")
     lines.append(f"A score of {where.score:.5f} would rank {where.rank:,} of {where.teams:,}"
                  f" ({where.teams - 1:,} teams on the board, and you){tie}: the top"
-                 f" {where.percentile:.1f}% ({way} is better, read from the board's order).")
+                 f" {where.percentile:.1f}% ({way} is better).")
     verdict = "meets" if where.meets_bar else "does not meet"
-    lines.append(f"It {verdict} the course's bar, the top {BAR:.0%} (a score of"
-                 f" {where.bar_score:.5f} or {'higher' if where.higher_is_better else 'lower'}).")
+    lines.append(f"It {verdict} the course's bar, the top {BAR:.0%} (a score"
+                 f" {'above' if where.higher_is_better else 'below'} {where.bar_score:.5f}).")
     board = f"This is {competition}'s PUBLIC leaderboard"
     if closed is not None:
         board += (f"; the competition closed on {_aware(closed):%Y-%m-%d} and its final standing"
