@@ -267,7 +267,7 @@ class SdkError(Exception):
 
 API_ERRORS = [
     (requests.exceptions.HTTPError("403 Client Error", response=FakeResponse(403)),
-     [f"https://www.kaggle.com/competitions/{COMP}/rules", "accept the rules, then re-run"]),
+     [f"https://www.kaggle.com/competitions/{COMP}/rules", "accept them", "phone", "re-run"]),
     (SdkError(403), [f"https://www.kaggle.com/competitions/{COMP}/rules"]),
     (requests.exceptions.HTTPError("404 Client Error", response=FakeResponse(404)),
      ["no competition named", "check the name"]),
@@ -354,3 +354,12 @@ def test_an_unwritable_data_folder_is_one_clear_error(data, monkeypatch, code):
         kg.fetch(COMP)
     assert "DL1_DATA" in str(caught.value) and "/kaggle/working" in str(caught.value)
     assert_clean_error(caught.value)
+
+
+def test_a_403_names_both_causes_with_the_rules_url(data, monkeypatch):
+    use_api(monkeypatch, FakeApi(requests.exceptions.HTTPError("403", response=FakeResponse(403))))
+    with pytest.raises(kg.KaggleError) as caught:
+        kg.fetch(COMP)
+    message = str(caught.value)
+    assert f"https://www.kaggle.com/competitions/{COMP}/rules" in message
+    assert "phone" in message and "https://www.kaggle.com/settings" in message

@@ -164,9 +164,11 @@ def translate(exc, competition, path=None):
         return KaggleError(f"Kaggle rejected your credentials (HTTP 401); the key may be expired.\n"
                            f"{_credentials_help()}", status)
     if status == 403:
-        return KaggleError(f"Kaggle refused access to '{competition}' (HTTP 403): you have not accepted"
-                           f" the competition's rules yet. Open {url}/rules, sign in with the account"
-                           f" your API token belongs to, accept the rules, then re-run.", status)
+        return KaggleError(f"Kaggle refused access to '{competition}' (HTTP 403). Two things cause"
+                           f" this: the competition's rules are not accepted yet (open {url}/rules,"
+                           " signed in with the account your API token belongs to, and accept them),"
+                           " or your account's phone number is not verified (verify it at"
+                           " https://www.kaggle.com/settings). Then re-run.", status)
     if status == 404:
         return KaggleError(f"Kaggle has no competition named '{competition}' (HTTP 404); check the name"
                            f" (it is the last part of the competition's URL, e.g. {url}).", status)
