@@ -1,16 +1,24 @@
-"""Simulated Kaggle for the tests of utils.kaggle: hand-made zips and a fake API client.
+"""Simulated Kaggle for the tests of utils.kaggle: hand-made zips, a fake API client, and a
+loopback Kaggle that the installed kaggle client really talks to.
 
 `isolated` (autouse where imported) gives scratch folders, no credentials, and an API that must
-not be touched; `use_api` puts a fake client in its place.
+not be touched; `use_api` puts a fake client in its place; `kaggle_server` gives the real
+`api.connect` and the installed client, imported afresh, pointed at a loopback server.
 """
+import sys
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
 import utils.kaggle as kg
+from loopback import Reply, serve
 
 COMP = "dogs-vs-cats-redux-kernels-edition"
+REAL_CONNECT = kg.api.connect
+COMPETITIONS_API = "/v1/competitions.CompetitionApiService/"
+INTROSPECT = "/v1/security.OAuthService/IntrospectToken"
 CAT, DOG, TEST1 = b"cat-jpeg-bytes" * 50, b"dog-jpeg-bytes" * 50, b"test-jpeg-bytes" * 50
 SAMPLE = b"id,label\n1,0.5\n2,0.5\n"
 
@@ -96,3 +104,45 @@ def isolated(offline_kaggle_env, monkeypatch):
 @pytest.fixture
 def data(tmp_path):
     return tmp_path / "data" / COMP
+
+
+@pytest.fixture
+def fresh_kaggle(monkeypatch):
+    """Forget any imported kaggle package so the next import runs its __init__ again, and give
+    back the real api.connect."""
+    saved = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "kaggle"}
+    for name in saved:
+        del sys.modules[name]
+    monkeypatch.setattr(kg.api, "connect", REAL_CONNECT)
+    yield
+    for name in [n for n in sys.modules if n.split(".")[0] == "kaggle"]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
+@pytest.fixture
+def kaggle_server(monkeypatch, fresh_kaggle):
+    """A loopback Kaggle for the installed client: its API and downloads go to 127.0.0.1 only,
+    and the client's own waits between retries take no time."""
+    from kagglesdk.kaggle_env import KaggleEnv, _env_to_endpoint
+    with serve({}) as server:
+        for env in KaggleEnv:  # every endpoint, so nothing can reach the real Kaggle
+            monkeypatch.setitem(_env_to_endpoint, env, server.url(""))
+        monkeypatch.setattr(time, "sleep", lambda seconds: None)
+        yield server
+
+
+def kaggle_json(home, name="kaggle.json", folder=".kaggle"):
+    """A legacy kaggle.json token, readable by its owner only."""
+    path = home / folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"username": "student", "key": "s3cr3t-key"}')
+    path.chmod(0o600)
+    return path
+
+
+def serve_download(server, competition, body):
+    """Answer the client's DownloadDataFiles with a redirect to the zip, as Kaggle does."""
+    server.files[f"/files/{competition}.zip"] = body
+    server.routes[COMPETITIONS_API + "DownloadDataFiles"] = [
+        Reply(302, headers={"Location": server.url(f"/files/{competition}.zip")})]

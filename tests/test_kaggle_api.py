@@ -1,23 +1,25 @@
 """utils.kaggle.api: credentials found, checked and named, the real client against a fake kaggle
-package, and the errors a student can act on.
+package and against a loopback Kaggle, and the errors a student can act on.
 
-Nothing here reaches the network; the one test that imports the real kaggle package does so with
-an empty home folder and no KAGGLE_* variables, where it finds no credentials and stays offline.
+Nothing here reaches the network: the installed kaggle client talks to a loopback server only.
 """
 import errno
 import importlib.util
 import sys
 import textwrap
 import warnings
+from types import SimpleNamespace
 
 import pytest
 import requests
 
 import utils.kaggle as kg
-from kaggle_fakes import (COMP, FakeResponse, assert_clean_error, data,  # noqa: F401 (fixtures)
-                          isolated)
+from kaggle_fakes import (COMP, COMPETITIONS_API, INTROSPECT, FakeResponse,  # noqa: F401
+                          assert_clean_error, data, fresh_kaggle, isolated, kaggle_json,
+                          kaggle_server)
+from loopback import Reply
+from utils.paths import ROOT
 
-REAL_API = kg.api.connect
 pytestmark = pytest.mark.usefixtures("isolated")
 
 
@@ -27,19 +29,6 @@ pytestmark = pytest.mark.usefixtures("isolated")
 
 BANNER = "Authentication required to call the Kaggle API."
 TOKEN = '{"username": "student", "key": "s3cr3t-key"}'
-
-
-@pytest.fixture
-def fresh_kaggle(monkeypatch):
-    """Forget any imported kaggle package so the next import runs its __init__ again."""
-    saved = {name: mod for name, mod in sys.modules.items() if name.split(".")[0] == "kaggle"}
-    for name in saved:
-        del sys.modules[name]
-    monkeypatch.setattr(kg.api, "connect", REAL_API)
-    yield
-    for name in [n for n in sys.modules if n.split(".")[0] == "kaggle"]:
-        del sys.modules[name]
-    sys.modules.update(saved)
 
 
 @pytest.fixture
@@ -71,7 +60,7 @@ def test_missing_credentials_give_one_message_and_no_banner(fake_kaggle, data, c
     with pytest.raises(kg.KaggleError) as caught:
         kg.fetch(COMP)
     message = str(caught.value)
-    for text in ["https://www.kaggle.com/settings", "Create New Token", "~/.kaggle/kaggle.json",
+    for text in ["https://www.kaggle.com/settings", "Generate New Token", "~/.kaggle/kaggle.json",
                  "KAGGLE_CONFIG_DIR", "chmod 600", "KAGGLE_USERNAME", "KAGGLE_KEY", "by hand", str(data)]:
         assert text in message
     assert_clean_error(caught.value)
@@ -141,7 +130,7 @@ def test_credentials_present_reads_env_vars_files_and_nothing(tmp_path, monkeypa
     (None, {"KAGGLE_KEY": "s3cr3t-key"}, "KAGGLE_KEY is set but KAGGLE_USERNAME is not"),
 ])
 def test_broken_credentials_are_named_and_never_counted_as_present(tmp_path, monkeypatch, token,
-                                                                   env, expected):
+                                                                   env, expected, kaggle_server):
     if token is not None:
         path = tmp_path / "home" / ".kaggle" / "kaggle.json"
         path.parent.mkdir(parents=True)
@@ -149,12 +138,11 @@ def test_broken_credentials_are_named_and_never_counted_as_present(tmp_path, mon
         path.chmod(0o600)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(kg.api, "connect", REAL_API)
     assert not kg.credentials_present()  # what `make doctor` prints as present or MISSING
     assert expected in kg.credentials_problem()
     with pytest.raises(kg.KaggleError, match=expected) as caught:
         kg.api.connect()
-    assert "s3cr3t-key" not in str(caught.value) and "Create New Token" in str(caught.value)
+    assert "s3cr3t-key" not in str(caught.value) and "Generate New Token" in str(caught.value)
     assert_clean_error(caught.value)
 
 
@@ -234,3 +222,145 @@ def test_utils_kaggle_gathers_each_modules_public_names():
     assert kg.fetch is fetching.fetch and kg.label_submission is submission.label_submission
     assert kg.KaggleError is api.KaggleError and kg.credentials_problem is api.credentials_problem
     assert not hasattr(kg, "_api")  # the client has one home: api.connect
+
+
+# ---------------------------------------------------------------------------------------------
+# Credentials as the installed client sees them, against a loopback Kaggle
+
+
+ACTIVE = Reply(body={"active": True, "username": "student"})
+
+
+def _token_file(path, token):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(token + "\n")
+    path.chmod(0o600)
+
+
+@pytest.mark.parametrize("where", ["Kaggle Notebooks session", "access_token.txt",
+                                   "access_token", "KAGGLE_API_TOKEN"])
+def test_every_token_the_client_takes_is_taken(where, tmp_path, monkeypatch, kaggle_server):
+    home, token = tmp_path / "home", "KGAT_token-for-the-test"
+    if where == "Kaggle Notebooks session":
+        _token_file(tmp_path / "kaggle-session" / "token", token)
+        monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+        monkeypatch.setenv("KAGGLE_DATA_PROXY_URL", "http://127.0.0.1:9")
+        monkeypatch.setenv("KAGGLE_API_V1_TOKEN", str(tmp_path / "kaggle-session" / "token"))
+    elif where == "KAGGLE_API_TOKEN":
+        monkeypatch.setenv("KAGGLE_API_TOKEN", token)
+    else:
+        _token_file(home / ".kaggle" / where, token)
+    kaggle_server.routes[INTROSPECT] = [ACTIVE]
+    kaggle_server.routes[COMPETITIONS_API + "ListSubmissions"] = [Reply(body={"submissions": []})]
+    assert kg.credentials_present() and kg.credentials_problem() is None
+    client = kg.api.connect()
+    assert client.competition_submissions(competition=COMP) == []
+    path, headers, _ = kaggle_server.posts[-1]
+    assert path.endswith("/ListSubmissions") and headers["Authorization"] == f"Bearer {token}"
+
+
+def test_a_kaggle_json_the_client_does_not_read_is_named_not_counted(tmp_path, kaggle_server):
+    home = tmp_path / "home"
+    (home / ".kaggle").mkdir(parents=True)  # once ~/.kaggle exists, kaggle reads only that folder
+    unread = kaggle_json(home, folder=".config/kaggle")
+    assert not kg.credentials_present()
+    assert str(unread) in kg.credentials_problem()
+    with pytest.raises(kg.KaggleError) as caught:
+        kg.api.connect()
+    message = str(caught.value)
+    assert str(unread) in message and str(home / ".kaggle" / "kaggle.json") in message
+    assert "s3cr3t-key" not in message
+    assert_clean_error(caught.value)
+
+
+def test_credentials_made_after_kaggle_was_imported_ask_for_a_restart(tmp_path, kaggle_server):
+    with pytest.raises(kg.KaggleError, match=kg.NO_CREDENTIALS):
+        kg.api.connect()  # kaggle, imported now, chose the XDG folder: ~/.kaggle did not exist
+    kaggle_json(tmp_path / "home")
+    assert kg.credentials_present()
+    with pytest.raises(kg.KaggleError, match="Restart the kernel"):
+        kg.api.connect()
+
+
+def test_a_kaggle_json_in_the_xdg_folder_is_read_while_there_is_no_dot_kaggle(tmp_path, kaggle_server):
+    kaggle_json(tmp_path / "home", folder=".config/kaggle")
+    assert kg.credentials_present()
+    kaggle_server.routes[COMPETITIONS_API + "ListSubmissions"] = [Reply(body={"submissions": []})]
+    assert kg.api.connect().competition_submissions(competition=COMP) == []
+    assert kaggle_server.posts[-1][1]["Authorization"].startswith("Basic ")
+
+
+@pytest.mark.parametrize("answer", [Reply(401, {"code": 401, "message": "Unauthenticated"}),
+                                    Reply(body={"active": False})], ids=["401", "inactive"])
+def test_an_expired_or_refused_token_says_so_and_how_to_make_a_new_one(answer, monkeypatch,
+                                                                       kaggle_server):
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "KGAT_expired-token")
+    kaggle_server.routes[INTROSPECT] = [answer]
+    with pytest.raises(kg.KaggleError) as caught:
+        kg.api.connect()
+    message = str(caught.value)
+    assert kg.NO_CREDENTIALS not in message
+    assert "expired" in message and "KAGGLE_API_TOKEN" in message
+    assert "Generate New Token" in message and "KGAT_expired-token" not in message
+    assert_clean_error(caught.value)
+
+
+def test_a_legacy_key_refused_later_says_so_not_that_none_was_found(tmp_path, data, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    kaggle_server.routes[COMPETITIONS_API + "DownloadDataFiles"] = [
+        Reply(401, {"code": 401, "message": "Unauthenticated"})]
+    with pytest.raises(kg.KaggleError, match="HTTP 401") as caught:
+        kg.fetch(COMP)
+    message = str(caught.value)
+    assert kg.NO_CREDENTIALS not in message and "kaggle.json" in message
+    assert "Generate New Token" in message
+
+
+def test_an_open_access_token_file_warns_without_showing_the_token(tmp_path):
+    path = tmp_path / "home" / ".kaggle" / "access_token"
+    _token_file(path, "KGAT_open-token")
+    path.chmod(0o644)
+    with pytest.warns(UserWarning, match="chmod 600") as caught:
+        assert kg.credentials_present()
+    assert "KGAT_open-token" not in str(caught[0].message)
+
+
+# ---------------------------------------------------------------------------------------------
+# Today's instructions: the access token first, kaggle.json kept as the legacy way
+
+
+def _leads_with_the_access_token(text):
+    assert "Create New Token" not in text
+    new = text.index("Generate New Token")
+    assert "access_token" in text and "KAGGLE_API_TOKEN" in text
+    assert "kaggle.json" not in text or text.index("kaggle.json") > new
+
+
+def test_the_credentials_message_leads_with_the_access_token(kaggle_server):
+    with pytest.raises(kg.KaggleError, match=kg.NO_CREDENTIALS) as caught:
+        kg.api.connect()
+    _leads_with_the_access_token(str(caught.value))
+    assert "kaggle.json" in str(caught.value) and "KAGGLE_USERNAME" in str(caught.value)
+
+
+def test_doctor_says_how_to_make_a_token_when_there_is_none(capsys, monkeypatch):
+    from utils import env
+    # the versions, GPUs and Jupyter lines are not what this checks: no TensorFlow start-up
+    monkeypatch.setattr(env, "setup", lambda quiet: SimpleNamespace(backend="tensorflow",
+                                                                    platform="colab", gpus=[]))
+    env.doctor()
+    out = capsys.readouterr().out
+    assert "credentials MISSING" in out
+    _leads_with_the_access_token(out[out.index("credentials MISSING"):])
+
+
+def test_readme_leads_with_the_access_token():
+    readme = (ROOT / "README.md").read_text()
+    _leads_with_the_access_token(readme[readme.index("## Real data on a GPU box"):])
+
+
+@pytest.mark.parametrize("module", ["dogscats", "statefarm", "fisheries", "digitrecognizer",
+                                    "disastertweets"])
+def test_each_kaggle_datasets_how_to_get_leads_with_the_access_token(module):
+    import importlib
+    _leads_with_the_access_token(importlib.import_module(f"utils.datasets.{module}").HOW_TO_GET)

@@ -1,6 +1,6 @@
 """utils.kaggle.fetching against simulated Kaggle: hand-made zips, a mounted input folder, a fake API.
 
-Nothing here reaches the network.
+Nothing here reaches the network: the installed kaggle client talks to a loopback server only.
 """
 import errno
 import os
@@ -14,8 +14,8 @@ import requests
 
 import utils.kaggle as kg
 from kaggle_fakes import (CAT, COMP, DOG, SAMPLE, FakeApi, FakeResponse, assert_clean_error,  # noqa: F401
-                          assert_extracted, competition_zip, data, inner_zips, isolated, use_api,
-                          write_zip)
+                          assert_extracted, competition_zip, data, fresh_kaggle, inner_zips, isolated,
+                          kaggle_json, kaggle_server, serve_download, use_api, write_zip)
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -363,3 +363,17 @@ def test_a_403_names_both_causes_with_the_rules_url(data, monkeypatch):
     message = str(caught.value)
     assert f"https://www.kaggle.com/competitions/{COMP}/rules" in message
     assert "phone" in message and "https://www.kaggle.com/settings" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed kaggle client against a loopback Kaggle
+
+
+def test_the_real_client_downloads_through_fetch(tmp_path, data, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    zip_bytes = competition_zip(tmp_path / "served" / f"{COMP}.zip").read_bytes()
+    serve_download(kaggle_server, COMP, zip_bytes)
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)
+    path, headers, _ = kaggle_server.posts[-1]
+    assert path.endswith("/DownloadDataFiles") and headers["Authorization"].startswith("Basic ")

@@ -206,7 +206,7 @@ def _warn(quiet, message):
 
 def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
-    from utils.kaggle.api import NO_CREDENTIALS, credentials_problem
+    from utils.kaggle.api import NO_CREDENTIALS, TOKEN_HOWTO, credentials_problem
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     for name in KEY_PACKAGES:
         absent = "not installed (optional)" if name == "bcolz-zipline" else "MISSING"
@@ -222,6 +222,8 @@ def doctor():
     state = ("present" if problem is None else
              "MISSING" if problem == NO_CREDENTIALS else f"BROKEN: {problem}")
     print(f"kaggle         credentials {state}")
+    if problem is not None:
+        print(TOKEN_HOWTO)
     root = data_dir()
     for comp in COMPETITIONS:
         here = (root / comp).exists()

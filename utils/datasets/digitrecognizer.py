@@ -19,6 +19,7 @@ from utils.datasets import csvcompetition as csvc
 from utils.datasets.competition import real_or_standin
 from utils.datasets.mnist import STANDIN_SPLIT, digits_split, upscale
 from utils.datasets.standin import banner
+from utils.kaggle.api import how_to_get
 from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
 
@@ -28,8 +29,7 @@ SIDE = 28
 PIXELS = [f"pixel{i}" for i in range(SIDE * SIDE)]
 SAMPLE_COLUMNS = ["ImageId", "Label"]
 SAMPLE = (4200, 1000)  # DATA='sample': the first training and test rows
-HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
-              "Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+HOW_TO_GET = how_to_get(COMPETITION)
 
 
 # Read as int16: a quarter of int64's memory (42,000 x 785 numbers), and room to see a value

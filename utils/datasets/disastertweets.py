@@ -21,6 +21,7 @@ import pandas as pd
 from utils.datasets import csvcompetition as csvc
 from utils.datasets.competition import real_or_standin
 from utils.datasets.standin import banner
+from utils.kaggle.api import how_to_get
 from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
 
@@ -31,8 +32,7 @@ TRAIN_COLUMNS = [*TEST_COLUMNS, "target"]
 SAMPLE_COLUMNS = ["id", "target"]
 SAMPLE = (1500, 500)  # DATA='sample': the first training and test rows
 STANDIN = (1500, 500)  # the stand-in's training and test tweets
-HOW_TO_GET = (f"Real data: join kaggle.com/competitions/{COMPETITION} (accept its rules), put your\n"
-              "Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+HOW_TO_GET = how_to_get(COMPETITION)
 TEXT = {"keyword": str, "location": str, "text": str}
 
 

@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
 from utils.datasets.standin import banner, mark, recipe, renew
+from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
@@ -27,8 +28,7 @@ TITLE = "Kaggle's Dogs vs. Cats Redux"
 CLASSES = {"cat": "cats", "dog": "dogs"}
 DONE = ".prepared"
 SAMPLE_SUBMISSION = "sample_submission.csv"
-HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
-              "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+HOW_TO_GET = how_to_get(COMPETITION)
 
 
 def _jpegs(path, pattern):

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
 from utils.datasets.standin import banner, mark, recipe, renew
+from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
@@ -47,8 +48,7 @@ BOX_SUBDIR = "boxes"
 # The photo sizes of the real training set: each comes from the cameras of one or a few boats.
 BOAT_SIZES = ((1280, 720), (1244, 700), (1276, 718), (1192, 670), (1280, 750), (1334, 750),
               (1518, 854), (1732, 974))
-HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
-              "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'.")
+HOW_TO_GET = how_to_get(COMPETITION)
 
 
 # ---------------------------------------------------------------------------------------------

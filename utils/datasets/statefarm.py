@@ -32,6 +32,7 @@ from PIL import Image, ImageDraw
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
 from utils.datasets.standin import banner, is_standin, mark
+from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 
@@ -45,9 +46,7 @@ LIST_COLUMNS = ("subject", "classname", "img")
 OUT = "bydriver"
 DONE = ".prepared"
 SAMPLE_SUBMISSION = "sample_submission.csv"
-HOW_TO_GET = (f"Real data: accept the rules at kaggle.com/competitions/{COMPETITION},\n"
-              "put your Kaggle API token in ~/.kaggle/kaggle.json, then run with DATA='full'\n"
-              "(about 4 GB).")
+HOW_TO_GET = how_to_get(COMPETITION, " (about 4 GB)")
 
 
 class StateFarmError(ValueError):

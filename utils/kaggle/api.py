@@ -2,8 +2,9 @@
 
 `connect` gives an authenticated KaggleApi; `call` runs one of its methods. Every failure a student
 can fix (no or broken credentials, rules not accepted, no network, a full or read-only disk)
-becomes a `KaggleError` whose message says what to do, without a traceback attached. Callers look
-the client up as `api.connect()` at call time, so tests replace it in this one place.
+becomes a `KaggleError` whose message says what to do, without a traceback attached. The client
+itself decides what counts as credentials; the kit only words what it finds. Callers look the
+client up as `api.connect()` at call time, so tests replace it in this one place.
 """
 import contextlib
 import errno
@@ -12,12 +13,22 @@ import json
 import os
 import socket
 import stat
+import sys
 import warnings
 from pathlib import Path
 
 from utils.paths import WRITABLE_DATA, cannot_write
 
+SETTINGS_URL = "https://www.kaggle.com/settings/api"
 NO_CREDENTIALS = "No Kaggle API credentials found."
+# How to make credentials, the one text every message, `make doctor` and the stand-in banners use.
+TOKEN_HOWTO = (
+    f'  1. Sign in at {SETTINGS_URL} and click "Generate New Token" (under "API Tokens").\n'
+    "  2. Save the token it shows in ~/.kaggle/access_token and run: chmod 600 ~/.kaggle/access_token\n"
+    "     (or set the environment variable KAGGLE_API_TOKEN to it).\n"
+    '  Legacy credentials still work: "Create Legacy API Key" on the same page downloads a kaggle.json;\n'
+    "  move it to ~/.kaggle/kaggle.json (or into the folder named by $KAGGLE_CONFIG_DIR) and chmod 600\n"
+    "  it, or set the environment variables KAGGLE_USERNAME and KAGGLE_KEY.")
 _warned = set()
 
 
@@ -29,30 +40,76 @@ class KaggleError(RuntimeError):
         self.status = status  # the HTTP status Kaggle answered, None when it was not an HTTP error
 
 
+def how_to_get(competition, note=""):
+    """The stand-in banner's lines on getting a competition's real data; lessons 1-5, 7."""
+    return (f"Real data: accept the rules at kaggle.com/competitions/{competition},\n"
+            'make a Kaggle API token (kaggle.com/settings/api: "Generate New Token"), save it\n'
+            "in ~/.kaggle/access_token or KAGGLE_API_TOKEN (or use a legacy ~/.kaggle/kaggle.json),\n"
+            f"then run with DATA='full'{note}.")
+
+
 # ---------------------------------------------------------------------------------------------
-# Credentials
+# Credentials: the kaggle client decides what is one; the kit only words what it finds
 
 
 def credentials_present():
-    """True when usable Kaggle API credentials are set up (the key is never shown); make doctor."""
+    """True when the kaggle client will find credentials (the key is never shown); make doctor."""
     return credentials_problem() is None
 
 
 def credentials_problem():
-    """None when Kaggle API credentials are set up, else one line saying what is missing or wrong."""
+    """None when the kaggle client will find credentials, else one line saying what is missing or
+    wrong. Offline: an access token is checked by Kaggle on first use."""
+    for path in _token_files():
+        _warn_if_readable(path)
+    if _access_token()[0] or _oauth_login():
+        return None
+    return _legacy_problem()
+
+
+def _access_token():
+    """(token, where the client found it) by the client's own lookup, or (None, None)."""
+    try:
+        from kagglesdk import get_access_token_from_env
+    except ImportError:  # no kaggle installed: connect() says so
+        return None, None
+    return get_access_token_from_env()
+
+
+def _oauth_login():
+    """True when `kaggle auth login` left credentials the client can refresh."""
+    try:
+        from kagglesdk import KaggleCredentials
+    except ImportError:
+        return False
+    return KaggleCredentials.load(client=None) is not None
+
+
+def _config_dir():
+    # kaggle's own rule for where kaggle.json lives: $KAGGLE_CONFIG_DIR, else ~/.kaggle, else (on
+    # Linux, while ~/.kaggle does not exist) the XDG folder.
+    if os.environ.get("KAGGLE_CONFIG_DIR"):
+        return Path(os.environ["KAGGLE_CONFIG_DIR"])
+    dot = Path.home() / ".kaggle"
+    if sys.platform.startswith("linux") and not dot.exists():
+        return Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "kaggle"
+    return dot
+
+
+def _legacy_problem():
+    """None when the client will find a username and key, else what is missing or misplaced."""
     user, key = os.environ.get("KAGGLE_USERNAME"), os.environ.get("KAGGLE_KEY")
-    if (user and key) or os.environ.get("KAGGLE_API_TOKEN"):
+    if user and key:
         return None
-    found = [p for p in _credential_files() if p.is_file()]
-    for p in found:
-        _warn_if_readable(p)
-    if any(p.name != "kaggle.json" for p in found):  # kaggle 2.x's token files: its own format
-        return None
-    if found:  # kaggle reads the first kaggle.json it finds; the variables override its entries
-        return _kaggle_json_problem(found[0], {"username": user, "key": key})
+    path = _config_dir() / "kaggle.json"
+    if path.is_file():  # kaggle reads it, and the variables override its entries
+        return _kaggle_json_problem(path, {"username": user, "key": key})
+    unread = [p for p in _kaggle_json_places() if p.is_file() and p != path]
+    if unread:
+        return f"{unread[0]} is not read: kaggle reads {path} instead. Move the file there."
     if user or key:
         have, lack = ("KAGGLE_USERNAME", "KAGGLE_KEY") if user else ("KAGGLE_KEY", "KAGGLE_USERNAME")
-        return f"{have} is set but {lack} is not: set both (or use a kaggle.json token)."
+        return f"{have} is set but {lack} is not: set both (or use an access token)."
     return NO_CREDENTIALS
 
 
@@ -71,17 +128,20 @@ def _kaggle_json_problem(path, overrides):
     return None
 
 
-def _credential_files():
-    # kaggle reads kaggle.json from $KAGGLE_CONFIG_DIR when set, else ~/.kaggle, else (Linux, new
-    # installs) the XDG folder; kaggle 2.x also takes an API token file and OAuth credentials.
+def _kaggle_json_places():
+    """Every folder a kaggle.json is put in by some instructions, the client's or not."""
     home = Path.home()
+    places = [home / ".kaggle", Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config") / "kaggle"]
     if os.environ.get("KAGGLE_CONFIG_DIR"):
-        dirs = [Path(os.environ["KAGGLE_CONFIG_DIR"])]
-    else:
-        xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
-        dirs = [home / ".kaggle", xdg / "kaggle"]
-    files = [d / "kaggle.json" for d in dirs]
-    return files + [home / ".kaggle" / name for name in ("access_token", "credentials.json")]
+        places.insert(0, Path(os.environ["KAGGLE_CONFIG_DIR"]))
+    return [folder / "kaggle.json" for folder in places]
+
+
+def _token_files():
+    dot = Path.home() / ".kaggle"
+    files = [_config_dir() / "kaggle.json"] + [dot / n for n in ("access_token", "access_token.txt",
+                                                                 "credentials.json")]
+    return [p for p in files if p.is_file()]
 
 
 def _warn_if_readable(path):
@@ -94,20 +154,42 @@ def _warn_if_readable(path):
 
 
 def _credentials_help(problem=NO_CREDENTIALS):
-    return (f"{problem}\n"
-            '  1. Sign in at https://www.kaggle.com/settings and, under "API", click "Create New Token";'
-            " a kaggle.json file downloads.\n"
-            "  2. Move it to ~/.kaggle/kaggle.json (or into the folder named by $KAGGLE_CONFIG_DIR)"
-            " and run: chmod 600 ~/.kaggle/kaggle.json\n"
-            "  Or set the environment variables KAGGLE_USERNAME and KAGGLE_KEY"
-            " (kaggle 2.x also accepts a token in KAGGLE_API_TOKEN).")
+    return f"{problem}\n{TOKEN_HOWTO}"
+
+
+def _refused_help(what, status=None):
+    """The message for credentials Kaggle refused: expired or revoked, and how to make new ones."""
+    code = f" (HTTP {status})" if status else ""
+    return f"Kaggle refused {what}{code}: it has expired or was revoked. Make a new one:\n{TOKEN_HOWTO}"
+
+
+def _token_source(source):
+    return {"KAGGLE_API_V1_TOKEN": "this Kaggle Notebook's session (KAGGLE_API_V1_TOKEN)",
+            "access_token": "~/.kaggle/access_token"}.get(source, source)
+
+
+def _not_accepted(problem):
+    """Why the client found nothing it could use, with what to do."""
+    token, source = _access_token()
+    if token:  # the client asked Kaggle about it and was told it is not active
+        return _refused_help(f"the access token from {_token_source(source)}")
+    if problem is None and _client_looked_elsewhere():
+        return ("kaggle found no credentials, though they are set up now: kaggle looks for"
+                " kaggle.json in the folder it chose when first imported. Restart the kernel (or"
+                " Python) and run again.")
+    return _credentials_help(problem or NO_CREDENTIALS)
+
+
+def _client_looked_elsewhere():
+    """True when the imported client reads kaggle.json from another place than it would now."""
+    module = sys.modules.get("kaggle.api.kaggle_api_extended")
+    looked = getattr(getattr(module, "KaggleApi", None), "config", None)
+    return looked is not None and Path(looked) != _config_dir() / "kaggle.json"
 
 
 def connect():
     """An authenticated KaggleApi, or KaggleError saying how to set up credentials."""
-    problem = credentials_problem()
-    if problem is not None:  # named here: kaggle itself says "not found" for all of these
-        raise KaggleError(_credentials_help(problem)) from None
+    problem = credentials_problem()  # words the message below; warns about open token files
     # Importing kaggle authenticates at once and prints a help banner when it finds no credentials;
     # that banner would land in notebook outputs, so it is swallowed and replaced by our message.
     # authenticate() then ends with exit(1), a SystemExit that `except Exception` would miss.
@@ -119,9 +201,10 @@ def connect():
     except ImportError:
         raise KaggleError("The kaggle package is missing: pip install kaggle") from None
     except SystemExit:
-        raise KaggleError(_credentials_help()) from None
-    except Exception as exc:  # an expired token is checked online, so this may be a network error
-        raise (translate(exc, "") or KaggleError(f"{_credentials_help()}\n({exc})")) from None
+        raise KaggleError(_not_accepted(problem)) from None
+    except Exception as exc:  # an access token is checked online: a network error, or a 401
+        raise (translate(exc, "") or KaggleError(f"{_not_accepted(problem)}\n"
+                                                 f"(kaggle said: {type(exc).__name__}: {exc})")) from None
     return api
 
 
@@ -161,8 +244,7 @@ def translate(exc, competition, path=None):
     status = _http_status(exc)
     url = f"https://www.kaggle.com/competitions/{competition}"
     if status == 401:
-        return KaggleError(f"Kaggle rejected your credentials (HTTP 401); the key may be expired.\n"
-                           f"{_credentials_help()}", status)
+        return KaggleError(_refused_help("your API token or key", status), status)
     if status == 403:
         return KaggleError(f"Kaggle refused access to '{competition}' (HTTP 403). Two things cause"
                            f" this: the competition's rules are not accepted yet (open {url}/rules,"
