@@ -225,6 +225,31 @@ def test_utils_kaggle_gathers_each_modules_public_names():
 
 
 # ---------------------------------------------------------------------------------------------
+# The client's version
+
+
+def test_the_kaggle_floor_is_the_first_release_with_snake_case_answers_and_access_tokens():
+    # 1.7 answers snake_case objects but has no access-token login; 1.8.0-1.8.3 read the token
+    # but their import-time login removes KAGGLE_API_TOKEN from the environment; 1.8.4 keeps it.
+    lines = (ROOT / "requirements-lessons.txt").read_text().splitlines()
+    floor = next(line.split()[0] for line in lines if line.startswith("kaggle"))
+    assert floor == "kaggle>=1.8.4"
+    assert floor == f"kaggle>={getattr(kg.api, 'KAGGLE_MIN', None)}"
+
+
+@pytest.mark.parametrize("version", ["1.6.17", "1.7.4.5", "1.8.3"])
+def test_an_older_kaggle_client_is_refused_before_any_call(fake_kaggle, monkeypatch, version):
+    monkeypatch.setenv("KAGGLE_USERNAME", "student")
+    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key")
+    fake_kaggle("pass")
+    monkeypatch.setattr(kg.api, "package_version", lambda name: version, raising=False)
+    with pytest.raises(kg.KaggleError, match=rf"kaggle {version} is older than 1\.8\.4") as caught:
+        kg.api.connect()
+    assert "pip install -U 'kaggle>=1.8.4'" in str(caught.value)
+    assert_clean_error(caught.value)
+
+
+# ---------------------------------------------------------------------------------------------
 # Credentials as the installed client sees them, against a loopback Kaggle
 
 

@@ -377,3 +377,21 @@ def test_the_real_client_downloads_through_fetch(tmp_path, data, kaggle_server):
     assert_extracted(data)
     path, headers, _ = kaggle_server.posts[-1]
     assert path.endswith("/DownloadDataFiles") and headers["Authorization"].startswith("Basic ")
+
+
+def test_a_download_cut_mid_body_is_one_clear_error_and_a_rerun_resumes(tmp_path, data,
+                                                                         kaggle_server):
+    kaggle_json(tmp_path / "home")
+    zip_bytes = competition_zip(tmp_path / "served" / f"{COMP}.zip").read_bytes()
+    serve_download(kaggle_server, COMP, zip_bytes)
+    kaggle_server.mode = "cut"  # every try: the length announced, the connection closed half-way
+    with pytest.raises(kg.KaggleError, match="cut off") as caught:
+        kg.fetch(COMP)
+    message = str(caught.value)
+    assert "re-run" in message and str(data) in message and "by hand" in message
+    assert_clean_error(caught.value)
+    assert not (data / kg.fetching.MARKER).exists()
+    assert kg.fetching._zips(data) == []  # the half zip is never taken for a whole one
+    kaggle_server.mode = "good"
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)

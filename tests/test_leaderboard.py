@@ -1,10 +1,13 @@
 """utils.leaderboard against a fake Kaggle API: submit, wait for the score, rank on the public board.
 
 The fake hands out the kagglesdk's own submission objects and a leaderboard zip holding a CSV in
-Kaggle's format (TeamId, TeamName, SubmissionDate, Score, best first), for the three kinds of
-metric the lessons meet: log loss (lower is better), accuracy and F1 (higher is better). Polling
-waits on an injected clock and sleep, so nothing here takes more than milliseconds.
+Kaggle's older format (TeamId, TeamName, SubmissionDate, Score, best first), for the three kinds
+of metric the lessons meet: log loss (lower is better), accuracy and F1 (higher is better); today's
+format is read too. Waiting for a score also runs through the installed kaggle client against a
+loopback Kaggle that answers 429, 5xx and cut-off answers. Polling waits on an injected clock and
+sleep, so nothing here takes more than milliseconds.
 """
+import io
 import os
 import time
 import zipfile
@@ -23,6 +26,9 @@ from kagglesdk.competitions.types.submission_status import SubmissionStatus  # n
 
 import utils.kaggle as kg  # noqa: E402
 import utils.leaderboard as lb  # noqa: E402
+from kaggle_fakes import (COMPETITIONS_API, fresh_kaggle, kaggle_json,  # noqa: E402,F401
+                          kaggle_server)
+from loopback import Reply  # noqa: E402
 
 HEADER = "TeamId,TeamName,SubmissionDate,Score\n"
 
@@ -206,7 +212,8 @@ def test_an_error_status_gives_kaggles_reason(monkeypatch, csv):
 def test_a_timeout_says_how_to_pick_up_the_wait_later(monkeypatch, capsys, csv):
     api = use(monkeypatch, FakeApi("digit-recognizer", board_csv(BOARDS["digit-recognizer"]), "1.0",
                                    pending=99))
-    with pytest.raises(kg.KaggleError, match=r"still pending after 30 s.*wait_for_score\('digit-recognizer', ref=42\)"):
+    with pytest.raises(kg.KaggleError, match=r"(?s)still pending after 30 s.*was made.*"
+                                             r"rank_submission\('digit-recognizer', 42\)"):
         run(csv, api, timeout=35, interval=10)
     assert api.calls.count("list") == 4  # at 0, 10, 20, 30 s; a fifth would pass the timeout
 
@@ -312,6 +319,129 @@ def test_the_plot_marks_the_score_and_the_bar():
     assert lines == [where.bar_score, 0.045]
     assert "lower is better" in ax.get_xlabel()
     assert ax.get_xlim()[1] < 17.5  # the wild tail is clipped into view
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers of another client version
+
+
+def test_answers_of_an_unknown_shape_say_to_upgrade_kaggle_not_attribute_error(monkeypatch, csv):
+    """kaggle before 1.7 answered camelCase objects (publicScore, errorDescription)."""
+    class OldApi(FakeApi):
+        def competition_submissions(self, competition, **kwargs):
+            self.calls.append("list")
+            return [SimpleNamespace(ref=42, status="complete", publicScore="0.99", privateScore="",
+                                    teamName="me")]
+    comp = "digit-recognizer"
+    api = use(monkeypatch, OldApi(comp, board_csv(BOARDS[comp]), "0.99"))
+    with pytest.raises(kg.KaggleError) as caught:
+        run(csv, api)
+    message = str(caught.value)
+    assert "public_score" in message and "kaggle>=1.8.4" in message
+    assert "Submission 42 to 'digit-recognizer' was made" in message
+    assert "rank_submission('digit-recognizer', 42)" in message
+    assert api.calls.count("submit") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The installed kaggle client against a loopback Kaggle: submit, poll, rank
+
+
+def submission_json(ref, status, public="", private=""):
+    return {"ref": ref, "status": status, "publicScore": public, "privateScore": private,
+            "teamName": "me"}
+
+
+def loopback_kaggle(server, comp, polls, ref=42):
+    """Routes for one submission of `comp`: upload, create (answering `ref`), list (`polls` in
+    turn), and the leaderboard download."""
+    board = io.BytesIO()
+    with zipfile.ZipFile(board, "w") as zf:
+        zf.writestr(f"{comp}-publicleaderboard.csv", board_csv(BOARDS[comp]))
+    server.files[f"/files/{comp}-lb.zip"] = board.getvalue()
+    created = {"message": "Successfully submitted"} | ({"ref": ref} if ref else {})
+    server.routes.update({
+        COMPETITIONS_API + "StartSubmissionUpload": [Reply(body={"token": "blob",
+                                                               "createUrl": server.url("/upload")})],
+        "/upload": [Reply(200)],
+        COMPETITIONS_API + "CreateSubmission": [Reply(body=created)],
+        COMPETITIONS_API + "ListSubmissions": polls,
+        COMPETITIONS_API + "DownloadLeaderboard": [
+            Reply(302, headers={"Location": server.url(f"/files/{comp}-lb.zip")})],
+    })
+
+
+def posts_to(server, name):
+    return sum(path.endswith("/" + name) for path, _, _ in server.posts)
+
+
+def test_passing_failures_while_polling_are_retried_and_retry_after_is_honoured(
+        tmp_path, monkeypatch, capsys, csv, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    comp = "digit-recognizer"
+    scored = {"submissions": [submission_json(42, "COMPLETE", "0.99600"),
+                              submission_json(7, "COMPLETE", "0.5")]}
+    loopback_kaggle(kaggle_server, comp, [
+        Reply(429, {"code": 429, "message": "Too many requests"}, {"Retry-After": "7"}),
+        Reply(503, {"code": 503, "message": "Service unavailable"}),
+        Reply(200, scored, cut=True),  # the connection drops mid-answer
+        Reply(200, b'{"submissions": [', {"Content-Type": "application/json"}),
+        Reply(200, scored)])
+    where, clock = run(csv, SimpleNamespace(competition=comp), timeout=120)
+    assert (where.rank, where.teams) == (5, 11)
+    assert posts_to(kaggle_server, "CreateSubmission") == 1
+    assert posts_to(kaggle_server, "ListSubmissions") == 5
+    assert clock.sleeps[0] == 7 and len(clock.sleeps) == 4
+    assert "meets the course's bar" in capsys.readouterr().out
+
+
+def test_giving_up_says_the_submission_was_made_and_how_to_rank_it_without_resubmitting(
+        tmp_path, monkeypatch, csv, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    comp = "digit-recognizer"
+    loopback_kaggle(kaggle_server, comp, [Reply(503, {"code": 503, "message": "unavailable"})])
+    with pytest.raises(kg.KaggleError) as caught:
+        run(csv, SimpleNamespace(competition=comp), timeout=60)
+    message = str(caught.value)
+    assert "Submission 42 to 'digit-recognizer' was made" in message and "503" in message
+    assert ("from utils.leaderboard import rank_submission; rank_submission('digit-recognizer', 42)"
+            in message)
+    assert "without submitting again" in message
+    assert posts_to(kaggle_server, "CreateSubmission") == 1
+    assert 2 < posts_to(kaggle_server, "ListSubmissions") < 20
+
+
+def test_rank_submission_ranks_a_submission_made_earlier_without_submitting(monkeypatch, capsys):
+    comp = "digit-recognizer"
+    api = use(monkeypatch, FakeApi(comp, board_csv(BOARDS[comp]), "0.99600", pending=1))
+    clock = Clock()
+    where = lb.rank_submission(comp, 42, plot=False, sleep=clock.sleep, clock=clock)
+    assert (where.rank, where.teams) == (5, 11)
+    assert "submit" not in api.calls and api.calls.count("list") == 2
+    assert "Submission 42: public score 0.99600" in capsys.readouterr().out
+
+
+def test_a_submit_answer_without_a_reference_never_ranks_an_older_submission(
+        tmp_path, monkeypatch, csv, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    comp = "digit-recognizer"
+    older = {"submissions": [submission_json(7, "COMPLETE", "0.5")]}
+    loopback_kaggle(kaggle_server, comp, [Reply(200, older)], ref=None)
+    with pytest.raises(kg.KaggleError, match=r"was made.*no reference") as caught:
+        run(csv, SimpleNamespace(competition=comp))
+    assert f"https://www.kaggle.com/competitions/{comp}/submissions" in str(caught.value)
+    assert posts_to(kaggle_server, "DownloadLeaderboard") == 0
+
+
+def test_a_403_on_a_later_poll_is_not_blamed_on_the_rules(tmp_path, monkeypatch, csv, kaggle_server):
+    kaggle_json(tmp_path / "home")
+    comp = "digit-recognizer"
+    loopback_kaggle(kaggle_server, comp, [Reply(403, {"code": 403, "message": "Forbidden"})])
+    with pytest.raises(kg.KaggleError, match="HTTP 403") as caught:
+        run(csv, SimpleNamespace(competition=comp))
+    message = str(caught.value)
+    assert "rules" not in message and "phone" not in message
+    assert "Submission 42 to 'digit-recognizer' was made" in message
 
 
 # ---------------------------------------------------------------------------------------------

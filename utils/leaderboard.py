@@ -2,12 +2,13 @@
 
 The course's homework bar was "reach the top 50% of the leaderboard". Closed competitions still
 score a late submission but show it no rank, so `submit_and_rank` sends a submission, waits for
-Kaggle to score it (polling the list of the learner's submissions), downloads the competition's
-public leaderboard (a zip holding a CSV of Rank, TeamId, TeamName, LastSubmissionDate, Score, ...,
-best first; rows without a rank are benchmarks) and says where the public score would have stood:
-rank = 1 + the teams better or tied (Kaggle lists a new score after the earlier ones it ties), out
-of how many, the percentile and whether it is within the bar. `rank_score` does the same for any
-score (a validation score, an older submission's), offline against the cached board.
+Kaggle to score it (polling the list of the learner's submissions, asking again while Kaggle is
+busy), downloads the competition's public leaderboard (a zip holding a CSV of Rank, TeamId,
+TeamName, LastSubmissionDate, Score, ..., best first; rows without a rank are benchmarks) and says
+where the public score would have stood: rank = 1 + the teams better or tied (Kaggle lists a new
+score after the earlier ones it ties), out of how many, the percentile and whether it is within
+the bar. `rank_submission` does the same for a submission already made, without submitting
+again; `rank_score` for any score (a validation score), offline against the cached board.
 
 Whether lower or higher is better is read from the board's order (its first row is the best
 team), never guessed from the metric's name. The board is cached in a hidden folder under the
@@ -38,6 +39,10 @@ TIE = 1e-9              # scores parsed from text are tied when they differ by l
 
 class LeaderboardError(ValueError):
     """A leaderboard file that cannot be ranked against; the message says what to do."""
+
+
+class ScoringFailed(KaggleError):
+    """Kaggle could not score a submission: the file needs fixing and sending again."""
 
 
 @dataclass(frozen=True)
@@ -77,15 +82,64 @@ def submit_and_rank(csv, competition, message, timeout=900, interval=10, plot=Tr
         result = submit(csv, competition, message)
     except KaggleError as err:
         raise (_late_refusal(competition, closed, err) or err) from None
-    scores = wait_for_score(competition, getattr(result, "ref", None), timeout, interval,
-                            api=client, sleep=sleep, clock=clock)
-    board, age = leaderboard(competition, api=client)
-    board = _without_team(board, scores.team)
-    where = rank(scores.public, board["Score"], higher)
+    ref = _new_ref(result, competition)
+    return _wait_and_rank(client, competition, ref, closed, timeout, interval, plot, higher, sleep,
+                          clock)
+
+
+def rank_submission(competition, ref, timeout=900, interval=10, plot=True, higher=None,
+                    sleep=time.sleep, clock=time.monotonic):
+    """Wait for an earlier submission's score and print where it ranks, without submitting again;
+    lessons 1, 3-5, 7."""
+    client = kaggle_api.connect()
+    info = _competition(client, competition)
+    return _wait_and_rank(client, competition, ref, _deadline_passed(getattr(info, "deadline", None)),
+                          timeout, interval, plot, higher, sleep, clock)
+
+
+def _new_ref(result, competition):
+    """The reference of the submission just made; KaggleError when Kaggle's answer has none."""
+    try:
+        (ref,) = kaggle_api.fields(result, ["ref"], "the submission")
+    except KaggleError as err:
+        raise _made(competition, None, err) from None
+    if not ref:  # never guess: the newest listed may be an older submission
+        raise _made(competition, None, "Kaggle's answer gave no reference for it, so the kit"
+                                       " cannot tell it from your earlier submissions.")
+    return ref
+
+
+def _wait_and_rank(client, competition, ref, closed, timeout, interval, plot, higher, sleep, clock):
+    """Wait for submission `ref`'s score, then print and return where it ranks."""
+    try:
+        scores = wait_for_score(competition, ref, timeout, interval, api=client, sleep=sleep,
+                                clock=clock)
+        board, age = leaderboard(competition, api=client)
+        board = _without_team(board, scores.team)
+        where = rank(scores.public, board["Score"], higher)
+    except ScoringFailed:
+        raise
+    except (KaggleError, LeaderboardError) as err:
+        raise _made(competition, ref, err) from None
     print(report(competition, where, scores, age, closed))
     if plot:
         plot_board(board["Score"], where, competition)
     return where
+
+
+def _made(competition, ref, problem):
+    """KaggleError for a problem met after a submission was made: it says so, and how to rank it
+    later instead of submitting again (which would spend another of the day's submissions)."""
+    page = f"https://www.kaggle.com/competitions/{competition}/submissions"
+    call = "from utils.leaderboard import rank_submission; rank_submission"
+    if ref is None:
+        return KaggleError(f"A submission to '{competition}' was made and counts toward today's"
+                           f" submissions, but {problem} Do not submit it again: find its number at"
+                           f" {page}, then rank it with {call}('{competition}', <its number>).")
+    return KaggleError(f"{problem}\nSubmission {ref} to '{competition}' was made and counts toward"
+                       " today's submissions: do not submit it again. Rank it later, without"
+                       f" submitting again, with {call}('{competition}', {ref}), or see its score"
+                       f" at {page}.", getattr(problem, "status", None))
 
 
 def check_accepts_submissions(api, competition):
@@ -99,6 +153,11 @@ def check_accepts_submissions(api, competition):
                           f"{_closed_on(deadline)}, so Kaggle cannot score yours. Score your"
                           " predictions on your validation split instead, and see where that"
                           " score would rank with utils.leaderboard.rank_score().")
+    return _deadline_passed(deadline)
+
+
+def _deadline_passed(deadline):
+    """The deadline when it has passed, else None."""
     if deadline is not None and _aware(deadline) < datetime.now(timezone.utc):
         return deadline
     return None
@@ -143,29 +202,63 @@ def wait_for_score(competition, ref=None, timeout=900, interval=10, api=None,
     api = api or kaggle_api.connect()
     start = clock()
     while True:
-        listing = kaggle_api.call(api.competition_submissions, competition, competition=competition)
-        sub = _find(listing, ref)
+        sub = _find(_submissions(api, competition, ref, start + timeout, sleep, clock), ref)
         status = _status(sub)
         waited = clock() - start
         print(f"\rWaiting for Kaggle to score submission {getattr(sub, 'ref', ref)}: {status},"
               f" {waited:.0f} s of at most {timeout:.0f} s", end="", flush=True)
         if status == "complete":
             print()
-            return Scores(sub.ref, _number(sub.public_score), _number(sub.private_score),
-                          getattr(sub, "team_name", None))
+            ref, public, private = kaggle_api.fields(sub, ["ref", "public_score", "private_score"],
+                                                     "the list of submissions")
+            return Scores(ref, _number(public), _number(private), getattr(sub, "team_name", None))
         if status == "error":
             print()
-            raise KaggleError(f"Kaggle could not score submission {sub.ref} to '{competition}':"
-                              f" {getattr(sub, 'error_description', None) or 'no reason given'}."
-                              " Check the file against the sample submission, then submit again.")
+            (reason,) = kaggle_api.fields(sub, ["error_description"], "the list of submissions")
+            raise ScoringFailed(f"Kaggle could not score submission {sub.ref} to '{competition}':"
+                                f" {reason or 'no reason given'}. Check the file against the sample"
+                                " submission, then submit again.")
         if waited + interval > timeout:
             print()
             raise KaggleError(f"Submission {getattr(sub, 'ref', ref)} to '{competition}' is still"
-                              f" {status} after {waited:.0f} s. Kaggle scores it in its own time:"
-                              f" wait_for_score('{competition}', ref={getattr(sub, 'ref', ref)!r})"
-                              " later, or look at https://www.kaggle.com/competitions/"
-                              f"{competition}/submissions.")
+                              f" {status} after {waited:.0f} s; Kaggle scores it in its own time.")
         sleep(interval)
+
+
+def _submissions(api, competition, ref, deadline, sleep, clock):
+    """The learner's submissions; asked again, with growing waits (or the one Kaggle asks for),
+    while Kaggle is busy or the connection drops, until `deadline`."""
+    wait, start = 2.0, clock()
+    while True:
+        try:
+            return api.competition_submissions(competition=competition)
+        except Exception as exc:
+            if not kaggle_api.passing(exc):
+                raise _listing_error(competition, ref, exc) from None
+            pause = kaggle_api.retry_after(exc) or wait
+            if clock() + pause > deadline:
+                which = f"submission {ref}" if ref else "your newest submission"
+                raise KaggleError(f"Kaggle could not be asked for the score of {which} to"
+                                  f" '{competition}' for {clock() - start:.0f} s, the last answer"
+                                  f" being {_what(exc)}.", kaggle_api.http_status(exc)) from None
+            sleep(pause)
+            wait = min(2 * wait, 60.0)
+
+
+def _what(exc):
+    status = kaggle_api.http_status(exc)
+    return f"HTTP {status} ({exc})" if status else f"{type(exc).__name__}: {exc}"
+
+
+def _listing_error(competition, ref, exc):
+    """The error for a listing Kaggle refused; a 403 here is not about the rules, which the
+    accepted submission already passed."""
+    status = kaggle_api.http_status(exc)
+    if status in (401, None):
+        return kaggle_api.translate(exc, competition) or KaggleError(
+            f"Asking Kaggle for your submissions to '{competition}' failed: {_what(exc)}.")
+    return KaggleError(f"Kaggle refused to list your submissions to '{competition}', so the score"
+                       f" of submission {ref} cannot be read: {_what(exc)}.", status)
 
 
 def _find(submissions, ref):
@@ -175,14 +268,16 @@ def _find(submissions, ref):
         return None
     if not ref:
         return submissions[0]
-    return next((s for s in submissions if s.ref == ref), None)
+    return next((s for s in submissions
+                 if kaggle_api.fields(s, ["ref"], "the list of submissions")[0] == ref), None)
 
 
 def _status(sub):
     """'pending', 'complete' or 'error' from the API's status (an enum, or text in older versions)."""
     if sub is None:
         return "not listed yet"
-    text = str(getattr(sub.status, "name", sub.status)).lower()
+    (status,) = kaggle_api.fields(sub, ["status"], "the list of submissions")
+    text = str(getattr(status, "name", status)).lower()
     return next((word for word in ("complete", "error") if word in text), "pending")
 
 
@@ -309,7 +404,7 @@ def rank(score, board_scores, higher=None):
             raise LeaderboardError(
                 "Every team on the board has the same score, so its order cannot tell whether"
                 " higher is better; pass higher=True (higher scores are better) or higher=False"
-                " to rank_score() or submit_and_rank().")
+                " to rank_score(), rank_submission() or submit_and_rank().")
         higher = True
     better = int(((board > score) if higher else (board < score))[~same].sum())
     teams = len(board) + 1  # the board's teams and the learner

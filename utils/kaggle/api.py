@@ -8,17 +8,27 @@ client up as `api.connect()` at call time, so tests replace it in this one place
 """
 import contextlib
 import errno
+import http.client
 import io
 import json
 import os
+import re
 import socket
 import stat
 import sys
+import time
 import warnings
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from utils.env import package_version
 from utils.paths import WRITABLE_DATA, cannot_write
 
+# The first kaggle release that answers with snake_case objects (public_score, error_description;
+# 1.6 answered camelCase) and logs in with an access token (KAGGLE_API_TOKEN, ~/.kaggle/access_token)
+# that it keeps: 1.8.0-1.8.3 already read the token, but their login at import removes
+# KAGGLE_API_TOKEN from the environment, so every later login fails. requirements-lessons.txt says so.
+KAGGLE_MIN = "1.8.4"
 SETTINGS_URL = "https://www.kaggle.com/settings/api"
 NO_CREDENTIALS = "No Kaggle API credentials found."
 # How to make credentials, the one text every message, `make doctor` and the stand-in banners use.
@@ -187,8 +197,22 @@ def _client_looked_elsewhere():
     return looked is not None and Path(looked) != _config_dir() / "kaggle.json"
 
 
+def _release(version):
+    return tuple(int(n) for n in re.match(r"\d+(?:\.\d+)*", version).group().split("."))
+
+
+def _check_version():
+    version = package_version("kaggle")
+    if version is not None and _release(version) < _release(KAGGLE_MIN):
+        raise KaggleError(f"kaggle {version} is older than {KAGGLE_MIN}, the first release whose"
+                          " answers the kit reads and that logs in with Kaggle's access tokens."
+                          f" Upgrade it: pip install -U 'kaggle>={KAGGLE_MIN}', then restart the"
+                          " kernel (or Python).") from None
+
+
 def connect():
     """An authenticated KaggleApi, or KaggleError saying how to set up credentials."""
+    _check_version()
     problem = credentials_problem()  # words the message below; warns about open token files
     # Importing kaggle authenticates at once and prints a help banner when it finds no credentials;
     # that banner would land in notebook outputs, so it is swallowed and replaced by our message.
@@ -198,8 +222,9 @@ def connect():
             from kaggle.api.kaggle_api_extended import KaggleApi
             api = KaggleApi()
             api.authenticate()
-    except ImportError:
-        raise KaggleError("The kaggle package is missing: pip install kaggle") from None
+    except ImportError as exc:
+        raise KaggleError(f"The kaggle package cannot be imported ({exc}):"
+                          f" pip install -U 'kaggle>={KAGGLE_MIN}'") from None
     except SystemExit:
         raise KaggleError(_not_accepted(problem)) from None
     except Exception as exc:  # an access token is checked online: a network error, or a 401
@@ -208,11 +233,23 @@ def connect():
     return api
 
 
+def fields(answer, names, what):
+    """The attributes `names` of one of the client's answers, or KaggleError for another shape."""
+    missing = [name for name in names if not hasattr(answer, name)]
+    if missing:
+        raise KaggleError(f"kaggle {package_version('kaggle')} answered {what} with a"
+                          f" {type(answer).__name__} that has no {', '.join(missing)}: the kit reads"
+                          f" the answers of kaggle>={KAGGLE_MIN}. Upgrade it: pip install -U"
+                          f" 'kaggle>={KAGGLE_MIN}', then restart the kernel (or Python).")
+    return [getattr(answer, name) for name in names]
+
+
 # ---------------------------------------------------------------------------------------------
 # Errors
 
 
-def _http_status(exc):
+def http_status(exc):
+    """The HTTP status an error carries, or None when it is not an HTTP error."""
     # requests puts the status on .response; kagglesdk and others may put it on the error itself.
     for obj in (exc, getattr(exc, "response", None)):
         for name in ("status_code", "status", "code"):
@@ -233,6 +270,40 @@ def _network_errors():
     return tuple(kinds)
 
 
+def _cut_errors():
+    # An answer whose connection dropped half-way: short of its announced length, or JSON that
+    # stops mid-way (requests' JSONDecodeError is a json.JSONDecodeError).
+    kinds = [http.client.IncompleteRead, json.JSONDecodeError]
+    with contextlib.suppress(ImportError):
+        import requests
+        kinds += [requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError]
+    with contextlib.suppress(ImportError):
+        import urllib3
+        kinds.append(urllib3.exceptions.ProtocolError)
+    return tuple(kinds)
+
+
+def passing(exc):
+    """True for a failure that passes, so that another try may work: Kaggle busy (429, 5xx), the
+    network down, or an answer cut off half-way."""
+    status = http_status(exc)
+    if status is not None:
+        return status == 429 or status >= 500
+    return isinstance(exc, _cut_errors() + _network_errors())
+
+
+def retry_after(exc):
+    """The seconds Kaggle asked to wait in a Retry-After header, or None."""
+    value = (getattr(getattr(exc, "response", None), "headers", None) or {}).get("Retry-After")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    with contextlib.suppress(TypeError, ValueError):  # the other form: an HTTP date
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    return None
+
+
 def by_hand(competition, path):
     """How to get the data without the API: the words that end several messages."""
     return (f"download the data by hand from https://www.kaggle.com/competitions/{competition}/data"
@@ -241,7 +312,7 @@ def by_hand(competition, path):
 
 def translate(exc, competition, path=None):
     """The KaggleError a student can act on for `exc`, or None when it is not a known case."""
-    status = _http_status(exc)
+    status = http_status(exc)
     url = f"https://www.kaggle.com/competitions/{competition}"
     if status == 401:
         return KaggleError(_refused_help("your API token or key", status), status)
@@ -260,8 +331,12 @@ def translate(exc, competition, path=None):
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return KaggleError(f"The disk is full{f' at {path}' if path else ''}; free some space"
                            " or point DL1_DATA at a bigger disk, then re-run.")
+    where = f", or {by_hand(competition, path)}" if path else ""
+    if isinstance(exc, _cut_errors()):  # before the network errors: urllib3 counts it as one
+        return KaggleError(f"Kaggle's answer for '{competition}' was cut off ({type(exc).__name__}):"
+                           f" the connection dropped half-way. Check the connection and re-run (a"
+                           f" download picks up where it stopped){where}.")
     if isinstance(exc, _network_errors()):
-        where = f", or {by_hand(competition, path)}" if path else ""
         return KaggleError(f"Cannot reach kaggle.com (no network?): {type(exc).__name__}."
                            f" Check the connection{where}; then re-run.")
     return None

@@ -136,8 +136,15 @@ def _download(competition, path):
     size = _remote_size(client, competition)
     if size:
         _need_space(size, path)
-    api.call(client.competition_download_files, competition, path,
-             competition=competition, path=str(path), quiet=False)
+    try:
+        api.call(client.competition_download_files, competition, path,
+                 competition=competition, path=str(path), quiet=False)
+    except BaseException:
+        # A cut download that kaggle cannot resume (the server named no version of the file to
+        # resume against) is left without its .kaggle-partial marker: it would pass for complete.
+        for partial in _zips(path):
+            partial.unlink()
+        raise
     if not _zips(path):
         raise KaggleError(f"Kaggle's download of '{competition}' left no zip in {path}; re-run, or "
                           f"{api.by_hand(competition, path)}.")
