@@ -1,19 +1,21 @@
 """Install what the lessons need on Colab or Kaggle Notebooks, and nothing the host already has.
 
-The first cell of every lesson runs this (after cloning the kit) with the notebook's own Python.
+The first cell of every lesson runs this (after fetching the kit) with the notebook's own Python.
 It installs only requirements-lessons.txt, and of that only what is missing or older than its
 lower bound: the host's TensorFlow and Keras stay when they are new enough, so their CUDA build
 is kept. Every package already installed is pinned at its version while pip runs, so pip may add
 packages but never upgrade or downgrade one of the host's, above all not its Jupyter stack
 (notebook, ipykernel, ipython, tornado, jupyter-server, jupyter-client), nor numpy or protobuf:
 runtimes crash or need a restart after those change under them. When the host has everything,
-pip is not run at all, so running the cell again installs nothing.
+pip is not run at all, so running the cell again installs nothing. A package marked `# optional`
+in the list that pip cannot get is noted, not a failure: no lesson imports it.
 
     python setup/hosted_install.py      # prints what it installed and how long it took
 """
 import email
 import importlib
 import importlib.metadata
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -85,11 +87,73 @@ def pins(have, wanted):
     return lines
 
 
+def optional(path):
+    """{canonical name: the comment} of the requirements in `path` whose comment starts `optional`."""
+    found = {}
+    for raw in Path(path).read_text().splitlines():
+        line, _, comment = raw.partition("#")
+        if line.strip() and comment.strip().lower().startswith("optional"):
+            found[canonicalize_name(Requirement(line.strip()).name)] = comment.strip()
+    return found
+
+
+def run_pip(requirements, constraints):
+    """pip install `requirements` within the `constraints` file; the finished process, output kept."""
+    # Not --quiet: that hides pip's explanation of a conflict, the one line a learner needs.
+    return subprocess.run([sys.executable, "-m", "pip", "install", "--disable-pip-version-check",
+                           "-c", constraints, *(str(req) for req in requirements)],
+                          capture_output=True, text=True)
+
+
+def pip_reason(run):
+    """Why pip failed, as it said it: its errors, then its explanation, its generic advice left out."""
+    explained = run.stdout.partition("\n\n")[2]  # its progress lines end at the first blank line
+    lines, advice = [], False
+    for line in (run.stderr + "\n" + explained).splitlines():
+        # pip's "To fix this you could try to: loosen the range of package versions you've
+        # specified" speaks of pins the learner never wrote; the kit prints its own fix instead.
+        advice = line.startswith("To fix this") or (advice and bool(line.strip()))
+        if line.strip() and not advice:
+            lines.append("    " + line)
+    return "\n".join(lines[-30:])
+
+
+def last_error(run):
+    """pip's last ERROR line (the one that names what failed), or its last line."""
+    lines = [line.strip() for line in pip_reason(run).splitlines()] or ["(nothing)"]
+    return next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1])
+
+
 def changes(before, after):
     """'name version' for each added distribution, 'name old -> new' for each changed one."""
     return [f"{name} {after[name]}" if name not in before else
             f"{name} {before[name]} -> {after[name]}"
             for name in sorted(after) if before.get(name) != after[name]]
+
+
+def spec(req):
+    """The requirement as pip takes it on a command line, its marker left out: 'keras>=3.5'."""
+    return f"{req.name}{req.specifier}"
+
+
+def install(wanted, spare, constraints):
+    """Install the required packages in one pip run, then each optional one alone; pip's status."""
+    required = [req for req in wanted if canonicalize_name(req.name) not in spare]
+    run = run_pip(required, constraints) if required else None
+    if run is not None and run.returncode != 0:
+        print(f"dl1-kit: pip could not install {', '.join(map(spec, required))} while keeping "
+              f"every package the host has at its version. pip says:\n{pip_reason(run)}\n"
+              f"To install them anyway, letting pip change the host's packages, run this in a "
+              f"cell and then restart the runtime:\n"
+              f"    %pip install {' '.join(shlex.quote(spec(req)) for req in required)}",
+              file=sys.stderr)
+        return run.returncode
+    for req in (req for req in wanted if canonicalize_name(req.name) in spare):
+        run = run_pip([req], constraints)  # alone, so that its failure stops nothing else
+        if run.returncode != 0:
+            print(f"dl1-kit: note: {spec(req)} was not installed ({spare[canonicalize_name(req.name)]};"
+                  f" no lesson imports it). pip says: {last_error(run)}")
+    return 0
 
 
 def main():
@@ -101,24 +165,16 @@ def main():
         print(f"dl1-kit: nothing to install, this Python has every package the lessons need "
               f"({time.monotonic() - started:.1f} s)")
         return 0
-    print("dl1-kit: installing " + ", ".join(f"{req.name}{req.specifier}" for req in wanted)
-          + "; the host's other packages, its Jupyter included, stay as they are")
+    print(f"dl1-kit: installing {', '.join(map(spec, wanted))}; the host's other packages, its "
+          "Jupyter included, stay as they are")
     with tempfile.NamedTemporaryFile("w", suffix="-host-pins.txt") as constraints:
         constraints.write("\n".join(pins(before, wanted)) + "\n")
         constraints.flush()
-        run = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                              "--disable-pip-version-check", "-c", constraints.name,
-                              *(str(req) for req in wanted)])
-    seconds = time.monotonic() - started
-    if run.returncode != 0:
-        print(f"dl1-kit: pip could not install {', '.join(req.name for req in wanted)} while "
-              "keeping every package the host has at its version (pip says why above). The "
-              "lessons that import them will fail: install them by hand with pip install, which "
-              "may change the host's packages, then restart the runtime.", file=sys.stderr)
-        return run.returncode
-    added = changes(before, installed())
-    print(f"dl1-kit: installed {', '.join(added) or 'nothing new'} in {seconds:.1f} s")
-    return 0
+        status = install(wanted, optional(LESSONS), constraints.name)
+    if status == 0:
+        print(f"dl1-kit: installed {', '.join(changes(before, installed())) or 'nothing new'} in "
+              f"{time.monotonic() - started:.1f} s")
+    return status
 
 
 if __name__ == "__main__":

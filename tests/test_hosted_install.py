@@ -9,6 +9,7 @@ import subprocess
 import sys
 import sysconfig
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,74 @@ def test_metadata_that_is_not_utf8_is_read_leniently(hosted_install, monkeypatch
     assert "oldpkg==1.0" in hosted_install.pins(hosted_install.installed(), [])  # pip keeps it as it is
     assert hosted_install.main() == 0
     assert "nothing to install" in capsys.readouterr().out
+
+
+def host_package(site, name, version, modules=()):
+    """Write what an installed distribution leaves in site-packages: its metadata and module names."""
+    info = site / f"{name}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n\n")
+    (info / "top_level.txt").write_text("".join(f"{module}\n" for module in modules))
+    return info
+
+
+def wheel(folder, name, version, requires=()):
+    """Write a minimal pure-Python wheel of `name` that depends on `requires`, for pip to resolve."""
+    folder.mkdir(parents=True, exist_ok=True)
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as whl:
+        whl.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                     + "".join(f"Requires-Dist: {req}\n" for req in requires))
+        whl.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                     "Tag: py3-none-any\n")
+        whl.writestr(f"{info}/RECORD", "")
+
+
+@pytest.fixture
+def fake_host(hosted_install, monkeypatch, tmp_path):
+    """A site-packages folder this Python sees, a lessons list to fill, and pip kept offline.
+
+    pip finds packages only in `links` and installs, should it ever succeed, into a scratch
+    folder: the kit's own .venv is never changed.
+    """
+    host = type("Host", (), {})()
+    host.site, host.links = tmp_path / "site-packages", tmp_path / "wheels"
+    host.site.mkdir()
+    host.links.mkdir()
+    monkeypatch.syspath_prepend(str(host.site))
+    host.lessons = tmp_path / "requirements-lessons.txt"
+    monkeypatch.setattr(hosted_install, "LESSONS", host.lessons)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(host.links))
+    monkeypatch.setenv("PIP_TARGET", str(tmp_path / "pip-target"))
+    return host
+
+
+def test_an_optional_package_pip_cannot_get_is_a_note_not_a_failure(hosted_install, fake_host, capsys):
+    host_package(fake_host.site, "oldpkg", "1.0")
+    fake_host.lessons.write_text("oldpkg>=1.0\n"
+                                 "nosuch-optional>=1.0  # optional: reads the 2017 course's arrays\n")
+    assert hosted_install.main() == 0
+    out = capsys.readouterr().out
+    assert "nosuch-optional>=1.0 was not installed" in out
+    assert "optional: reads the 2017 course's arrays" in out and "No matching distribution found" in out
+    # The kit's own list says so for bcolz, which no lesson imports.
+    assert set(hosted_install.optional(KIT / "requirements-lessons.txt")) == {"bcolz-zipline"}
+
+
+def test_pip_s_reason_and_the_one_fixing_command_are_printed(hosted_install, fake_host, capsys):
+    # Like a Keras 2 host (TensorFlow 2.15): the kit's lower bound needs a dependency newer than
+    # one the host has, and the host's packages are kept as they are.
+    host_package(fake_host.site, "hostdep", "1.0")
+    wheel(fake_host.links, "hostdep", "1.0")
+    wheel(fake_host.links, "hostdep", "2.0")
+    wheel(fake_host.links, "kitpkg", "2.0", requires=["hostdep>=2"])
+    fake_host.lessons.write_text("kitpkg>=2.0\n")
+    assert hosted_install.main() != 0
+    err = capsys.readouterr().err
+    assert "conflicting dependencies" in err and "kitpkg 2.0 depends on hostdep>=2" in err  # pip's
+    assert "To fix this you could try to" not in err  # pip's own advice does not apply here
+    assert "%pip install 'kitpkg>=2.0'" in err and "restart the runtime" in err
 
 
 def test_the_lessons_list_holds_no_jupyter_or_test_tools():
