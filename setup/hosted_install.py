@@ -10,7 +10,10 @@ runtimes crash or need a restart after those change under them. When the host ha
 pip is not run at all, so running the cell again installs nothing. A package marked `# optional`
 in the list that pip cannot get is noted, not a failure: no lesson imports it.
 
-    python setup/hosted_install.py      # prints what it installed and how long it took
+    python setup/hosted_install.py [MODULE ...]
+
+prints what it installed and upgraded and how long it took. The MODULEs are those the notebook's
+kernel has imported: when one of them belongs to a package it upgraded, it says to restart.
 """
 import email
 import importlib
@@ -125,10 +128,33 @@ def last_error(run):
 
 
 def changes(before, after):
-    """'name version' for each added distribution, 'name old -> new' for each changed one."""
-    return [f"{name} {after[name]}" if name not in before else
-            f"{name} {before[name]} -> {after[name]}"
-            for name in sorted(after) if before.get(name) != after[name]]
+    """'name version' for each added distribution, and 'name old -> new' for each upgraded one."""
+    added = [f"{name} {after[name]}" for name in sorted(after) if name not in before]
+    upgraded = [f"{name} {before[name]} -> {after[name]}"
+                for name in sorted(after) if name in before and before[name] != after[name]]
+    return added, upgraded
+
+
+def stale_modules(before, after, imported):
+    """Of the modules the kernel imported, those whose distribution changed version: sorted names."""
+    upgraded = {name for name in after if name in before and before[name] != after[name]}
+    tops = {module.partition(".")[0] for module in imported}
+    return sorted(module for module, dists in importlib.metadata.packages_distributions().items()
+                  if module in tops and upgraded & {canonicalize_name(d) for d in dists})
+
+
+def report(before, after, imported, seconds):
+    """Print what was installed and upgraded, and say once to restart if the kernel holds old modules."""
+    added, upgraded = changes(before, after)
+    done = ([f"installed {', '.join(added)}"] if added else []) + \
+           ([f"upgraded {', '.join(upgraded)}"] if upgraded else [])
+    print(f"dl1-kit: {'; '.join(done) or 'installed nothing new'} ({seconds:.1f} s)")
+    stale = stale_modules(before, after, imported)
+    if stale:
+        print(f"dl1-kit: restart the runtime once (Colab: Runtime > Restart session; Kaggle: Run > "
+              f"Restart & clear cell outputs), then run the notebook from the top: this kernel "
+              f"imported {', '.join(stale)} before its upgrade, and Python keeps using a module it "
+              "has loaded, so newer parts of it (such as matplotlib.colorizer) fail to import.")
 
 
 def spec(req):
@@ -156,8 +182,11 @@ def install(wanted, spare, constraints):
     return 0
 
 
-def main():
-    """Install what the lessons lack; print it and the time taken; return pip's exit status."""
+def main(imported=()):
+    """Install what the lessons lack; print it and the time taken; return pip's exit status.
+
+    `imported` names the modules the notebook's kernel has loaded, to tell when it must restart.
+    """
     started = time.monotonic()
     before = installed()
     wanted = needed(read_requirements(LESSONS), before)
@@ -172,10 +201,9 @@ def main():
         constraints.flush()
         status = install(wanted, optional(LESSONS), constraints.name)
     if status == 0:
-        print(f"dl1-kit: installed {', '.join(changes(before, installed())) or 'nothing new'} in "
-              f"{time.monotonic() - started:.1f} s")
+        report(before, installed(), imported, time.monotonic() - started)
     return status
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

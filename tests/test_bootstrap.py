@@ -62,13 +62,20 @@ def test_bootstrap_clones_once_and_leaves_installing_to_the_hosted_script(tmp_pa
     calls, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS[host])
     kit = (tmp_path / "dl1-kit").resolve()
     install = [sys.executable, str(kit / "setup" / "hosted_install.py")]
-    assert calls == [calls[0], install]
-    assert calls[0][:2] == ["git", "clone"]
+    assert [call[:2] for call in calls] == [["git", "clone"], install]
     assert scope["KIT"] == kit
     assert env.platform() == host
     again, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS[host])
     # No second clone; the script runs again and finds nothing to install (test_hosted_install).
-    assert again == [install]
+    assert [call[:2] for call in again] == [install]
+
+
+def test_bootstrap_tells_the_install_which_modules_the_kernel_imported(tmp_path, monkeypatch):
+    calls, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS["colab"])
+    install = calls[-1]
+    assert install[1] == str(scope["KIT"] / "setup" / "hosted_install.py")
+    # So it can say to restart when it upgrades a package this kernel has loaded.
+    assert {"os", "pytest", "nbformat"} <= set(install[2:])
 
 
 def test_bootstrap_does_nothing_but_find_utils_locally(tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ The fake host is a fresh venv whose Python also sees the kit's own .venv package
 an old tqdm (below the kit's bound) and no bcolz. It uses the package registry, as CI does.
 """
 import importlib.util
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -67,8 +68,9 @@ def test_installs_only_what_the_host_lacks_and_changes_nothing_it_has(host):
     after = freeze(host)
     assert ("installing tqdm>=4.66, bcolz-zipline>=1.12;" if HAS_BCOLZ
             else "installing tqdm>=4.66;") in first
-    assert f"installed {'bcolz-zipline' if HAS_BCOLZ else 'tqdm'}" in first
-    assert first.rstrip().endswith(" s")  # and how long it took
+    assert ("installed bcolz-zipline " in first) == HAS_BCOLZ
+    assert f"upgraded tqdm {OLD['tqdm']} -> " in first  # old -> new
+    assert first.rstrip().endswith(" s)")  # and how long it took
     # Unchanged apart from additions, and the one package below the kit's lower bound.
     changed = {name for name in before if after.get(name) != before[name]}
     assert changed == {"tqdm"}
@@ -180,6 +182,28 @@ def test_pip_s_reason_and_the_one_fixing_command_are_printed(hosted_install, fak
     assert "conflicting dependencies" in err and "kitpkg 2.0 depends on hostdep>=2" in err  # pip's
     assert "To fix this you could try to" not in err  # pip's own advice does not apply here
     assert "%pip install 'kitpkg>=2.0'" in err and "restart the runtime" in err
+
+
+def test_an_upgraded_package_the_kernel_imported_asks_for_one_restart(hosted_install, fake_host,
+                                                                      monkeypatch, capsys):
+    for name, module in (("oldpkg", "oldpkg"), ("otherpkg", "other")):
+        host_package(fake_host.site, name, "1.0", modules=[module])
+    fake_host.lessons.write_text("oldpkg>=2.0\notherpkg>=2.0\n")
+
+    def pip_upgrades(requirements, constraints):  # what pip leaves: the new version in place of the old
+        for req in requirements:
+            old = fake_host.site / f"{req.name}-1.0.dist-info"
+            modules = (old / "top_level.txt").read_text().split()
+            shutil.rmtree(old)
+            host_package(fake_host.site, req.name, "2.0", modules)
+        return subprocess.CompletedProcess([], 0, "", "")
+
+    monkeypatch.setattr(hosted_install, "run_pip", pip_upgrades)
+    assert hosted_install.main(imported=["os", "oldpkg.sub", "oldpkg"]) == 0
+    out = capsys.readouterr().out
+    assert "upgraded oldpkg 1.0 -> 2.0, otherpkg 1.0 -> 2.0" in out
+    restart = [line for line in out.splitlines() if "restart" in line]
+    assert len(restart) == 1 and "oldpkg" in restart[0] and "otherpkg" not in restart[0]
 
 
 def test_the_lessons_list_holds_no_jupyter_or_test_tools():
