@@ -210,6 +210,20 @@ def test_doctor_reports_missing_credentials(plain_env, capsys):
     assert "GiB free" in out
 
 
+@pytest.mark.parametrize("var", ["COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"])
+def test_doctor_on_a_hosted_runtime_does_not_count_papermill_as_missing(plain_env, capsys, var):
+    real = env.package_version
+    plain_env.setattr(env, "package_version", lambda name: None if name == "papermill" else real(name))
+    plain_env.setenv(var, "1")
+    env.doctor()
+    out = capsys.readouterr().out
+    # Colab and Kaggle run the notebooks in their own Jupyter: the kit's runner is not needed there.
+    assert re.search(r"^papermill\s+not needed on a hosted runtime", out, re.M)
+    plain_env.delenv(var)
+    env.doctor()
+    assert re.search(r"^papermill\s+MISSING$", capsys.readouterr().out, re.M)
+
+
 def test_doctor_says_credentials_present_without_showing_the_key(plain_env, capsys):
     secret = "0123456789abcdef-very-secret-kaggle-key"
     plain_env.setenv("KAGGLE_USERNAME", "student")

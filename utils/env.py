@@ -17,6 +17,9 @@ from utils.paths import data_dir
 # Packages whose versions decide whether course code runs; printed by doctor().
 KEY_PACKAGES = ("keras", "tensorflow", "numpy", "pandas", "pillow", "matplotlib",
                 "scikit-learn", "kaggle", "bcolz-zipline", "papermill")
+# Notebook tooling for workstations (requirements-notebooks.txt): Colab and Kaggle run the notebooks
+# in their own Jupyter, so doctor() does not count it as missing there.
+NOTEBOOK_TOOLS = ("papermill",)
 # The Kaggle competitions the lessons use, so doctor() can say which are on disk.
 COMPETITIONS = ("dogs-vs-cats-redux-kernels-edition", "state-farm-distracted-driver-detection",
                 "the-nature-conservancy-fisheries-monitoring")
@@ -208,8 +211,11 @@ def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
     from utils.kaggle.api import NO_CREDENTIALS, TOKEN_HOWTO, credentials_problem
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
+    hosted = platform() != "local"
     for name in KEY_PACKAGES:
-        absent = "not installed (optional)" if name == "bcolz-zipline" else "MISSING"
+        absent = ("not installed (optional)" if name == "bcolz-zipline" else
+                  "not needed on a hosted runtime" if hosted and name in NOTEBOOK_TOOLS else
+                  "MISSING")
         print(f"{name:<15}{package_version(name) or absent}")
     info = setup(quiet=True)
     print(f"backend        {info.backend}")
