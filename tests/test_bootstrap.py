@@ -1,19 +1,63 @@
-"""The first cell of every lesson: installs the kit on Colab and Kaggle, does nothing elsewhere."""
-import os
+"""The first cell of every lesson: fetches and installs the kit on Colab and Kaggle, does nothing
+elsewhere; and kit.toml, the one place that says where the cell and the README fetch the kit from.
+
+The cell runs for real here, in a scratch folder, against a fake kit: `git` on PATH is a script
+that copies it (or is cut off half-way), and the tag's archive comes from a loopback server.
+"""
+import ast
+import importlib.util
+import io
+import shutil
 import subprocess
 import sys
+import tomllib
+import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import nbformat
 import pytest
 
+from loopback import serve
 from utils import env
 from utils.kaggle import fetch
 from utils.runner import NBS
 
+KIT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted(NBS.glob("lesson*.ipynb"))
 HOSTS = {"colab": {"COLAB_RELEASE_TAG": "release-colab_20261101"},
          "kaggle": {"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}}
+FAKE_GIT = """#!{python}
+# git clone ... DEST: copies the fake kit to DEST, or only part of it and fails as a cut-off clone.
+import os, shutil, sys
+from pathlib import Path
+with open(os.environ["FAKE_GIT_LOG"], "a") as log:
+    log.write(repr(sys.argv[1:]) + "\\n")
+dest = Path(sys.argv[-1])
+if dest.exists() and any(dest.iterdir()):
+    sys.exit(print(f"fatal: destination path '{{dest}}' already exists and is not an empty directory.",
+                   file=sys.stderr) or 128)
+shutil.copytree(os.environ["FAKE_KIT"], dest)
+if os.environ.get("FAKE_GIT_CUT"):
+    shutil.rmtree(dest / "setup")
+    sys.exit(print("fatal: early EOF", file=sys.stderr) or 128)
+"""
+# The fake kit's install step: records what it was given instead of installing anything.
+FAKE_INSTALL = "import os, sys\nopen(os.environ['FAKE_INSTALL_LOG'], 'a').write(repr(sys.argv[1:]) + '\\n')\n"
+
+
+def kit_toml():
+    """kit.toml as the file says, read without the code under test."""
+    return tomllib.loads((KIT / "kit.toml").read_text())
+
+
+@pytest.fixture
+def kit_source(monkeypatch):
+    """setup/kit_source.py as a module."""
+    spec = importlib.util.spec_from_file_location("dl1_kit_source", KIT / "setup" / "kit_source.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def bootstrap_cells(path):
@@ -33,64 +77,139 @@ def test_every_lesson_opens_with_the_same_bootstrap_cell(path):
     assert bootstrap_cells(path) == bootstrap_cells(NBS / "lesson1.ipynb")
 
 
-def run_bootstrap(tmp_path, monkeypatch, environ):
-    """Execute the bootstrap cell in an empty folder with a fake git clone; return its calls."""
+def test_the_notebooks_and_the_readme_fetch_the_kit_kit_toml_names(kit_source):
+    source = kit_toml()
+    assert source["tag"] == "v1.0"  # the first release's tag
+    assert kit_source.update(KIT, write=False) == []  # `python setup/kit_source.py` would change nothing
+    cell = first_code_cell(NBS / "lesson1.ipynb")
+    assert f'REPO, TAG = "{source["repository"]}", "{source["tag"]}"' in cell
+    readme = (KIT / "README.md").read_text()
+    for n in range(1, 8):
+        notebook = f"{source['repository']}/blob/{source['tag']}/nbs/lesson{n}.ipynb".split("//", 1)[1]
+        assert f"https://colab.research.google.com/{notebook.replace('github.com', 'github', 1)})" in readme
+        assert f"https://kaggle.com/kernels/welcome?src=https://{notebook})" in readme
+    assert "/blob/main/" not in readme
+
+
+def test_a_fork_edits_kit_toml_and_one_command_updates_notebooks_and_readme(kit_source, tmp_path,
+                                                                              capsys):
+    shutil.copytree(NBS, tmp_path / "nbs")
+    shutil.copy(KIT / "README.md", tmp_path / "README.md")
+    (tmp_path / "kit.toml").write_text((KIT / "kit.toml").read_text()
+                                       .replace(kit_toml()["repository"], "https://github.com/someone/dl1-fork")
+                                       .replace(f'"{kit_toml()["tag"]}"', '"v2.3"'))
+    assert kit_source.main(["--check"], root=tmp_path) == 1  # and changes nothing
+    assert kit_source.main([], root=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert all(f"{path.relative_to(KIT)} now fetches" in out for path in [*NOTEBOOKS, KIT / "README.md"])
+    assert kit_source.update(tmp_path, write=False) == []
+    before, after = (nbformat.read(root / "nbs" / "lesson4.ipynb", as_version=4) for root in (KIT, tmp_path))
+    assert [c.id for c in after.cells] == [c.id for c in before.cells]
+    differ = [c.id for c, d in zip(before.cells, after.cells) if c.source != d.source]
+    assert differ == [before.cells[[c.cell_type for c in before.cells].index("code")].id]
+    assert 'REPO, TAG = "https://github.com/someone/dl1-fork", "v2.3"' in first_code_cell(
+        tmp_path / "nbs" / "lesson4.ipynb")
+    readme = (tmp_path / "README.md").read_text()
+    assert "github/someone/dl1-fork/blob/v2.3/nbs/lesson7.ipynb" in readme
+    assert kit_toml()["repository"] not in readme.split("<!-- badges")[1].split("<!-- end of badges")[0]
+
+
+@pytest.mark.parametrize("line, problem", [
+    ('repository = "https://gitlab.com/a/b"\ntag = "v1.0"\n', "repository"),
+    ('repository = "https://github.com/a/b"\ntag = "v 1"\n', "tag"),
+    ('repository = "https://github.com/a/b\n', "not TOML"),
+])
+def test_kit_toml_that_names_no_github_address_or_tag_is_refused(kit_source, tmp_path, line, problem):
+    (tmp_path / "kit.toml").write_text(line)
+    with pytest.raises(ValueError, match=problem) as err:
+        kit_source.read(tmp_path)
+    assert str(tmp_path / "kit.toml") in str(err.value)
+
+
+@pytest.fixture
+def fake_kit(tmp_path, monkeypatch):
+    """A kit for the cell to fetch, a `git` that copies it, and logs of what git and the install got."""
+    kit = tmp_path / "published-kit"
+    (kit / "utils").mkdir(parents=True)
+    (kit / "utils" / "__init__.py").write_text("")
+    (kit / "setup").mkdir()
+    (kit / "setup" / "hosted_install.py").write_text(FAKE_INSTALL)
+    bin_ = tmp_path / "bin"
+    bin_.mkdir()
+    (bin_ / "git").write_text(FAKE_GIT.format(python=sys.executable))
+    (bin_ / "git").chmod(0o755)
+    for name, value in {"FAKE_KIT": kit, "FAKE_GIT_LOG": tmp_path / "git.log",
+                        "FAKE_INSTALL_LOG": tmp_path / "install.log", "PATH": bin_,
+                        "DL1_KAGGLE_INPUT": tmp_path / "no-kaggle-input"}.items():
+        monkeypatch.setenv(name, str(value))
+    monkeypatch.delenv("FAKE_GIT_CUT", raising=False)
+
+    def logs(name):
+        log = tmp_path / f"{name}.log"
+        return [ast.literal_eval(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return SimpleNamespace(path=kit, logs=logs)
+
+
+def archive(kit, top):
+    """The kit as GitHub serves a tag's zip: every file under one top folder."""
+    data = io.BytesIO()
+    with zipfile.ZipFile(data, "w") as zf:
+        for path in sorted(kit.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{top}/{path.relative_to(kit)}")
+    return data.getvalue()
+
+
+def run_bootstrap(cwd, monkeypatch, environ, repository=None):
+    """Execute the bootstrap cell in `cwd` on the host `environ` names; return its namespace."""
     for name in ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
-    calls = []
-
-    def fake_run(cmd, check):
-        calls.append(cmd)
-        if cmd[0] == "git":  # what a clone leaves behind
-            Path(cmd[-1], "utils").mkdir(parents=True)
-            Path(cmd[-1], "utils", "__init__.py").write_text("")
-        return subprocess.CompletedProcess(cmd, 0)
-
-    monkeypatch.setattr(subprocess, "run", fake_run)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sys.path", list(os.sys.path))
+    cell = first_code_cell(NBS / "lesson1.ipynb")
+    if repository:  # the same cell, fetching from a loopback server
+        cell = cell.replace(kit_toml()["repository"], repository)
+    cwd.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr("sys.path", list(sys.path))
     scope = {}
-    exec(first_code_cell(NBS / "lesson1.ipynb"), scope)
-    return calls, scope
+    exec(cell, scope)
+    return scope
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_bootstrap_clones_once_and_leaves_installing_to_the_hosted_script(tmp_path, monkeypatch,
-                                                                         host):
-    calls, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS[host])
-    kit = (tmp_path / "dl1-kit").resolve()
-    install = [sys.executable, str(kit / "setup" / "hosted_install.py")]
-    assert [call[:2] for call in calls] == [["git", "clone"], install]
-    assert scope["KIT"] == kit
+def test_bootstrap_clones_the_release_tag_once(tmp_path, monkeypatch, fake_kit, host):
+    scope = run_bootstrap(tmp_path / "work", monkeypatch, HOSTS[host])
+    kit = (tmp_path / "work" / "dl1-kit").resolve()
+    assert scope["KIT"] == kit and (kit / "utils" / "__init__.py").exists()
+    (clone,) = fake_kit.logs("git")
+    assert clone[:4] == ["clone", "-q", "--depth=1", "--branch"]
+    assert clone[4:6] == [kit_toml()["tag"], kit_toml()["repository"]]
     assert env.platform() == host
-    again, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS[host])
+    assert len(fake_kit.logs("install")) == 1
+    run_bootstrap(tmp_path / "work", monkeypatch, HOSTS[host])
     # No second clone; the script runs again and finds nothing to install (test_hosted_install).
-    assert [call[:2] for call in again] == [install]
+    assert len(fake_kit.logs("git")) == 1 and len(fake_kit.logs("install")) == 2
 
 
-def test_bootstrap_tells_the_install_which_modules_the_kernel_imported(tmp_path, monkeypatch):
-    calls, scope = run_bootstrap(tmp_path, monkeypatch, HOSTS["colab"])
-    install = calls[-1]
-    assert install[1] == str(scope["KIT"] / "setup" / "hosted_install.py")
+def test_bootstrap_tells_the_install_which_modules_the_kernel_imported(tmp_path, monkeypatch, fake_kit):
+    run_bootstrap(tmp_path / "work", monkeypatch, HOSTS["colab"])
     # So it can say to restart when it upgrades a package this kernel has loaded.
-    assert {"os", "pytest", "nbformat"} <= set(install[2:])
+    (install,) = fake_kit.logs("install")
+    assert {"os", "pytest", "nbformat"} <= set(install)
 
 
-def test_bootstrap_does_nothing_but_find_utils_locally(tmp_path, monkeypatch):
-    (tmp_path / "utils").mkdir()
-    (tmp_path / "utils" / "__init__.py").write_text("")
-    (tmp_path / "nbs").mkdir()
-    calls, scope = run_bootstrap(tmp_path / "nbs", monkeypatch, {})
-    assert calls == []
-    assert scope["KIT"] == tmp_path
+def test_bootstrap_does_nothing_but_find_utils_locally(tmp_path, monkeypatch, fake_kit):
+    shutil.copytree(fake_kit.path, tmp_path / "checkout")
+    scope = run_bootstrap(tmp_path / "checkout" / "nbs", monkeypatch, {})
+    assert fake_kit.logs("git") == [] and fake_kit.logs("install") == []
+    assert scope["KIT"] == tmp_path / "checkout"
     assert env.platform() == "local"
 
 
-def test_bootstrap_says_where_to_run_from_when_the_kit_is_missing(tmp_path, monkeypatch):
+def test_bootstrap_says_where_to_run_from_when_the_kit_is_missing(tmp_path, monkeypatch, fake_kit):
     with pytest.raises(RuntimeError, match="nbs/ folder"):
-        run_bootstrap(tmp_path, monkeypatch, {})
+        run_bootstrap(tmp_path / "elsewhere", monkeypatch, {})
 
 
 def test_kaggle_notebooks_use_the_attached_competition_data(tmp_path, monkeypatch):
