@@ -8,7 +8,6 @@ import ast
 import importlib.util
 import io
 import shutil
-import subprocess
 import sys
 import tomllib
 import zipfile
@@ -28,22 +27,31 @@ NOTEBOOKS = sorted(NBS.glob("lesson*.ipynb"))
 HOSTS = {"colab": {"COLAB_RELEASE_TAG": "release-colab_20261101"},
          "kaggle": {"KAGGLE_KERNEL_RUN_TYPE": "Interactive"}}
 FAKE_GIT = """#!{python}
-# git clone ... DEST: copies the fake kit to DEST, or only part of it and fails as a cut-off clone.
+# git ... clone ... DEST: copies the fake kit to DEST; or fails as offline, or cut off half-way.
 import os, shutil, sys
 from pathlib import Path
+
+
+def fail(message):
+    print(message, file=sys.stderr)
+    sys.exit(128)  # git's status for a failed clone
+
+
 with open(os.environ["FAKE_GIT_LOG"], "a") as log:
     log.write(repr(sys.argv[1:]) + "\\n")
 dest = Path(sys.argv[-1])
+if os.environ.get("FAKE_GIT_OFFLINE"):
+    fail("fatal: unable to access: Could not resolve host: github.com")
 if dest.exists() and any(dest.iterdir()):
-    sys.exit(print(f"fatal: destination path '{{dest}}' already exists and is not an empty directory.",
-                   file=sys.stderr) or 128)
+    fail(f"fatal: destination path '{{dest}}' already exists and is not an empty directory.")
 shutil.copytree(os.environ["FAKE_KIT"], dest)
 if os.environ.get("FAKE_GIT_CUT"):
     shutil.rmtree(dest / "setup")
-    sys.exit(print("fatal: early EOF", file=sys.stderr) or 128)
+    fail("fatal: early EOF")
 """
 # The fake kit's install step: records what it was given instead of installing anything.
-FAKE_INSTALL = "import os, sys\nopen(os.environ['FAKE_INSTALL_LOG'], 'a').write(repr(sys.argv[1:]) + '\\n')\n"
+FAKE_INSTALL = ("import os, sys\nopen(os.environ['FAKE_INSTALL_LOG'], 'a').write(repr(sys.argv[1:]) + '\\n')\n"
+                "sys.exit(int(os.environ.get('FAKE_INSTALL_FAILS', 0)))\n")
 
 
 def kit_toml():
@@ -52,7 +60,7 @@ def kit_toml():
 
 
 @pytest.fixture
-def kit_source(monkeypatch):
+def kit_source():
     """setup/kit_source.py as a module."""
     spec = importlib.util.spec_from_file_location("dl1_kit_source", KIT / "setup" / "kit_source.py")
     module = importlib.util.module_from_spec(spec)
@@ -142,7 +150,9 @@ def fake_kit(tmp_path, monkeypatch):
                         "FAKE_INSTALL_LOG": tmp_path / "install.log", "PATH": bin_,
                         "DL1_KAGGLE_INPUT": tmp_path / "no-kaggle-input"}.items():
         monkeypatch.setenv(name, str(value))
-    monkeypatch.delenv("FAKE_GIT_CUT", raising=False)
+    for name in ("FAKE_GIT_CUT", "FAKE_GIT_OFFLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("sys.path", list(sys.path))  # the cell adds the kit to it
 
     def logs(name):
         log = tmp_path / f"{name}.log"
@@ -171,7 +181,6 @@ def run_bootstrap(cwd, monkeypatch, environ, repository=None):
         cell = cell.replace(kit_toml()["repository"], repository)
     cwd.mkdir(parents=True, exist_ok=True)
     monkeypatch.chdir(cwd)
-    monkeypatch.setattr("sys.path", list(sys.path))
     scope = {}
     exec(cell, scope)
     return scope
@@ -183,13 +192,14 @@ def test_bootstrap_clones_the_release_tag_once(tmp_path, monkeypatch, fake_kit, 
     kit = (tmp_path / "work" / "dl1-kit").resolve()
     assert scope["KIT"] == kit and (kit / "utils" / "__init__.py").exists()
     (clone,) = fake_kit.logs("git")
-    assert clone[:4] == ["clone", "-q", "--depth=1", "--branch"]
-    assert clone[4:6] == [kit_toml()["tag"], kit_toml()["repository"]]
+    clone = clone[clone.index("clone"):]
+    assert clone[:6] == ["clone", "-q", "--depth=1", "--branch", kit_toml()["tag"], kit_toml()["repository"]]
     assert env.platform() == host
     assert len(fake_kit.logs("install")) == 1
     run_bootstrap(tmp_path / "work", monkeypatch, HOSTS[host])
     # No second clone; the script runs again and finds nothing to install (test_hosted_install).
     assert len(fake_kit.logs("git")) == 1 and len(fake_kit.logs("install")) == 2
+    assert sys.path.count(str(kit)) == 1  # the kit is importable, once
 
 
 def test_bootstrap_tells_the_install_which_modules_the_kernel_imported(tmp_path, monkeypatch, fake_kit):
@@ -197,6 +207,77 @@ def test_bootstrap_tells_the_install_which_modules_the_kernel_imported(tmp_path,
     # So it can say to restart when it upgrades a package this kernel has loaded.
     (install,) = fake_kit.logs("install")
     assert {"os", "pytest", "nbformat"} <= set(install)
+
+
+def published(fake_kit, repository_path="/dl1-kit/dl1-kit"):
+    """What the loopback server serves: the tag's zip, under the repository's address."""
+    top = f"dl1-kit-{kit_toml()['tag'].removeprefix('v')}"  # as GitHub names the archive's folder
+    return {f"{repository_path}/archive/refs/tags/{kit_toml()['tag']}.zip": archive(fake_kit.path, top)}
+
+
+def test_bootstrap_without_git_downloads_the_tag_s_archive(tmp_path, monkeypatch, fake_kit):
+    (tmp_path / "bin" / "git").unlink()  # a host without git
+    with serve(published(fake_kit)) as server:
+        scope = run_bootstrap(tmp_path / "work", monkeypatch, HOSTS["colab"],
+                              repository=server.url("/dl1-kit/dl1-kit"))
+    assert server.requests == [f"/dl1-kit/dl1-kit/archive/refs/tags/{kit_toml()['tag']}.zip"]
+    assert scope["KIT"] == (tmp_path / "work" / "dl1-kit").resolve()
+    assert (scope["KIT"] / "setup" / "hosted_install.py").is_file()
+    assert len(fake_kit.logs("install")) == 1
+    assert [p.name for p in (tmp_path / "work").iterdir()] == ["dl1-kit"]  # nothing half-done left
+
+
+@pytest.mark.parametrize("when", ["now", "in an earlier run"])
+def test_bootstrap_after_a_cut_off_clone_fetches_the_kit_whole(tmp_path, monkeypatch, fake_kit, when):
+    work = tmp_path / "work"
+    if when == "now":
+        monkeypatch.setenv("FAKE_GIT_CUT", "1")  # git stops half-way: the tag's archive is fetched
+    else:  # what an interrupted clone left behind, and an interrupted fetch of this cell
+        (work / "dl1-kit" / ".git").mkdir(parents=True)
+        (work / "dl1-kit" / "utils").mkdir()
+        (work / "dl1-kit" / "utils" / "__init__.py").write_text("")
+        (work / ".dl1-kit-partial" / "git" / "utils").mkdir(parents=True)
+    with serve(published(fake_kit)) as server:
+        scope = run_bootstrap(work, monkeypatch, HOSTS["kaggle"], repository=server.url("/dl1-kit/dl1-kit"))
+        assert len(server.requests) == (when == "now")
+    kit = (work / "dl1-kit").resolve()
+    assert scope["KIT"] == kit and (kit / "setup" / "hosted_install.py").is_file()
+    assert [p.name for p in work.iterdir()] == ["dl1-kit"]
+    assert len(fake_kit.logs("install")) == 1
+    run_bootstrap(work, monkeypatch, HOSTS["kaggle"])  # and again: nothing is fetched
+    assert len(fake_kit.logs("git")) == 1 and len(fake_kit.logs("install")) == 2
+
+
+@pytest.mark.parametrize("folder", ["dl1-kit", "dl1-kit/dl1-kit-1.0", "datasets/someone/dl1-kit"])
+def test_bootstrap_on_kaggle_copies_the_kit_attached_as_input(tmp_path, monkeypatch, fake_kit, folder):
+    inputs = tmp_path / "input"  # Kaggle's /kaggle/input: a competition, and the kit as a dataset
+    (inputs / "dogs-vs-cats-redux-kernels-edition" / "train").mkdir(parents=True)
+    shutil.copytree(fake_kit.path, inputs / folder)
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(inputs))
+    (tmp_path / "bin" / "git").unlink()  # the internet is off; neither git nor the archive is tried
+    scope = run_bootstrap(tmp_path / "work", monkeypatch, HOSTS["kaggle"], repository="http://127.0.0.1:9/x")
+    kit = (tmp_path / "work" / "dl1-kit").resolve()  # a copy: the input folder is read-only
+    assert scope["KIT"] == kit and (kit / "setup" / "hosted_install.py").is_file()
+    assert len(fake_kit.logs("install")) == 1
+    assert (inputs / folder / "setup" / "hosted_install.py").is_file()
+
+
+def test_bootstrap_offline_on_kaggle_says_how_to_attach_the_kit(tmp_path, monkeypatch, fake_kit):
+    monkeypatch.setenv("FAKE_GIT_OFFLINE", "1")
+    with serve({}) as server, pytest.raises(RuntimeError) as err:  # the archive is not there either
+        repository = server.url("/dl1-kit/dl1-kit")
+        run_bootstrap(tmp_path / "work", monkeypatch, HOSTS["kaggle"], repository=repository)
+    message = str(err.value)
+    assert f"{repository}/archive/refs/tags/{kit_toml()['tag']}.zip" in message
+    assert "internet" in message and "Add Input" in message
+    assert list((tmp_path / "work").iterdir()) == []
+
+
+def test_bootstrap_stops_with_one_short_message_when_the_install_fails(tmp_path, monkeypatch, fake_kit):
+    monkeypatch.setenv("FAKE_INSTALL_FAILS", "1")  # it prints pip's reason and the fix itself
+    with pytest.raises(RuntimeError, match="printed above") as err:
+        run_bootstrap(tmp_path / "work", monkeypatch, HOSTS["colab"])
+    assert "pytest" not in str(err.value)  # not the command line with every module the kernel holds
 
 
 def test_bootstrap_does_nothing_but_find_utils_locally(tmp_path, monkeypatch, fake_kit):
