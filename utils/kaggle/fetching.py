@@ -1,5 +1,11 @@
 """A competition's data, fetched and extracted: `fetch`; lessons 1-5, 7.
 
+Not kagglehub.competition_download (1.0.3): it downloads into its own cache outside DL1_DATA or,
+given output_dir, refuses a folder that is not empty (a zip downloaded by hand, a cut download) and
+with force_download empties it; it extracts only the outer zip, in place, and looks for credentials
+its own way (no kaggle.json in the XDG folder the kaggle client reads). On Kaggle Notebooks it gives
+the same read-only mount `mounted_input` finds, after a call to Kaggle's data proxy.
+
 `fetch` gives a folder under the data folder holding a competition's files, extracted, whichever
 way they arrive: mounted read-only by Kaggle Notebooks (linked, never written to), a zip downloaded
 by hand from the website, or the Kaggle API. Work is resumable: every zip is extracted into a
