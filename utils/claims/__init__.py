@@ -2,13 +2,24 @@
 
 A `Claim` names a lesson's claim ("dropout shrinks the train/validation gap"), its two sides (the
 run without the technique and the run with it), what is measured, which way is better, and the
-course's real-data figures. `measure` runs both sides for each seed and also a *negative
-control*: the baseline against itself under other seeds, which must show no effect, so that a
-pass proves something. A claim holds when its margin, the mean difference between the sides
-(signed so that better is positive) minus twice its seed-to-seed spread, is above zero.
+course's real-data figures. `measure` runs both sides for each seed.
 
-The lessons' rows live in `utils/claims/lessonN.py` as `CLAIMS`; tests assert them on seeds 0
-and 1, `make bench` on seeds 2 and 3, and each notebook shows its own with its seed.
+The rule, a paired one-sided t-test. A seed's gain is the technique's figure minus the
+baseline's at that seed (signed so that better is positive). The margin is the lower end of the
+one-sided (1 - ALPHA) confidence interval for the mean gain, `mean - t * sd / sqrt(n)` with t
+from Student's t distribution on n - 1 degrees of freedom; a claim holds when its margin is above
+zero. So, with gains that scatter normally from seed to seed:
+- a claim with no effect holds with probability ALPHA, its false-alarm rate, whatever the
+  spread (the tests check it by simulating claims of no effect);
+- a claim whose gains have mean `effect` and spread `sd` holds with probability
+  `power(effect, sd, n)`, from the noncentral t distribution. `make bench` prints each row's
+  power, estimated from its own seeds' gains, against POWER_TARGET.
+Three seeds, not two: with one degree of freedom t is 6.31 and little short of a huge effect
+holds, while with two it is 2.92.
+
+The lessons' rows live in `utils/claims/lessonN.py` as `CLAIMS`; the tests assert them on
+TEST_SEEDS, `make bench` measures them on BENCH_SEEDS, and each notebook shows its own with its
+seed.
 """
 import importlib
 import time
@@ -16,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy import stats
 
 LESSONS = range(1, 8)
-TEST_SEEDS = (0, 1)
-BENCH_SEEDS = (2, 3)
-CONTROL_OFFSET = 100  # the control's second side runs the baseline at seed + this
+TEST_SEEDS = (0, 1, 2)
+BENCH_SEEDS = (3, 4, 5)
+ALPHA = 0.05         # the chance that a claim with no effect holds on a set of seeds
+POWER_TARGET = 0.95  # the chance a row should have of holding on any set of seeds it meets
 
 
 @dataclass(frozen=True)
@@ -43,36 +56,32 @@ class Claim:
 
 @dataclass
 class Result:
-    """A claim's figures per side and seed, its margin, and its negative control's."""
+    """A claim's figures per side and seed, and the rule's verdict on them."""
     claim: Claim
     seeds: tuple
     figures: dict               # side -> one figure per seed
-    control: list               # the baseline at seed + CONTROL_OFFSET, per seed (or empty)
     seconds: float
 
-    def _gain(self, base, other):
-        """Per-seed differences, signed so that `other` being better is positive."""
-        sign = 1.0 if self.claim.higher_is_better else -1.0
-        return sign * (np.asarray(other, float) - np.asarray(base, float))
+    @property
+    def gains(self):
+        """Per-seed gains of the technique over the baseline, signed so that better is positive."""
+        base, tech = (np.asarray(self.figures[s], float) for s in self.claim.sides)
+        return (tech - base) * (1.0 if self.claim.higher_is_better else -1.0)
 
     @property
     def margin(self):
-        """Mean gain of the technique over the baseline minus twice its seed-to-seed spread."""
-        base, tech = (self.figures[s] for s in self.claim.sides)
-        return margin(self._gain(base, tech))
-
-    @property
-    def control_margin(self):
-        """The same margin for the baseline against itself under other seeds (None if not run)."""
-        if not self.control:
-            return None
-        return margin(self._gain(self.figures[self.claim.sides[0]], self.control))
+        """The lower end of the mean gain's one-sided (1 - ALPHA) confidence interval."""
+        return margin(self.gains)
 
     @property
     def holds(self):
-        """True when the margin is above zero and the control (if run) shows no effect."""
-        control = self.control_margin
-        return self.margin > 0 and (control is None or control <= 0)
+        """True when the margin is above zero: the gain stands clear of the seeds' spread."""
+        return self.margin > 0
+
+    def power(self):
+        """The chance of holding on as many fresh seeds, were the true gains like these."""
+        gains = self.gains
+        return power(gains.mean(), _sd(gains), len(gains))
 
     def row(self):
         """The claim's figures as one table row (dict)."""
@@ -82,20 +91,17 @@ class Result:
                "without": f"{base}: {_fmt(self.figures[base])}",
                "with": f"{tech}: {_fmt(self.figures[tech])}",
                "margin": round(self.margin, 4)}
-        if self.control:
-            row["control margin"] = round(self.control_margin, 4)
         row["holds"] = self.holds
         row["stand-in shows it"] = "yes (asserted)" if self.claim in _asserted() else "no: see notes"
         row["real data (course)"] = self.claim.course
         return row
 
     def line(self):
-        """One plain-text line: the row's key, sides, figures and margins."""
+        """One plain-text line: the row's key, sides, figures, mean gain and margin."""
         base, tech = self.claim.sides
-        control = "" if not self.control else f", control margin {self.control_margin:+.4f}"
         return (f"{self.claim.key}: {self.claim.measure}, {base} {_fmt(self.figures[base])} vs "
-                f"{tech} {_fmt(self.figures[tech])}; margin {self.margin:+.4f}{control}; "
-                f"{'holds' if self.holds else 'FAILS'} ({self.seconds:.0f} s)")
+                f"{tech} {_fmt(self.figures[tech])}; gain {self.gains.mean():+.4f}, margin "
+                f"{self.margin:+.4f}; {'holds' if self.holds else 'FAILS'} ({self.seconds:.0f} s)")
 
 
 def _asserted():
@@ -103,11 +109,27 @@ def _asserted():
     return claims()
 
 
-def margin(gains):
-    """Mean of the per-seed gains minus twice their spread (sample standard deviation)."""
+def margin(gains, alpha=ALPHA):
+    """The lower end of the mean gain's one-sided (1 - alpha) confidence interval (Student's t);
+    one gain, which has no spread to judge by (the notes' single seed), is its own margin."""
     gains = np.asarray(gains, float)
-    spread = gains.std(ddof=1) if len(gains) > 1 else 0.0
-    return float(gains.mean() - 2 * spread)
+    if len(gains) < 2:
+        return float(gains.mean())
+    t = stats.t.ppf(1 - alpha, len(gains) - 1)
+    return float(gains.mean() - t * _sd(gains) / np.sqrt(len(gains)))
+
+
+def power(effect, sd, n=len(TEST_SEEDS), alpha=ALPHA):
+    """The chance that a claim holds on n seeds when its gains scatter normally around `effect`
+    with spread `sd`: the noncentral t distribution's mass above the rule's threshold."""
+    if sd == 0:
+        return float(effect > 0)
+    return float(stats.nct.sf(stats.t.ppf(1 - alpha, n - 1), n - 1, effect * np.sqrt(n) / sd))
+
+
+def _sd(values):
+    """Sample standard deviation (0 for fewer than two values)."""
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
 
 
 def _fmt(values):
@@ -136,23 +158,22 @@ def find(key):
     return matches[0]
 
 
-def measure(claim, seeds=TEST_SEEDS, control=True):
-    """Run both sides of a claim for each seed, and its negative control unless told not to."""
+def measure(claim, seeds=TEST_SEEDS):
+    """Run both sides of a claim for each seed."""
     start = time.perf_counter()
     figures = {side: [float(claim.run(side, s)) for s in seeds] for side in claim.sides}
-    ctrl = [float(claim.run(claim.sides[0], s + CONTROL_OFFSET)) for s in seeds] if control else []
-    return Result(claim, tuple(seeds), figures, ctrl, time.perf_counter() - start)
+    return Result(claim, tuple(seeds), figures, time.perf_counter() - start)
 
 
 def show(lesson, seed=0):
     """Measure a lesson's claims with the notes' seed and return them as a table; notebooks.
 
-    One seed has no spread, so here the margin is the plain difference; the tests (seeds 0 and 1)
-    and the bench (2 and 3) assert the margin with its spread and the negative control. Rows the
-    stand-in cannot show (MISSES) are shown too, marked as such.
+    One seed has no spread, so here the margin is the plain difference; the tests and the bench
+    judge it over three seeds against their spread. Rows the stand-in cannot show (MISSES) are
+    shown too, marked as such.
     """
     import pandas as pd
-    results = [measure(c, (seed,), control=False) for c in claims(lesson, misses=True)]
+    results = [measure(c, (seed,)) for c in claims(lesson, misses=True)]
     for r in results:
         print(r.line())
     with pd.option_context("display.max_colwidth", 200):
