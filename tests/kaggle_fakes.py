@@ -1,5 +1,5 @@
-"""Simulated Kaggle for the tests of utils.kaggle: hand-made zips, a fake API client, and a
-loopback Kaggle that the installed kaggle client really talks to.
+"""Simulated Kaggle for the tests of utils.kaggle: hand-made zips and 7z archives, a fake API
+client, and a loopback Kaggle that the installed kaggle client really talks to.
 
 `isolated` (autouse where imported) gives scratch folders, no credentials, and an API that must
 not be touched; `use_api` puts a fake client in its place; `kaggle_server` gives the real
@@ -10,6 +10,7 @@ import time
 import zipfile
 from pathlib import Path
 
+import py7zr
 import pytest
 
 import utils.kaggle as kg
@@ -28,6 +29,15 @@ def write_zip(path, files):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in files.items():
             zf.writestr(name, data)
+    return path
+
+
+def write_7z(path, files, method="LZMA"):
+    """A 7z archive compressed with `method`, as Fisheries ships its stage-2 test photos."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with py7zr.SevenZipFile(path, "w", filters=[{"id": getattr(py7zr, f"FILTER_{method}")}]) as z:
+        for name, data in files.items():
+            z.writestr(data, name)
     return path
 
 

@@ -5,10 +5,13 @@ Keras's real, hash-checked `get_file` from file:// addresses.
 """
 import hashlib
 import json
+import re
+import shutil
 import zipfile
 
 import numpy as np
 import pandas as pd
+import py7zr
 import pytest
 from PIL import Image
 
@@ -16,7 +19,7 @@ import utils.datasets.fisheries as fi
 from utils.datasets import is_standin
 from utils.kaggle import fetch
 
-N_TRAIN, N_TEST = 64, 8
+N_TRAIN, N_TEST, N_TEST2 = 64, 8, 6
 
 
 # Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
@@ -29,7 +32,7 @@ def standin(tmp_path_factory):
     dest = tmp_path_factory.mktemp("fish") / fi.COMPETITION
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "none"))
-        fi.make_standin(dest, N_TRAIN, N_TEST, seed=0)
+        fi.make_standin(dest, N_TRAIN, N_TEST, n_test2=N_TEST2, seed=0)
         fi.prepare(fetch(fi.COMPETITION, dest), n_sample=(1, 1, 2))
     return dest
 
@@ -53,7 +56,7 @@ def test_standin_has_kaggles_layout(standin):
         names = z.namelist()
     assert {n.split("/")[1] for n in names} == set(fi.CLASSES)
     assert all(n.startswith("train/") and n.endswith(".jpg") for n in names)
-    sample = pd.read_csv(standin / fi.SAMPLE_SUBMISSION)
+    sample = pd.read_csv(standin / fi.STAGE1_SAMPLE)
     assert list(sample.columns) == ["image", *fi.CLASSES] and len(sample) == N_TEST
     assert sorted(sample["image"]) == sorted(p.name for p in (standin / "test_stg1").glob("*.jpg"))
     assert is_standin(standin)
@@ -64,9 +67,26 @@ def test_standin_has_kaggles_layout(standin):
         assert {"x", "y", "width", "height"} <= set(entries[0]["annotations"][0])
 
 
+def test_standin_ships_stage_2_as_kaggle_does(standin):
+    """test_stg2.7z (7z, LZMA) holding test_stg2/image_NNNNN.jpg, and a stage-2 sample submission
+    listing stage 1's photos by name and stage 2's behind their folder, as late submissions must."""
+    with py7zr.SevenZipFile(standin / "test_stg2.7z") as z:
+        assert z.archiveinfo().method_names == ["LZMA"]
+        packed = sorted(z.getnames())
+    assert len(packed) == N_TEST2
+    assert all(re.fullmatch(r"test_stg2/image_\d{5}\.jpg", name) for name in packed)
+    unpacked = sorted(p.relative_to(standin).as_posix() for p in (standin / "test_stg2").glob("*"))
+    assert unpacked == packed
+    stage1 = pd.read_csv(standin / fi.STAGE1_SAMPLE)
+    stage2 = pd.read_csv(standin / "sample_submission_stg2.csv")
+    assert list(stage2.columns) == ["image", *fi.CLASSES]
+    assert list(stage2["image"]) == list(stage1["image"]) + packed
+    np.testing.assert_allclose(stage2[list(fi.CLASSES)].sum(axis=1), 1)
+
+
 def test_prepare_splits_every_class_and_is_seeded(standin, tmp_path):
     counts = json.loads((standin / fi.DONE).read_text())
-    assert counts["train"] + counts["valid"] == N_TRAIN and counts["test"] == N_TEST
+    assert counts["train"] + counts["valid"] == N_TRAIN and counts["test"] == N_TEST + N_TEST2
     for c in fi.CLASSES:
         assert list((standin / "valid" / c).glob("*.jpg")), c
         train = {p.name for p in (standin / "train" / c).glob("*.jpg")}
@@ -74,7 +94,7 @@ def test_prepare_splits_every_class_and_is_seeded(standin, tmp_path):
         assert not train & valid
     # The same seed on a fresh copy gives the same split.
     again = tmp_path / "again"
-    fi.make_standin(again, N_TRAIN, N_TEST, seed=0)
+    fi.make_standin(again, N_TRAIN, N_TEST, n_test2=N_TEST2, seed=0)
     fi.prepare(fetch(fi.COMPETITION, again), n_sample=(1, 1, 2))
     for c in fi.CLASSES:
         assert ({p.name for p in (again / "valid" / c).glob("*.jpg")}
@@ -88,15 +108,36 @@ def test_prepare_refuses_a_folder_without_the_classes(tmp_path):
 
 
 def test_get_standin_goes_through_fetch_and_prepare(tmp_path, capsys):
-    data = fi.get("standin", standin=(N_TRAIN, N_TEST))
+    data = fi.get("standin", standin=(N_TRAIN, N_TEST, N_TEST2))
     assert data.standin and is_standin(data.path) and (data.path / fi.DONE).exists()
-    assert data["test"] == data.path / fi.TEST
-    assert data.sample_submission == data.path / fi.SAMPLE_SUBMISSION
-    assert sorted(data.test_ids) == sorted(p.name for p in data["test"].glob("*.jpg"))
+    # Both stages' test photos, each in the folder its id names, and the stage-2 sample for them
+    assert data.sample_submission == data.path / "sample_submission_stg2.csv"
+    stage1 = sorted(p.name for p in (data["test"] / "test_stg1").iterdir())
+    stage2 = sorted(p.name for p in (data["test"] / "test_stg2").iterdir())
+    assert len(stage1) == N_TEST and len(stage2) == N_TEST2
+    assert data.test_ids == stage1 + [f"test_stg2/{name}" for name in stage2]
+    assert sorted(fi.id_of(p.relative_to(data["test"])) for p in data["test"].rglob("*.jpg")) == \
+        sorted(data.test_ids)
+    assert data.info["counts"]["test"] == N_TEST + N_TEST2
     assert "STAND-IN DATA" in capsys.readouterr().out
     assert not (tmp_path / "data" / fi.COMPETITION).exists()  # never where real data belongs
     with pytest.raises(ValueError, match="DATA must be one of"):
         fi.get("everything")
+
+
+def test_prepare_says_what_to_do_when_stage_2_is_missing(standin, tmp_path):
+    """A folder fetched before the kit unpacked test_stg2.7z has no stage-2 photos: say so."""
+    old = tmp_path / fi.COMPETITION
+    for part in ("train", "test_stg1"):
+        shutil.copytree(standin / part, old / part)
+    shutil.copy(standin / fi.STAGE1_SAMPLE, old)
+    with pytest.raises(FileNotFoundError) as caught:
+        fi.prepare(old)
+    message = str(caught.value)
+    assert str(old) in message and "test_stg2" in message
+    assert "sample_submission_stg2.csv" in message
+    assert f"{old / '.fetched'}" in message and "test_stg2.7z" in message
+    assert not any((old / name).exists() for name in (fi.DONE, "valid", "sample", "test"))
 
 
 def test_size_onehot_keeps_unknown_sizes_apart():

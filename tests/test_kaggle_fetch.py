@@ -9,13 +9,14 @@ import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
+import py7zr
 import pytest
 import requests
 
 import utils.kaggle as kg
 from kaggle_fakes import (CAT, COMP, DOG, SAMPLE, FakeApi, FakeResponse, assert_clean_error,  # noqa: F401
                           assert_extracted, competition_zip, data, fresh_kaggle, inner_zips, isolated,
-                          kaggle_json, kaggle_server, serve_download, use_api, write_zip)
+                          kaggle_json, kaggle_server, serve_download, use_api, write_7z, write_zip)
 
 pytestmark = pytest.mark.usefixtures("isolated")
 
@@ -150,6 +151,89 @@ def test_fetch_turns_a_full_disk_during_extraction_into_a_kaggle_error(data, mon
         kg.fetch(COMP)
     assert_clean_error(caught.value)
     assert not (data / kg.fetching.MARKER).exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# fetch: 7z archives beside the zips (Fisheries' stage-2 test photos come as test_stg2.7z)
+
+STAGE2 = {"test_stg2/image_00001.jpg": b"stage-2-jpeg" * 40,
+          "test_stg2/image_00002.jpg": b"more" * 90}
+
+
+def assert_stage2(folder):
+    for name, body in STAGE2.items():
+        assert (folder / name).read_bytes() == body and not (folder / name).is_symlink()
+
+
+# Kaggle's file is said to be LZMA-compressed; 7-Zip's own default is LZMA2: both are read.
+@pytest.mark.parametrize("method", ["LZMA", "LZMA2"])
+def test_fetch_extracts_a_7z_archive_beside_the_zips(data, method):
+    inner_zips(data)
+    archive = write_7z(data / "test_stg2.7z", STAGE2, method)
+    with py7zr.SevenZipFile(archive) as z:
+        assert z.archiveinfo().method_names == [method]
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)
+    assert_stage2(data)
+    assert "test_stg2.7z" in (data / kg.fetching.MARKER).read_text().split()
+    assert archive.is_file()  # kept, like the user's zips
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad-crc"])
+def test_a_damaged_7z_is_one_clear_error_and_extracted_whole_once_replaced(data, tmp_path, damage):
+    inner_zips(data)
+    good = write_7z(tmp_path / "good.7z", STAGE2).read_bytes()
+    raw = bytearray(good)
+    if damage == "truncated":  # a download cut short
+        raw = raw[: len(raw) // 2]
+    else:  # bytes flipped in the packed stream, which follows the 32-byte signature header
+        for i in range(40, 50):
+            raw[i] ^= 0xFF
+    archive = data / "test_stg2.7z"
+    archive.write_bytes(bytes(raw))
+    with pytest.raises(kg.KaggleError) as caught:
+        kg.fetch(COMP)
+    message = str(caught.value)
+    assert str(archive) in message and "Delete it" in message and "download it again" in message
+    assert_clean_error(caught.value)
+    assert not (data / "test_stg2").exists() and not (data / kg.fetching.MARKER).exists()
+    assert not list(data.glob(kg.fetching.PARTIAL + "*"))
+    archive.write_bytes(good)  # the student downloads it again
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)
+    assert_stage2(data)
+
+
+def test_an_interrupted_7z_extraction_never_reaches_its_place_and_is_redone(data, monkeypatch):
+    inner_zips(data)
+    write_7z(data / "test_stg2.7z", STAGE2)
+    real = py7zr.SevenZipFile.extractall
+
+    def stop_after(self, path=None, **kwargs):
+        real(self, path=path, **kwargs)
+        raise KeyboardInterrupt  # the student pressed stop
+    monkeypatch.setattr(py7zr.SevenZipFile, "extractall", stop_after)
+    with pytest.raises(KeyboardInterrupt):
+        kg.fetch(COMP)
+    assert not (data / "test_stg2").exists() and not (data / kg.fetching.MARKER).exists()
+    monkeypatch.setattr(py7zr.SevenZipFile, "extractall", real)
+    assert kg.fetch(COMP) == data
+    assert_stage2(data)
+    assert not list(data.glob(kg.fetching.PARTIAL + "*"))
+
+
+def test_a_mounted_7z_is_extracted_into_path_and_the_mount_never_written(tmp_path, data,
+                                                                         monkeypatch):
+    mounted = tmp_path / "input" / COMP
+    inner_zips(mounted)
+    write_7z(mounted / "test_stg2.7z", STAGE2)
+    monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
+    before = tree(mounted)
+    assert kg.fetch(COMP) == data
+    assert_extracted(data)
+    assert_stage2(data)  # real files in the data folder, not links into the mount
+    assert not os.path.lexists(data / "test_stg2.7z")  # read where it is, like the zips
+    assert tree(mounted) == before
 
 
 # ---------------------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ DATASETS = {
     "statefarm": (statefarm, lambda d: statefarm.make_standin(d, 3, 1, 6, (16, 12), seed=3),
                   dict(n_valid=1, n_sample=(1, 1, 3), standin=(3, 1, 6, (16, 12)))),
     "fisheries": (fisheries, lambda d: fisheries.make_standin(d, 32, 6, scale=40, seed=3),
-                  dict(valid_frac=0.25, n_sample=(1, 1, 3), standin=(32, 6))),
+                  dict(valid_frac=0.25, n_sample=(1, 1, 3), standin=(32, 6, 4))),
 }
 
 
@@ -93,7 +93,9 @@ def assert_real_record(data, module, mode):
             with Image.open(p) as im:  # through any link, back to the mounted file
                 im.load()
     test_files = sorted(data["test"].rglob("*.jpg"))
-    assert sorted(data.test_ids) == sorted(module.id_of(p.name) for p in test_files)
+    # named from their place in the test folder: Fisheries' stage-2 photos by their folder too
+    assert sorted(data.test_ids) == sorted(module.id_of(p.relative_to(data["test"]))
+                                           for p in test_files)
     sample = pd.read_csv(data.sample_submission, dtype=str)
     assert list(sample.iloc[:, 0]) == data.test_ids
 

@@ -1,9 +1,18 @@
-"""Lesson 7's notebook, executed end to end in fast mode on the Fisheries stand-in."""
+"""Lesson 7's notebook, executed end to end in fast mode on the Fisheries stand-in; and its
+submission cell, run on its own against the stand-in's stage-2 sample submission."""
 import json
+from pathlib import Path
 
+import keras
+import numpy as np
 import pandas as pd
+from sklearn.metrics import log_loss
 
+from notebook_cells import run_cell
 from utils.datasets import fisheries as fi
+from utils.images import get_batches
+from utils.kaggle import do_clip, make_submission
+from utils.outofcore import ArrayBatches
 from utils.runner import policy_in_force, run_lesson
 
 FISH_WITH_BOXES = ("ALB", "BET", "DOL", "LAG", "SHARK", "YFT")
@@ -14,7 +23,7 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "no-kaggle-input"))
     results = tmp_path / "results"
-    ipynb, page = run_lesson("lesson7", {"DATA": "standin", "STANDIN": [320, 40], "EPOCHS": 15,
+    ipynb, page = run_lesson("lesson7", {"DATA": "standin", "STANDIN": [320, 40, 20], "EPOCHS": 15,
                                          "PSEUDO_EPOCHS": 5, "GRU_UPDATES": 40,
                                          "RESULTS": str(results)}, tmp_path / "build")
     assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
@@ -54,11 +63,11 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     assert 0 <= s["cam_pooled"]["hits_in_box"] <= 1 and s["fcn_pooled_val_accuracy"] > 0.125
     assert 0 <= s["pseudo_val_accuracy"] <= 1
 
-    # A clipped submission shaped like the sample
+    # A clipped submission shaped like the stage-2 sample: both stages' photos, its rows exactly
     sub = pd.read_csv(results / "fisheries-submission.csv")
-    sample = pd.read_csv(folder / fi.SAMPLE_SUBMISSION)
-    assert list(sub.columns) == list(sample.columns) and len(sub) == s["n_test"] == 40
-    assert sorted(sub["image"]) == sorted(sample["image"])
+    sample = pd.read_csv(folder / "sample_submission_stg2.csv")
+    assert list(sub.columns) == list(sample.columns) and len(sub) == s["n_test"] == 60
+    assert list(sub["image"]) == list(sample["image"])
     probs = sub[list(fi.CLASSES)].to_numpy()
     assert probs.max() <= 0.9 + 1e-9 and probs.min() >= 0.1 / 7 - 1e-9
 
@@ -70,5 +79,32 @@ def test_lesson7_runs_on_standin(tmp_path, monkeypatch):
     assert "STAND-IN DATA" in text
     for row in ("L7:size-leak", "L7:boxes", "L7:cam-peak"):  # the claims table, with its figures
         assert row in text, row
-    assert "of the 40 test photos pseudo-labelled" in text and "1,000 test photos" not in text
+    assert "of the 60 test photos pseudo-labelled" in text and "1,000 test photos" not in text
     assert not (tmp_path / "data" / fi.COMPETITION).exists()
+
+
+def tiny_head():
+    """An untrained softmax on one feature: all the submission cell asks of a head is predict."""
+    return keras.Sequential([keras.Input((1,)), keras.layers.Dense(len(fi.CLASSES),
+                                                                   activation="softmax")])
+
+
+def test_the_submission_cell_writes_exactly_the_stage_2_samples_rows(tmp_path):
+    """Both stages' test photos, read as the notes read them, give exactly the ids and the order
+    of the stage-2 sample submission, the file a late submission must match."""
+    data = fi.get("standin", standin=(16, 6, 4))
+    tst_b = get_batches(data["test"], shuffle=False, batch_size=4, target_size=(8, 8),
+                        class_mode=None)
+    val_y = np.eye(len(fi.CLASSES))[[0, 1, 2]]
+    tst_x = np.linspace(-1, 1, len(tst_b.filenames), dtype="float32")[:, None]
+    ns = run_cell("lesson7", "write-submission", head=tiny_head(), head_pl=tiny_head(),
+                  val_x=np.zeros((3, 1)), val_y=val_y, tst_x=tst_x, tst_b=tst_b, data=data,
+                  fish=fi, CLIP=0.9, BATCH_SIZE=4, RESULTS=tmp_path, summary={},
+                  ArrayBatches=ArrayBatches, make_submission=make_submission, do_clip=do_clip,
+                  log_loss=log_loss, np=np, pd=pd, Path=Path)
+    sub = pd.read_csv(ns["csv"], dtype=str)
+    sample = pd.read_csv(data.sample_submission, dtype=str)
+    assert list(sub.columns) == list(sample.columns)
+    assert list(sub["image"]) == list(sample["image"]) == data.test_ids
+    assert sum(i.startswith("test_stg2/") for i in sub["image"]) == 4  # stage 2, by folder
+    assert ns["summary"]["n_test"] == 6 + 4

@@ -54,15 +54,16 @@ def read_ids(sample_submission):
     return [i.strip() for i in read_sample(sample_submission).iloc[:, 0]]
 
 
-def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=0):
+def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=0, also=()):
     """Place a seeded `n` of the test images in `dest` and write the sample submission's rows for
-    exactly those to `sample_csv`; returns the sample's ids."""
+    exactly those, and for the ids in `also` (another folder's, sampled before), to `sample_csv`;
+    returns the sample's ids."""
     test_files = sorted(test_files, key=lambda p: p.name)
     chosen = sorted(np.random.default_rng(seed + 2).permutation(len(test_files))[:n])
     picked = [test_files[i] for i in chosen]
     from utils.kaggle.submission import read_sample
     table = read_sample(sample_submission)
-    wanted = {id_of(p.name) for p in picked}
+    wanted = {id_of(p.name) for p in picked} | set(also)
     rows = table[table.iloc[:, 0].str.strip().isin(wanted)]
     if len(rows) != len(wanted):
         missing = sorted(wanted - set(rows.iloc[:, 0].str.strip()))

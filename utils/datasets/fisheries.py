@@ -1,10 +1,16 @@
 """The Nature Conservancy Fisheries Monitoring (lesson 7): Kaggle's layout, fish boxes, a stand-in.
 
 Kaggle ships `train/{ALB,BET,DOL,LAG,NoF,OTHER,SHARK,YFT}/img_N.jpg` (3,777 photos from cameras on
-fishing boats), `test_stg1/img_N.jpg` (1,000) and `sample_submission_stg1.csv` (image,ALB,...,YFT).
+fishing boats) and a test set in two stages: `test_stg1/img_N.jpg` (1,000 photos, scored while the
+competition ran) and, released for its last week, `test_stg2.7z` holding `test_stg2/image_N.jpg`
+(12,153 more). A late submission follows `sample_submission_stg2.csv` (image,ALB,...,YFT), whose
+rows are both stages' photos: stage 1's by file name, stage 2's as `test_stg2/<file name>`
+(`id_of`); `sample_submission_stg1.csv` lists stage 1 alone. `fetch` unpacks the zips and the 7z.
 `prepare` moves a seeded share of each class into `valid/` (files `fetch` extracted, or its links
-to a read-only mount) and makes `sample/`, a small subset with the same parts (`train/`, `valid/`,
-`test_stg1/` and a sample submission for exactly those test photos). `get` returns a `Data` record.
+to a read-only mount), links both stages' photos into `test/test_stg1/` and `test/test_stg2/`
+(one folder to predict, its names giving the ids), and makes `sample/`, a small subset with the same
+parts (`train/`, `valid/`, `test/` and the stage-2 sample's rows for exactly its test photos).
+`get` returns a `Data` record.
 
 A competitor drew a box around the fish in every photo of the six fish classes and published them
 as one JSON file per class (NoF, "no fish", and OTHER have none). `download_boxes` gets them with
@@ -22,19 +28,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import py7zr
 from PIL import Image, ImageDraw
 
-from utils.datasets.competition import place, real_or_standin, record, sample_test
+from utils.datasets.competition import (count_images, place, real_or_standin, record,
+                                        sample_test)
 from utils.datasets.standin import banner, mark, recipe, renew
 from utils.kaggle.api import how_to_get
-from utils.kaggle.fetching import fetch
+from utils.kaggle.fetching import MARKER, fetch
 from utils.paths import data_dir, standin_dir
 
 COMPETITION = "the-nature-conservancy-fisheries-monitoring"
 TITLE = "Kaggle's Fisheries Monitoring"
 CLASSES = ("ALB", "BET", "DOL", "LAG", "NoF", "OTHER", "SHARK", "YFT")
 TEST = "test_stg1"
-SAMPLE_SUBMISSION = "sample_submission_stg1.csv"
+TEST2 = "test_stg2"  # stage 2's test photos, shipped as test_stg2.7z
+TESTS = "test"       # both stages' photos, linked: test/test_stg1/, test/test_stg2/
+STAGE1_SAMPLE = "sample_submission_stg1.csv"
+SAMPLE_SUBMISSION = "sample_submission_stg2.csv"  # both stages: what a submission must match now
 DONE = ".prepared"
 BOX_URL = "https://storage.googleapis.com/kaggle-forum-message-attachments/147157"
 # file name -> (attachment id, md5) of the published annotation files
@@ -56,17 +67,21 @@ HOW_TO_GET = how_to_get(COMPETITION)
 
 
 def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
-    """Move a seeded share of each class into valid/ and make a small sample/; lesson 7.
+    """Move a seeded share of each class into valid/, link both test stages into test/ and make
+    a small sample/; lesson 7.
 
-    `n_sample` counts the sample's training and validation photos per class, and its test photos.
+    `n_sample` counts the sample's training and validation photos per class, and its test photos
+    of each stage.
     """
     path = Path(path)
-    if (path / DONE).exists():
+    # A folder prepared before the kit knew stage 2 has no test/: it is prepared again.
+    if (path / DONE).exists() and (path / TESTS).is_dir():
         return path
     missing = [c for c in CLASSES if not (path / "train" / c).is_dir()]
     if missing:
         raise FileNotFoundError(f"{path}/train lacks the class folders {missing}: is this the "
                                 f"Fisheries data? Expected train/{{{','.join(CLASSES)}}}/.")
+    _check_stage2(path)
     rng = np.random.default_rng(seed)
     for c in CLASSES:
         # A re-run after an interruption plans the same split from the union of both folders.
@@ -83,12 +98,32 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
                     shutil.move(src, dst)
     for split, n in zip(("train", "valid"), n_sample):
         _copy_sample(path, split, n, seed)
-    sample_test((path / TEST).glob("*.jpg"), path / "sample" / TEST, path / SAMPLE_SUBMISSION,
-                path / "sample" / SAMPLE_SUBMISSION, id_of, n_sample[2], seed)
+    for stage in (TEST, TEST2):
+        for photo in sorted((path / stage).glob("*.jpg")):
+            place(photo, path / TESTS / stage / photo.name)
+    # The sample: a few photos of each stage, and the stage-2 sample's rows for exactly those.
+    full, small = path / SAMPLE_SUBMISSION, path / "sample" / SAMPLE_SUBMISSION
+    stage1 = sample_test((path / TEST).glob("*.jpg"), path / "sample" / TESTS / TEST, full, small,
+                         id_of, n_sample[2], seed)
+    sample_test((path / TEST2).glob("*.jpg"), path / "sample" / TESTS / TEST2, full, small,
+                lambda name: id_of(f"{TEST2}/{name}"), n_sample[2], seed, also=stage1)
     counts = {split: sum(1 for _ in (path / split).glob("*/*.jpg")) for split in ("train", "valid")}
-    counts["test"] = sum(1 for _ in (path / TEST).glob("*.jpg"))
+    counts["test"] = count_images(path / TESTS)
     (path / DONE).write_text(json.dumps(counts))
     return path
+
+
+def _check_stage2(path):
+    """A FileNotFoundError saying how to get stage 2, for a folder without it (fetched before the
+    kit unpacked test_stg2.7z, or extracted by hand without it)."""
+    missing = [name for name in (TEST2, SAMPLE_SUBMISSION) if not (path / name).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{path} has no {' and no '.join(missing)}: the second stage of the competition's"
+            " test set, which a submission must cover. Put test_stg2.7z and"
+            f" sample_submission_stg2.csv.zip from https://www.kaggle.com/competitions/{COMPETITION}"
+            f"/data in {path} (Kaggle Notebooks attach them), delete {path / MARKER} so that they"
+            " are unpacked, and re-run.")
 
 
 def _copy_sample(path, split, n_per_class, seed):
@@ -101,8 +136,10 @@ def _copy_sample(path, split, n_per_class, seed):
 
 
 def id_of(filename):
-    """The sample submission's id of a test photo: its file name; lesson 7."""
-    return Path(filename).name
+    """The sample submission's id of a test photo: its file name, behind `test_stg2/` for a
+    stage-2 photo (a name or path in its stage's folder); lesson 7."""
+    path = Path(filename)
+    return f"{TEST2}/{path.name}" if path.parent.name == TEST2 else path.name
 
 
 def image_sizes(folder, filenames):
@@ -356,12 +393,14 @@ def _box_entry(name, box):
             "class": "image", "filename": name}
 
 
-def make_standin(dest, n_train=320, n_test=80, scale=8, seed=0):
-    """Write a learnable Fisheries stand-in as Kaggle ships it, with box files; lesson 7."""
+def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
+    """Write a learnable Fisheries stand-in as Kaggle ships it, both test stages and box files
+    included; lesson 7."""
     made_by = recipe(_boat_view, _standin_photo, _boat_weights, make_standin, n_train=n_train,
-                     n_test=n_test, scale=scale, seed=seed)
+                     n_test=n_test, n_test2=n_test2, scale=scale, seed=seed)
     dest = renew(Path(dest), made_by)  # an older kit's stand-in, drawn otherwise, is made anew
-    if (dest / "train.zip").exists() and (dest / f"{TEST}.zip").exists():
+    archives = ("train.zip", f"{TEST}.zip", f"{TEST2}.7z")
+    if all((dest / name).exists() for name in archives):
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -388,15 +427,27 @@ def make_standin(dest, n_train=320, n_test=80, scale=8, seed=0):
             name = f"img_{n_train + 1000 + i:05d}.jpg"
             z.writestr(f"{TEST}/{name}", _jpeg(_standin_photo(cls, boat, rng, scale)[0]))
             test_names.append(name)
-    sample = pd.DataFrame({"image": test_names, **{c: 1 / len(CLASSES) for c in CLASSES}})
-    sample.to_csv(dest / SAMPLE_SUBMISSION, index=False)
+    stage2 = []
+    # Kaggle's file is 7z; LZMA, as it is said to be compressed (unconfirmed: see lesson 7's notes).
+    lzma_only = [{"id": py7zr.FILTER_LZMA}]
+    with py7zr.SevenZipFile(dest / f"{TEST2}.7z.tmp", "w", filters=lzma_only) as z:
+        for i in range(n_test2):
+            boat = int(rng.integers(len(BOAT_SIZES)))
+            cls = str(rng.choice(CLASSES, p=weights[boat]))
+            name = f"{TEST2}/image_{i + 1:05d}.jpg"
+            z.writestr(_jpeg(_standin_photo(cls, boat, rng, scale)[0]), name)
+            stage2.append(name)
+    uniform = {c: 1 / len(CLASSES) for c in CLASSES}
+    pd.DataFrame({"image": test_names, **uniform}).to_csv(dest / STAGE1_SAMPLE, index=False)
+    pd.DataFrame({"image": test_names + stage2, **uniform}).to_csv(dest / SAMPLE_SUBMISSION,
+                                                                   index=False)
     for name, (attachment, _) in BOX_FILES.items():
         folder = dest / BOX_SUBDIR / attachment
         folder.mkdir(parents=True, exist_ok=True)
         cls = name.split("_")[0].upper()
         (folder / name).write_text(json.dumps(entries[cls], indent=1))
     mark(dest, f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET, made_by)
-    for name in ("train.zip", f"{TEST}.zip"):  # renamed last: a half-written stand-in is redone
+    for name in archives:  # renamed last: a half-written stand-in is redone
         (dest / f"{name}.tmp").rename(dest / name)
     return dest
 
@@ -414,10 +465,12 @@ def standin_box_files(dest):
 # Entry points
 
 
-def get(data="auto", path=None, valid_frac=0.15, n_sample=(12, 4, 40), standin=(320, 80),
+def get(data="auto", path=None, valid_frac=0.15, n_sample=(12, 4, 40), standin=(320, 80, 40),
         seed=0):
     """Fisheries as a Data record: the real data (all of it or its sample), or the stand-in;
-    lesson 7."""
+    lesson 7. `data['test']` holds both stages' test photos (test/test_stg1/, test/test_stg2/)
+    and `sample_submission` is the stage-2 one; `standin` counts the stand-in's training photos
+    and its test photos of each stage."""
     path = Path(path or data_dir() / COMPETITION)
     return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_frac, n_sample, seed),
                            lambda: _get_standin(standin, valid_frac, seed))
@@ -425,7 +478,7 @@ def get(data="auto", path=None, valid_frac=0.15, n_sample=(12, 4, 40), standin=(
 
 def _data(folder, mode, standin):
     """The Data record of a prepared folder (the whole set or its sample/)."""
-    parts = {"train": folder / "train", "valid": folder / "valid", "test": folder / TEST}
+    parts = {"train": folder / "train", "valid": folder / "valid", "test": folder / TESTS}
     return record(COMPETITION, folder, mode, standin, parts, folder / SAMPLE_SUBMISSION)
 
 
@@ -442,10 +495,10 @@ def _get_standin(standin, valid_frac, seed):
     return _data(folder, "standin", True)
 
 
-def prepared_standin(dest, standin=(320, 80), valid_frac=0.15, seed=0):
+def prepared_standin(dest, standin=(320, 80, 40), valid_frac=0.15, seed=0):
     """A stand-in written in `dest` (once) and fetched and prepared as real data is; lesson 7."""
-    n_train, n_test = standin
-    make_standin(dest, n_train, n_test, seed=seed)
+    n_train, n_test, n_test2 = standin
+    make_standin(dest, n_train, n_test, n_test2, seed=seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
     return prepare(fetch(COMPETITION, dest, use_mounted=False), valid_frac,
                    n_sample=(2, 1, max(1, n_test // 4)), seed=seed)

@@ -4,6 +4,7 @@ One module per job, their public names gathered here (`from utils.kaggle import 
   api         credentials, the authenticated Kaggle client (`api.connect`) and KaggleError
   fetching    `fetch`: a competition's files from the Kaggle Notebooks mount, a zip downloaded by
               hand or the API, extracted resumably
+  sevenzip    reads the 7z archives `fetch` meets beside the zips (Fisheries' stage-2 test photos)
   submission  `make_submission` and `label_submission` (checked against the sample submission),
               `do_clip`, `submit`
 """

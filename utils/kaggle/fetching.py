@@ -9,7 +9,8 @@ the same read-only mount `mounted_input` finds, after a call to Kaggle's data pr
 `fetch` gives a folder under the data folder holding a competition's files, extracted, whichever
 way they arrive: mounted read-only by Kaggle Notebooks (linked, never written to), a zip downloaded
 by hand from the website, or the Kaggle API. Work is resumable: every zip is extracted into a
-hidden scratch folder and moved into place only when complete, and the marker file `.fetched` is
+hidden scratch folder and moved into place only when complete (so is a 7z archive, the way Fisheries
+ships its stage-2 test photos: `sevenzip`), and the marker file `.fetched` is
 written last, so a run that was interrupted never looks finished and the next run picks up where
 it stopped. (A folder you extracted yourself, with no zip left in it, is taken as it is.)
 """
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from utils.kaggle import api
+from utils.kaggle import api, sevenzip
 from utils.kaggle.api import KaggleError
 from utils.paths import data_dir
 
@@ -33,6 +34,7 @@ DONE_LIST = ".extracted"   # zips already extracted, one per line, so re-runs sk
 PARTIAL = ".partial-"      # prefix of the scratch folder a zip is extracted into
 STARTED = ".fetching"      # the kit began filling the folder (removed with MARKER's writing)
 PROGRESS_MIN_BYTES = 20 * 2**20  # smaller zips extract too fast for a progress bar to help
+ARCHIVES = (".zip", sevenzip.SUFFIX)  # what is extracted; everything else is data as it is
 
 
 def fetch(competition, path=None, use_mounted=True):
@@ -63,7 +65,7 @@ def _fetch(competition, path, use_mounted):
     if mounted is not None:
         _started(path)
         _link_tree(mounted, path)
-        _extract_all(path, sorted(mounted.glob("*.zip")))
+        _extract_all(path, sorted(f for f in mounted.iterdir() if f.suffix.lower() in ARCHIVES))
         return path
     if not (path.is_dir() and _zips(path)):
         _download(competition, path)
@@ -82,7 +84,7 @@ def _extracted_by_hand(path):
     """True when a folder holds data files but no zip, and the kit never worked in it."""
     if _unfinished(path):
         return False
-    return any(not e.name.startswith(".") and not e.name.endswith((".zip", ".kaggle-partial"))
+    return any(not e.name.startswith(".") and not e.name.endswith((*ARCHIVES, ".kaggle-partial"))
                for e in path.iterdir())
 
 
@@ -110,7 +112,7 @@ def _link_tree(mounted, path):
     """
     for src in sorted(mounted.rglob("*")):
         rel = src.relative_to(mounted)
-        if src.is_dir() or (len(rel.parts) == 1 and src.suffix.lower() == ".zip"):
+        if src.is_dir() or (len(rel.parts) == 1 and src.suffix.lower() in ARCHIVES):
             continue
         target = path / rel
         if not os.path.lexists(target):
@@ -119,9 +121,9 @@ def _link_tree(mounted, path):
 
 
 def _zips(path):
-    """Zips under `path` that are complete files, outside scratch and hidden folders."""
+    """Zips and 7z archives under `path`: complete files, outside scratch and hidden folders."""
     found = []
-    for z in sorted(path.rglob("*.zip")):
+    for z in sorted(p for suffix in ARCHIVES for p in path.rglob(f"*{suffix}")):
         hidden = any(part.startswith(".") for part in z.relative_to(path).parts)
         # kaggle keeps `<zip>.kaggle-partial` beside a download it has not finished: not a zip yet.
         if z.is_file() and not hidden and not Path(f"{z}.kaggle-partial").exists():
@@ -190,7 +192,8 @@ def _extract_all(path, sources=()):
     done = set((path / DONE_LIST).read_text().splitlines()) if (path / DONE_LIST).exists() else set()
     while todo := [z for z in [*sources, *_zips(path)] if _key(z, path) not in done]:
         for z in todo:
-            _extract(z, z.parent if z.is_relative_to(path) else path)
+            unpack = _extract_7z if z.suffix.lower() == sevenzip.SUFFIX else _extract
+            unpack(z, z.parent if z.is_relative_to(path) else path)
             with open(path / DONE_LIST, "a") as f:
                 f.write(_key(z, path) + "\n")
             done.add(_key(z, path))
@@ -227,6 +230,19 @@ def _extract(zip_path, dest):
     try:
         for entry in list(scratch.iterdir()) if scratch.exists() else []:
             _move(entry, dest / entry.name, zip_path)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _extract_7z(archive, dest):
+    """Extract one 7z archive into `dest` as `_extract` does a zip: whole in scratch, then moved."""
+    scratch = dest / f"{PARTIAL}{archive.name}"
+    shutil.rmtree(scratch, ignore_errors=True)
+    _need_space(sevenzip.unpacked_size(archive), dest)
+    sevenzip.extract(archive, scratch)
+    try:
+        for entry in list(scratch.iterdir()) if scratch.exists() else []:
+            _move(entry, dest / entry.name, archive)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
