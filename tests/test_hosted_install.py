@@ -1,10 +1,13 @@
 """setup/hosted_install.py, the bootstrap cell's install step, in an environment pinned like Colab's.
 
 The fake host is a fresh venv whose Python also sees the kit's own .venv packages (through a
-.pth file, so TensorFlow is not installed again), with Colab's Jupyter pins installed over them,
-an old tqdm (below the kit's bound) and no bcolz. It uses the package registry, as CI does.
+.pth file, so TensorFlow is not installed again), with Colab's Jupyter versions
+(setup/hosts/colab.txt) installed over them, an old tqdm (below the kit's bound) and no bcolz. It
+uses the package registry, as CI does. A stand-in with all of Colab's versions, its Python
+included, runs lesson 1 in .ci/run (setup/hosted_check.py).
 """
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -13,17 +16,32 @@ import venv
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 KIT = Path(__file__).resolve().parent.parent
 SCRIPT = KIT / "setup" / "hosted_install.py"
-# What google-colab pins (the Jupyter stack under the running notebook server), and an old tqdm.
-COLAB_JUPYTER = {"notebook": "6.5.5", "ipykernel": "6.17.1", "ipython": "7.34.0",
-                 "tornado": "6.3.3", "jupyter-server": "1.24.0", "jupyter-client": "6.1.12"}
+HOSTS = KIT / "setup" / "hosts"  # the versions Colab and Kaggle have, from their package lists
+
+
+def pinned(host):
+    """{name: version} that setup/hosts/<host>.txt pins, names as pip freeze lists them here."""
+    lines = (line.strip() for line in (HOSTS / f"{host}.txt").read_text().splitlines())
+    pairs = (line.split("==") for line in lines if line and not line.startswith("#"))
+    return {name.lower().replace("_", "-"): version for name, version in pairs}
+
+
+# What Colab has of the Jupyter stack under the running notebook server, and an old tqdm.
+COLAB_JUPYTER = {name: version for name, version in pinned("colab").items() if name in
+                 ("notebook", "ipykernel", "ipython", "tornado", "jupyter-server", "jupyter-client")}
 OLD = {"tqdm": "4.65.0"}
 HIDDEN = ("bcolz",)  # kit packages the fake host does not have
 KEPT = ("tensorflow", "keras", "numpy", "protobuf")  # what the host's CUDA build relies on
 HAS_BCOLZ = sys.version_info < (3, 13)  # bcolz-zipline's marker: it has no wheels for 3.13
+# What a host's notebook runs on besides the lessons' packages: its Jupyter stack, and protobuf,
+# which its TensorFlow build needs at its version.
+JUPYTER_STACK = {"ipykernel", "ipython", "jupyter-client", "jupyter-core", "jupyter-server", "nbclient",
+                 "nbconvert", "nbformat", "notebook", "pyzmq", "tornado", "traitlets"}
 
 
 def run(*cmd):
@@ -213,3 +231,54 @@ def test_the_lessons_list_holds_no_jupyter_or_test_tools():
     for tool in ("jupyter", "notebook", "ipykernel", "ipython", "tornado", "papermill",
                  "nbconvert", "pytest", "boto3", "moto"):
         assert tool not in names
+
+
+@pytest.mark.parametrize("host", ["colab", "kaggle"])
+def test_each_host_s_versions_name_their_source_python_and_every_package_the_kit_touches(
+        hosted_install, host):
+    path = HOSTS / f"{host}.txt"
+    text = path.read_text()
+    assert re.search(r"github\.com/[\w.-]+/[\w.-]+ at [0-9a-f]{40}\b", text)  # a source to check
+    assert len(re.findall(r"^# python: 3\.\d+\.\d+$", text, re.M)) == 1
+    pins = [hosted_install.Requirement(line) for line in hosted_install.read_requirements(path)]
+    for req in pins:  # exact versions only, so pip installs just what the host has
+        assert [spec.operator for spec in req.specifier] == ["=="] and req.marker is None, req
+    lessons = hosted_install.read_requirements(hosted_install.LESSONS)
+    touched = ({hosted_install.canonicalize_name(hosted_install.Requirement(line).name) for line in lessons}
+               - set(hosted_install.optional(hosted_install.LESSONS)))
+    assert sorted(hosted_install.canonicalize_name(req.name) for req in pins) == \
+        sorted(touched | JUPYTER_STACK | {"protobuf"})
+
+
+@pytest.fixture
+def hosted_check(monkeypatch):
+    """setup/hosted_check.py as a module, importing its neighbours the way it does when run."""
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))
+    spec = importlib.util.spec_from_file_location("dl1_hosted_check", SCRIPT.parent / "hosted_check.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_stand_in_lesson_gets_its_parameters_right_after_its_parameters_cell(hosted_check):
+    nb = hosted_check.with_parameters(nbformat.read(KIT / "nbs" / "lesson1.ipynb", as_version=4),
+                                      {"DATA": "standin", "EPOCHS": 1})
+    at = next(i for i, cell in enumerate(nb.cells) if "parameters" in cell.metadata.get("tags", []))
+    settings = {}
+    exec(nb.cells[at].source + "\n" + nb.cells[at + 1].source, settings)  # the defaults, then ours
+    assert (settings["DATA"], settings["EPOCHS"], settings["SUBMIT"]) == ("standin", 1, False)
+    nbformat.validate(nb)  # the added cell has an id, as nbformat 4.5 wants
+
+
+def test_a_versions_file_without_its_python_line_is_named(hosted_check, tmp_path):
+    path = tmp_path / "host.txt"
+    path.write_text("# from somewhere\nnumpy==2.1.3\n")
+    with pytest.raises(hosted_check.HostedCheckError, match=re.escape(f"{path} must have one line '# python: X.Y.Z'")):
+        hosted_check.read_host(path)
+    assert hosted_check.read_host(HOSTS / "colab.txt")[0] == "3.13"
+
+
+def test_a_missing_host_python_says_how_to_get_one(hosted_check, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    with pytest.raises(hosted_check.HostedCheckError, match=r"No Python 3\.99 here .*`pyenv install 3\.99`"):
+        hosted_check.find_python("3.99")
