@@ -1,6 +1,6 @@
 # dl1-kit: every target makes the virtual environment on first use.
 # The newest supported Python found (each has binary wheels for every requirement: .ci/run checks
-# them with setup/check_wheels.py). Each candidate is run, not just looked up, because pyenv puts a
+# them with tools/check_wheels.py). Each candidate is run, not just looked up, because pyenv puts a
 # shim on PATH for every installed version, also those that are not switched on.
 SUPPORTED := 3.13 3.12 3.11
 NEEDS := dl1-kit needs Python 3.11, 3.12 or 3.13
@@ -16,9 +16,9 @@ LESSONS := lesson1 lesson2 lesson3 lesson4 lesson5 lesson6 lesson7
 # `make lesson1 DATA=full` passes the data mode into the notebook's parameters cell.
 PARAMS := $(if $(DATA),-p DATA=$(DATA))
 
-.PHONY: $(LESSONS) notes test bench doctor clean
+.PHONY: $(LESSONS) notes check test bench bench-suite doctor clean
 
-$(STAMP): $(wildcard requirements*.txt)
+$(STAMP): pyproject.toml $(wildcard requirements*.txt)
 	@if [ -x $(PY) ]; then echo "dl1-kit: installing into $(VENV), which has $$($(PY) -V)"; \
 	elif [ -z "$(PYTHON)" ]; then echo "$(NEEDS): $(SUPPORTED:%=python%) do not run here, and" \
 	  "python3 is $$(python3 -V 2>/dev/null || echo missing). Install one (python.org, Homebrew," \
@@ -26,7 +26,7 @@ $(STAMP): $(wildcard requirements*.txt)
 	else $(PYTHON) -c 'import sys; v = "%d.%d" % sys.version_info[:2]; sys.exit(None if v in "$(SUPPORTED)".split() else f"$(NEEDS); {sys.executable} is Python {v}")' && \
 	  echo "dl1-kit: making $(VENV) with $$($(PYTHON) -V) ($(PYTHON))" && $(PYTHON) -m venv $(VENV); fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
 	touch $(STAMP)
 
 $(LESSONS): $(STAMP)
@@ -35,11 +35,24 @@ $(LESSONS): $(STAMP)
 notes: $(STAMP)
 	$(PY) -m utils.runner notes $(PARAMS)
 
+# Tests import the kit as installed: -P keeps the current folder off sys.path, so a broken install fails.
+# `make check`: lint and every test but those marked `notebook` (lesson notebooks, claims rows).
+check: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(PY) -P -m pytest -q -m "not notebook"
+
+# `make test` (CI runs it): lint and everything.
 test: $(STAMP)
-	$(PY) -m pytest -q --durations=15 tests
+	$(VENV)/bin/ruff check .
+	$(PY) -P -m pytest -q --durations=15
 
 bench: $(STAMP)
-	@for script in bench/bench_*.py bench/gpu_throughput.py; do $(PY) $$script || exit 1; done
+	@for name in $(basename $(notdir $(wildcard bench/bench_*.py))) gpu_throughput; do \
+	  $(PY) -m bench.$$name || exit 1; done
+
+# Times `make test` (venv included, pip's cache off) and then `make check` in a fresh clone of HEAD.
+bench-suite: $(STAMP)
+	$(PY) -m bench.suite
 
 doctor: $(STAMP)
 	@TF_CPP_MIN_LOG_LEVEL=3 $(PY) -c 'from utils.env import doctor; doctor()'

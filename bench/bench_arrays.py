@@ -1,6 +1,6 @@
 """Benchmark: utils.arrays save_array / load_array against np.save / np.load (and bcolz).
 
-Run by `make bench`, or `python bench/bench_arrays.py` from the repo root. It writes 200 MB of
+Run by `make bench`, or `python -m bench.bench_arrays` from the repo root. It writes 200 MB of
 ReLU-like float32 features (shaped like VGG conv output) to a temporary folder and times each
 way best of 3. The target is at least half of NumPy's speed. Always exits 0; a miss prints MISS.
 """
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.benchline import bench_line
+from utils.arrays import load_array, save_array
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.benchline import bench_line  # noqa: E402
-from utils.arrays import load_array, save_array  # noqa: E402
 
 TARGET = 0.5
 REPEATS = 3

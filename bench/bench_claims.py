@@ -1,7 +1,7 @@
 """Benchmark: how many of the lessons' claimed effects the stand-ins show on the bench's seeds,
 and each row's power: the chance, estimated from those seeds' gains, that the tests' rule finds it.
 
-Run by `make bench`, or `python bench/bench_claims.py` from the repo root. Each row of
+Run by `make bench`, or `python -m bench.bench_claims` from the repo root. Each row of
 `utils/claims`, those known not to hold on the stand-ins (MISSES) included, is measured on
 BENCH_SEEDS and printed with its figures, mean gain and margin; then one line counts the rows
 that hold, and one line per asserted row gives its estimated power against POWER_TARGET (a row
@@ -9,12 +9,10 @@ below it may fail the tests on other numerics: another Python, numpy or TensorFl
 Always exits 0.
 """
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 # Stand-ins are written to scratch space, as in the tests, so the bench never touches data/.
 os.environ.setdefault("DL1_DATA", tempfile.mkdtemp(prefix="dl1-bench-claims-"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

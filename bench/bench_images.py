@@ -1,6 +1,6 @@
 """Benchmark: utils.images.get_batches against a bare tf.data loop and the legacy generator.
 
-Run by `make bench`, or `python bench/bench_images.py` from the repo root. It writes 1,600
+Run by `make bench`, or `python -m bench.bench_images` from the repo root. It writes 1,600
 seeded JPEGs shaped like Kaggle's dogs-vs-cats photos (about 400x350 px, sizes varied, smooth
 shapes under grain so they weigh 20-40 KB and decode like photos) into `train/cats` and
 `train/dogs` of a temporary folder, then times, at 224x224, batch 64, labels included:
@@ -45,15 +45,14 @@ from PIL import Image
 
 T0 = time.perf_counter()  # the budgets count from here, TensorFlow's import included
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 from bench.benchline import bench_line  # noqa: E402
 from utils.env import native_logs_silenced  # noqa: E402
 
 with native_logs_silenced():
-    import tensorflow as tf
     import keras  # noqa: F401  (loaded here so its import chatter is silenced too)
+    import tensorflow as tf
     tf.constant(0)  # starts the runtime, which logs a failed cuInit on machines without a GPU
 
 from utils.images import get_batches  # noqa: E402

@@ -14,7 +14,7 @@
    scored on its 540 test digits, beside scikit-learn's SVC (gamma=0.001, C=10) on the same split.
    Targets: test accuracy at least 0.996, and training plus prediction within 10 minutes.
 
-Run by `make bench`, or `python bench/bench_lesson3.py` from the repo root. Always exits 0.
+Run by `make bench`, or `python -m bench.bench_lesson3` from the repo root. Always exits 0.
 """
 import os
 import shutil
@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from bench.benchline import bench_line  # noqa: E402

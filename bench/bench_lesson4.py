@@ -1,6 +1,6 @@
 """Benchmark: peak memory of pseudo-label training when the unlabelled set grows four times.
 
-Run by `make bench`, or `python bench/bench_lesson4.py` from the repo root. It writes precomputed
+Run by `make bench`, or `python -m bench.bench_lesson4` from the repo root. It writes precomputed
 features to a temporary folder (4,000 labelled rows, 1,000 validation rows, and 25,000 or 100,000
 unlabelled rows of 2,048 float32 each: 200 MB against 800 MB), then, each in a fresh Python process,
 runs lesson 4's pseudo-labelling path on them: train a head on the labelled stream, pseudo-label
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.benchline import bench_line
+from utils.arrays import ArrayWriter
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.benchline import bench_line  # noqa: E402
-from utils.arrays import ArrayWriter  # noqa: E402
 
 DIM, N_LABELLED, N_VALID, N_UNLABELLED = 2048, 4000, 1000, 25_000
 TARGET = 0.10
@@ -86,7 +86,7 @@ def child(folder, unlabelled, naive):
 
 def measure(folder, unlabelled, naive=False):
     """Run one child process; returns (peak MiB, unlabelled rows)."""
-    out = subprocess.run([sys.executable, __file__, "--child", str(folder), unlabelled,
+    out = subprocess.run([sys.executable, "-m", "bench.bench_lesson4", "--child", str(folder), unlabelled,
                           "naive" if naive else "stream"], capture_output=True, text=True,
                          cwd=ROOT, check=False)
     if out.returncode:

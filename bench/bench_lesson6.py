@@ -3,14 +3,12 @@
 Both are trained on the same first 90% of the corpus (Nietzsche, or the stand-in offline),
 tuned on the next 5% (the n-gram's n and k; the network's best epoch) and scored on the last 5%,
 on exactly the same characters, in bits per character (lower is better).
-Run from the repo root: python bench/bench_lesson6.py  [training budget in seconds, default 450]
+Run from the repo root: python -m bench.bench_lesson6  [training budget in seconds, default 450]
 """
 import os
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from bench.benchline import bench_line  # noqa: E402
 

@@ -1,6 +1,6 @@
 """Benchmark: memory of lesson 7's FCN training on real-size features streamed from disk.
 
-Run by `make bench`, or `python bench/bench_lesson7.py` from the repo root. It writes synthetic
+Run by `make bench`, or `python -m bench.bench_lesson7` from the repo root. It writes synthetic
 conv features of the real 360x640 photos to a temporary folder, chunk by chunk (never whole in
 memory): ResNet50 cut at `conv5_block3_out` gives 12 x 20 x 2,048 float32 a photo, 1.9 MiB, and
 2,100 photos make 4.1 GB, the order of Fisheries' 6 GB. Then, in a fresh Python process, it trains
@@ -18,16 +18,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
+from bench.benchline import bench_line
+from utils.arrays import ArrayWriter
+from utils.memory import PeakSampler, rss_anon
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.benchline import bench_line  # noqa: E402
-from utils.arrays import ArrayWriter  # noqa: E402
 
 SHAPE = (12, 20, 2048)  # conv5_block3_out of ResNet50 at 360x640
 N_PHOTOS, CHUNK, BATCH, CLASSES = 2100, 50, 32, 8
@@ -42,31 +42,6 @@ def write_features(path, n, seed=0):
         for start in range(0, n, CHUNK):
             rows = rng.standard_normal((min(CHUNK, n - start), *SHAPE), np.float32)
             w.append(np.maximum(rows, 0, out=rows))
-
-
-def rss_anon():
-    """Anonymous resident memory of this process in bytes."""
-    with open("/proc/self/status") as f:
-        return 1024 * int(next(line for line in f if line.startswith("RssAnon:")).split()[1])
-
-
-class PeakSampler:
-    """The highest RssAnon seen while the block runs, sampled every 20 ms in a thread."""
-
-    def __enter__(self):
-        self.peak, self._stop = rss_anon(), threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.wait(0.02):
-            self.peak = max(self.peak, rss_anon())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_anon())
 
 
 def child(path, mode):
@@ -100,7 +75,7 @@ def child(path, mode):
 
 def measure(path, mode):
     """Run one child process and return its JSON result."""
-    out = subprocess.run([sys.executable, __file__, "--child", str(path), mode],
+    out = subprocess.run([sys.executable, "-m", "bench.bench_lesson7", "--child", str(path), mode],
                          capture_output=True, text=True, cwd=ROOT, check=False)
     if out.returncode:
         raise RuntimeError(f"child failed:\n{out.stderr[-3000:]}")

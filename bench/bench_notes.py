@@ -7,7 +7,7 @@ so each lesson is run once, not twice. A lesson's time includes starting its ker
 its HTML, as `make lessonN` does; only the Python start-up of `make lessonN` itself is left out.
 Targets: at most 120 s per lesson and 600 s for all seven (DEVELOPERS.md's budgets, 2 cores).
 
-Run by `make bench`, or `python bench/bench_notes.py` from the repo root. Always exits 0.
+Run by `make bench`, or `python -m bench.bench_notes` from the repo root. Always exits 0.
 """
 import os
 import resource
@@ -17,11 +17,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.benchline import bench_line
+from utils import runner
 
-from bench.benchline import bench_line  # noqa: E402
-from utils import runner  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 LESSON_TARGET_S, NOTES_TARGET_S = 120, 600
 

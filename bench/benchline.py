@@ -2,8 +2,8 @@
 
     bench: <measure> = <value> (target <op> <target>) PASS|MISS
 
-The scripts beside it put the repo root on sys.path and import it as `bench.benchline`; run on
-its own (as `make bench` does with every script here) it measures and prints nothing.
+The scripts beside it run as modules from the tree's root (`python -m bench.bench_arrays`), and
+import it as `bench.benchline`.
 """
 import operator
 

@@ -1,6 +1,6 @@
 """The GPU check: one go, at most about 4 minutes, bench lines for what a GPU changes.
 
-    python bench/gpu_check.py
+    python -m bench.gpu_check
 
 * With TensorFlow and a GPU: lessons 1 and 3 in fast mode on the stand-ins, under the mixed
   precision setup() chooses for the GPU, then bench/gpu_throughput.py.
@@ -17,7 +17,7 @@ packaging, as JAX images do) lacks only Keras and two small packages. Carry thei
         --platform manylinux_2_17_x86_64 -d wheels keras namex optree
     # on the GPU box, in the repo:
     pip install --no-index --no-deps --target /tmp/keras-deps wheels/*.whl
-    PYTHONPATH=/tmp/keras-deps python bench/gpu_check.py
+    PYTHONPATH=/tmp/keras-deps python -m bench.gpu_check
 
 Without TensorFlow the script picks Keras's JAX backend itself (KERAS_BACKEND=jax).
 """
@@ -28,9 +28,9 @@ import sys
 import time
 from pathlib import Path
 
+from bench.benchline import bench_line
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from bench.benchline import bench_line  # noqa: E402
 
 BUDGET_S = 230         # the whole check, so it ends within 4 minutes
 SIZE = (224, 224)
@@ -93,13 +93,14 @@ def run_throughput():
     if left() < 60:
         bench_line("vgg16 fine-tune img/s mixed vs float32", None, ">=", 1.0, note="(out of time)")
         return
-    subprocess.run([sys.executable, str(ROOT / "bench/gpu_throughput.py")], cwd=ROOT,
+    subprocess.run([sys.executable, "-m", "bench.gpu_throughput"], cwd=ROOT,
                    timeout=max(60, int(left())))
 
 
 def jax_checks(size=SIZE, batch=BATCH, steps=STEPS, gap_size=SIZE):
     """On Keras's JAX backend: fine-tuning speed by precision, and lesson 1's check."""
     import keras
+
     from bench.gpu_throughput import finetune_rate
     from utils.models.vgg16 import by_hand_gap
     print(f"keras {keras.__version__} on {keras.backend.backend()}, {jax_gpus() or 'no GPU'}")

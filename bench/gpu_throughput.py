@@ -1,7 +1,7 @@
 """Benchmark for GPU boxes: VGG16 fine-tuning speed in float32 and mixed precision, and the
 JPEG decode+resize rate of the input pipeline alone (the most the model could ever be fed).
 
-Run on a GPU machine after `setup/install-gpu.sh`: `python bench/gpu_throughput.py` (about two
+Run on a GPU machine after `setup/install-gpu.sh`: `python -m bench.gpu_throughput` (about two
 minutes). On a machine without a GPU it says so and exits 0.
 """
 import os
@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from bench.benchline import bench_line  # noqa: E402
 
@@ -49,6 +48,7 @@ def pipeline_rate(folder):
 def finetune_rate(policy, size=SIZE, batch=BATCH, steps=STEPS):
     """Images per second of VGG16 fine-tuning steps (frozen base, new head) under `policy`."""
     import keras
+
     from utils.env import precision_scope
     from utils.models import Vgg16
     with precision_scope(policy):  # on any backend: bench/gpu_check.py runs it on JAX too

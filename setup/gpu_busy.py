@@ -2,7 +2,7 @@
 """On the GPU box: report how busy the GPU is to CloudWatch, for the idle guard.
 
 setup/install-gpu.sh installs a systemd timer that runs this every minute, from boot on (so also
-after AWS restarts a spot box). The CloudWatch alarm that `python setup/aws.py up` sets stops the
+after AWS restarts a spot box). The CloudWatch alarm that `python -m setup.aws up` sets stops the
 box when this metric and the CPU have both stayed low for --idle-stop minutes; the box itself
 never shuts down. Credentials come from the box's instance profile, which may only write the
 kit's own metrics.
@@ -10,11 +10,8 @@ kit's own metrics.
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # aws_guard.py beside this file
-
-from aws_guard import GPU_METRIC, METRIC_NAMESPACE  # noqa: E402
+from setup.aws.guard import GPU_METRIC, METRIC_NAMESPACE
 
 IMDS = "http://169.254.169.254/latest"
 
@@ -50,7 +47,7 @@ def publish(cw, instance_id: str, percent: float) -> None:
 def main(*, metadata=imds, run=subprocess.run, client=None) -> int:
     """Measure and report once; one line on failure (the systemd journal keeps it)."""
     try:
-        import boto3
+        import boto3  # the report of a missing boto3 is this script's own
         instance_id = metadata("meta-data/instance-id")
         region = metadata("meta-data/placement/region")
         percent = gpu_utilization(run)

@@ -18,14 +18,13 @@ kernel has imported: when one of them belongs to a package it upgraded, it says 
 import email
 import importlib
 import importlib.metadata
+import re
 import shlex
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-from check_wheels import read_requirements  # this script's own folder is first on sys.path
 
 try:
     from packaging.requirements import Requirement
@@ -38,6 +37,22 @@ except ImportError:  # pip carries its own copy
 
 KIT = Path(__file__).resolve().parent.parent
 LESSONS = KIT / "requirements-lessons.txt"
+
+
+def read_requirements(path):
+    """The requirement lines of a file, with `-r` includes followed and comments dropped."""
+    lines = []
+    for raw in Path(path).read_text().splitlines():
+        line = re.sub(r"(^|\s)#.*", "", raw).strip()
+        if not line:
+            continue
+        if line.startswith(("-r ", "--requirement ")):
+            lines += read_requirements(Path(path).parent / line.split(None, 1)[1])
+        elif line.startswith("-"):
+            raise ValueError(f"{path}: option line {line!r} is not understood: list packages, or -r another file")
+        else:
+            lines.append(line)
+    return lines
 
 
 def installed():

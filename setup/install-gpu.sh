@@ -20,15 +20,15 @@ Sets up the dl1-kit notebooks on this GPU machine:
   1. checks the NVIDIA driver (nvidia-smi)
   2. finds Python >= 3.11 (PYTHON=/path/to/python picks one)
   3. creates the virtual env $VENV (kept if present)
-  4. installs requirements.txt with "tensorflow[and-cuda]" (TensorFlow's CUDA libraries)
+  4. installs the kit (editable, with its requirement lists) and "tensorflow[and-cuda]" (TensorFlow's CUDA libraries)
   5. registers the Jupyter kernel "$KERNEL_NAME"
   6. makes Jupyter listen on 127.0.0.1 only, token login kept: merged into
      $JUPYTER_CONFIG, which outranks the .py config (a changed
-     file is backed up first); reach it with: python setup/aws.py tunnel
+     file is backed up first); reach it with: python -m setup.aws tunnel
   7. warns if Jupyter's effective settings still listen beyond localhost or
      have an empty token
   8. installs the systemd timer $GUARD_UNIT: each minute it reports GPU use to
-     CloudWatch, so the idle guard set by setup/aws.py up sees GPU work too
+     CloudWatch, so the idle guard set by python -m setup.aws up sees GPU work too
   9. checks that TensorFlow sees the GPU
 
 Options:
@@ -75,7 +75,7 @@ check_driver() {
   local cmd=(nvidia-smi "--query-gpu=name,driver_version,memory.total" "--format=csv,noheader")
   if [[ $DRY_RUN -eq 1 ]]; then show "${cmd[@]}"; return; fi
   command -v nvidia-smi >/dev/null ||
-    die "nvidia-smi not found: this machine has no NVIDIA driver. Use the AWS Deep Learning Base GPU AMI (python setup/aws.py up picks it) or install a driver (sudo ubuntu-drivers install) and reboot."
+    die "nvidia-smi not found: this machine has no NVIDIA driver. Use the AWS Deep Learning Base GPU AMI (python -m setup.aws up picks it) or install a driver (sudo ubuntu-drivers install) and reboot."
   show "${cmd[@]}"
   "${cmd[@]}" || die "nvidia-smi failed: the NVIDIA driver is not working (reboot after installing it, or use the Deep Learning Base GPU AMI)."
 }
@@ -117,9 +117,9 @@ make_venv() {
 }
 
 install_packages() {
-  note "packages (requirements.txt, TensorFlow with CUDA)"
+  note "packages (the kit with its requirement lists, TensorFlow with CUDA)"
   run "$VENV/bin/python" -m pip install --upgrade pip
-  run "$VENV/bin/python" -m pip install -r "$REPO_ROOT/requirements.txt" "tensorflow[and-cuda]"
+  run "$VENV/bin/python" -m pip install -e "${REPO_ROOT}[notebooks,dev]" "tensorflow[and-cuda]"
 }
 
 register_kernel() {
@@ -154,13 +154,14 @@ check_jupyter() {
 guard_service() {
   cat <<EOF
 [Unit]
-Description=dl1-kit: report GPU use to CloudWatch for the idle guard (setup/aws.py up --idle-stop)
+Description=dl1-kit: report GPU use to CloudWatch for the idle guard (python -m setup.aws up --idle-stop)
 After=network-online.target
 
 [Service]
 Type=oneshot
 User=$(id -un)
-ExecStart="$VENV/bin/python" "$REPO_ROOT/setup/gpu_busy.py"
+WorkingDirectory=$REPO_ROOT
+ExecStart="$VENV/bin/python" -m setup.gpu_busy
 EOF
 }
 
@@ -232,7 +233,7 @@ main() {
   verify_gpu
   if [[ $DRY_RUN -eq 1 ]]; then return; fi
   note "Done. Start Jupyter here with: $VENV/bin/jupyter lab"
-  note "then on your computer: python setup/aws.py tunnel, and open the printed http://localhost:8888/?token=... URL"
+  note "then on your computer: python -m setup.aws tunnel, and open the printed http://localhost:8888/?token=... URL"
 }
 
 main "$@"

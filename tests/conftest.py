@@ -1,15 +1,15 @@
-"""Test setup: the repo root on sys.path, and every folder the kit writes moved to scratch space."""
+"""Test setup: every folder the kit writes moved to scratch space, and fixtures many layers share.
+
+The kit is imported as installed (`make` installs it editable), never from a path added here. The
+test folders are named so that none shadows a package the kit installs (setup, tools, utils).
+"""
 import errno
 import os
 import stat
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 # Set before any test imports utils, so no test can write into the repo's data/ or build/,
 # and TensorFlow keeps its start-up chatter to itself.

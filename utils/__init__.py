@@ -13,7 +13,7 @@ _HOMES = {
     "utils.models": ["Vgg16"],
     "utils.models.vgg16bn": ["Vgg16BN", "vgg_ft_bn"],
     "utils.models.resnet50": ["Resnet50"],
-    "utils.plots": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
+    "utils.plotting": ["plots", "plot", "plot_confusion_matrix", "plot_history"],
     "utils.training": ["set_lr"],
     "utils.pseudo": ["MixIterator"],
     "utils.models.surgery": ["split_at", "vgg_ft", "adjust_dropout", "copy_layers",
@@ -29,7 +29,7 @@ def __getattr__(name):
     """Import a course name from its module the first time it is asked for."""
     if name not in _WHERE:
         raise AttributeError(f"module 'utils' has no attribute {name!r}")
-    from utils.env import native_logs_silenced
+    from utils.env import native_logs_silenced  # the course names load on first use
     with native_logs_silenced():  # the first name that needs Keras starts TensorFlow
         value = getattr(importlib.import_module(_WHERE[name]), name)
     globals()[name] = value

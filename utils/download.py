@@ -1,11 +1,11 @@
 """Files fetched from a URL into a cache folder: one clear error, and nothing half-done kept.
 
 Every URL download of the kit (MovieLens, GloVe, the Nietzsche corpus, IMDB, MNIST, the Fisheries
-box files, the ImageNet class names) goes through `download`. It lets `keras.utils.get_file` do the fetching (progress bar,
-hash check) but into `<name>.part`, and gives the file its own name only once it is complete: its
-size matched the server's Content-Length, its hash the one pinned, and the dataset's own check
-passed. So a download cut off half-way, refused or killed leaves nothing under the name the next
-run takes as complete, and the next run simply downloads again.
+box files, the ImageNet class names) goes through `download`. It lets `keras.utils.get_file` do
+the fetching (progress bar, hash check) but into `<name>.part`, and gives the file its own name
+only once it is complete: its size matched the server's Content-Length, its hash the one pinned,
+and the dataset's own check passed. So a download cut off half-way, refused or killed leaves
+nothing under the name the next run takes as complete, and the next run simply downloads again.
 """
 import contextlib
 import hashlib
@@ -85,7 +85,7 @@ def _digest(path, algorithm):
 
 def _fetch(url, part, file_hash, hash_algorithm, timeout, quiet):
     """Let Keras download `url` to `part` (always afresh), hash-checked, with a socket timeout."""
-    import keras
+    import keras  # Keras (and its backend) loads only when something is downloaded
     old = socket.getdefaulttimeout()
     socket.setdefaulttimeout(timeout)  # urlretrieve has no timeout of its own
     # An absolute cache_subdir makes get_file write exactly there, never into a /tmp fallback.

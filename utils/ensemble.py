@@ -42,7 +42,7 @@ def accuracy(probs, labels):
 
 def train_ensemble(build, fit, n=6, seed=0):
     """Build and train n models alike, each from its own random seed; returns them; lesson 3."""
-    import keras
+    import keras  # Keras loads only when an ensemble is trained
     if n < 1:
         raise ValueError("an ensemble needs at least one model")
     models = []

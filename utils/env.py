@@ -5,7 +5,6 @@ the notebook runs (Colab, Kaggle Notebooks, a GPU box, a laptop) and warns about
 without ever stopping the lesson. `doctor()` prints the same facts on one screen for `make doctor`.
 """
 import contextlib
-import importlib.metadata
 import os
 import shutil
 import sys
@@ -13,6 +12,7 @@ import warnings
 from types import SimpleNamespace
 
 from utils.paths import data_dir
+from utils.versions import package_version
 
 # Packages whose versions decide whether course code runs; printed by doctor().
 KEY_PACKAGES = ("keras", "tensorflow", "numpy", "pandas", "pillow", "matplotlib",
@@ -56,16 +56,8 @@ def platform():
 def gpus():
     """Names of the GPUs TensorFlow can see (empty on a CPU machine); all lessons."""
     with native_logs_silenced():
-        import tensorflow as tf
+        import tensorflow as tf  # TensorFlow loads only when a function needs it: importing utils.env stays light
         return [d.name for d in tf.config.list_physical_devices("GPU")]
-
-
-def package_version(name):
-    """Installed version of a distribution, or None when it is missing; make doctor."""
-    try:
-        return importlib.metadata.version(name)
-    except importlib.metadata.PackageNotFoundError:
-        return None
 
 
 def precision_policy(compute_capability):
@@ -96,7 +88,7 @@ def forced_policy():
 
 def _prepare_gpus(mixed_precision):
     """Let GPU memory grow as needed; returns the policy the first GPU runs fastest."""
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow loads only when a function needs it
     devices = tf.config.list_physical_devices("GPU")
     for gpu in devices:
         try:  # must happen before the GPU is first used; a re-run of setup() finds it done
@@ -111,7 +103,7 @@ def _prepare_gpus(mixed_precision):
 
 def _choose_policy(has_gpus, mixed_precision):
     """Set the global policy (DL1_PRECISION first, else the GPU's); returns the one in force."""
-    import keras
+    import keras  # Keras loads only when a function needs it
     gpu_policy = _prepare_gpus(mixed_precision) if has_gpus else None  # memory growth too
     chosen = forced_policy() or gpu_policy
     if chosen is not None:
@@ -123,7 +115,7 @@ def _choose_policy(has_gpus, mixed_precision):
 @contextlib.contextmanager
 def precision_scope(policy="float32"):
     """Build models under `policy` meanwhile, then restore the global one; lesson 1, tests."""
-    import keras
+    import keras  # Keras loads only when a function needs it
     saved = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(policy)
     try:
@@ -153,10 +145,10 @@ class OneDevice:
 
 def strategy():
     """MirroredStrategy over every GPU when there are several, else the default one; all lessons."""
-    import keras
+    import keras  # Keras loads only when a function needs it
     if keras.backend.backend() != "tensorflow":  # tf.distribute serves TensorFlow only
         return OneDevice()
-    import tensorflow as tf
+    import tensorflow as tf  # TensorFlow loads only when a function needs it
     if _STRATEGY is None and len(tf.config.list_logical_devices("GPU")) > 1:
         use_strategy(tf.distribute.MirroredStrategy())
     return _STRATEGY or tf.distribute.get_strategy()
@@ -170,7 +162,7 @@ def setup(seed=0, quiet=False, mixed_precision=True):
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter out of the notes
     with native_logs_silenced():
-        import keras
+        import keras  # Keras and TensorFlow load only when setup() runs
         import tensorflow as tf
     tf.get_logger().setLevel("ERROR")  # retracing notices are for library authors, not learners
     keras.utils.set_random_seed(seed)
@@ -209,6 +201,7 @@ def _warn(quiet, message):
 
 def doctor():
     """Print versions, backend, GPUs, Kaggle credentials, datasets and free disk; make doctor."""
+    # utils.kaggle loads pandas, which setup() never needs
     from utils.kaggle.api import NO_CREDENTIALS, TOKEN_HOWTO, credentials_problem
     print(f"python         {sys.version.split()[0]}  ({sys.executable})")
     hosted = platform() != "local"
@@ -222,7 +215,7 @@ def doctor():
     print(f"platform       {info.platform}")
     print(f"GPUs           {', '.join(info.gpus) or 'none (CPU only)'}")
     if info.platform == "local":  # Colab and Kaggle run their own Jupyter
-        from utils.jupyter_config import summary as jupyter_summary
+        from utils.jupyter_config import summary as jupyter_summary  # Jupyter's settings only for the doctor
         print(f"jupyter        {jupyter_summary()}")
     problem = credentials_problem()  # the same check the Kaggle calls make
     state = ("present" if problem is None else

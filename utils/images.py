@@ -69,7 +69,7 @@ def is_corrupt(path):
 
 def _tf_decodes_jpeg(path):
     """True when TensorFlow's JPEG decoder, the one training uses, reads the whole file."""
-    import tensorflow as tf
+    import tensorflow as tf  # tf.data: models alone import with Keras only
     try:
         tf.io.decode_jpeg(tf.io.read_file(str(path)), ratio=8)
     except (tf.errors.InvalidArgumentError, tf.errors.DataLossError):
@@ -175,7 +175,7 @@ def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0):
 @functools.cache
 def _random_affine_layer():
     """The RandomAffine class, made on first use so that importing this module stays light."""
-    import keras
+    import keras  # tf.data: models alone import with Keras only
     import tensorflow as tf
 
     @keras.saving.register_keras_serializable(package="dl1kit")
@@ -226,7 +226,7 @@ def _random_affine_layer():
 @functools.cache
 def _batches_class():
     """The Batches class, made on first use (it subclasses Keras's PyDataset)."""
-    import keras
+    import keras  # tf.data: models alone import with Keras only
 
     class Batches(keras.utils.PyDataset):
         """Batches of images from a folder and what course code reads about them; lessons 1-7.
@@ -301,7 +301,7 @@ def as_dataset(batches):
 def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="categorical",
                 target_size=(224, 224), seed=0, screen=True):
     """Batches of images from class subfolders, ready for fit/predict; lessons 1-5, 7."""
-    import keras
+    import keras  # tf.data: models alone import with Keras only
     import tensorflow as tf
     dirname = Path(dirname)
     if class_mode not in CLASS_MODES:

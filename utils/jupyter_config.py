@@ -93,6 +93,7 @@ def replace(path, text, backup):
 
 def effective():
     """(ip, token or None when unset) as Jupyter's own config loader resolves them."""
+    # this file also runs with the system's Python, before Jupyter is installed
     from jupyter_server.serverapp import ServerApp
     app = ServerApp()
     app.load_config_file()

@@ -462,7 +462,7 @@ def _age(seconds):
 
 def plot_board(board_scores, where, competition="", ax=None):
     """A histogram of the board's scores with the learner's score and the bar marked."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the picture
     scores = np.asarray(board_scores, dtype=float)
     # A few wild scores (log loss of 30 from one upside-down submission) would squash the rest.
     lo, hi = np.quantile(scores, [0.01, 0.99])

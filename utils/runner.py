@@ -41,7 +41,7 @@ def parse_parameter(text):
 
 def render_html(ipynb, out_html):
     """Write an executed notebook as a standalone HTML page; make notes."""
-    import nbconvert
+    import nbconvert  # the notebook tools load only to run or render a notebook
     import nbformat
     body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
     Path(out_html).write_text(body, encoding="utf-8")
@@ -50,7 +50,7 @@ def render_html(ipynb, out_html):
 
 def run_lesson(name, parameters=None, out_dir=None):
     """Execute one lesson notebook, write it and its HTML to `out_dir`; make lessonN."""
-    import papermill
+    import papermill  # the notebook tools load only to run or render a notebook
     src = NBS / f"{name}.ipynb"
     if not src.exists():
         raise FileNotFoundError(f"{name} is not written yet: {os.path.relpath(src, ROOT)} does not exist.")
@@ -68,7 +68,7 @@ def run_lesson(name, parameters=None, out_dir=None):
 
 def policy_in_force(ipynb):
     """The precision policy setup() said was in force in an executed notebook, or None."""
-    import nbformat
+    import nbformat  # the notebook tools load only to run or render a notebook
     # setup() prints "dl1-kit: keras ..., precision <policy>, platform ...", read back here.
     for cell in nbformat.read(ipynb, as_version=4).cells:
         for out in cell.get("outputs", []):

@@ -172,7 +172,7 @@ def show(lesson, seed=0):
     judge it over three seeds against their spread. Rows the stand-in cannot show (MISSES) are
     shown too, marked as such.
     """
-    import pandas as pd
+    import pandas as pd  # pandas only for the table a notebook shows
     results = [measure(c, (seed,)) for c in claims(lesson, misses=True)]
     for r in results:
         print(r.line())

@@ -7,10 +7,16 @@ images go through each network once per process (`features`, cached); lesson 2's
 import contextlib
 import io
 from functools import lru_cache
+from pathlib import Path
 
+import keras
 import numpy as np
 
 from utils.claims import Claim
+from utils.datasets import dogscats
+from utils.images import get_batches, onehot
+from utils.models import vgg16_standin
+from utils.training import compile_classifier
 
 SIZE = (64, 64)
 EPOCHS = 5          # of the new last layer
@@ -26,16 +32,12 @@ def _quietly(f, *args):
 
 def standin_folder():
     """Where the dogs-vs-cats stand-in lives now (the data folder may move between tests)."""
-    from utils.datasets import dogscats
     return str(_quietly(dogscats.get, "standin").path)
 
 
 @lru_cache(maxsize=4)
 def images(folder):
     """(train images, train labels, valid images, valid labels) of a prepared dogs/cats folder."""
-    from pathlib import Path
-
-    from utils.images import get_batches
     out = []
     for split in ("train", "valid"):
         batches = get_batches(Path(folder) / split, shuffle=False, batch_size=128,
@@ -46,9 +48,6 @@ def images(folder):
 
 def backbone(weights, seed):
     """The stand-in VGG16: the kit's trained weights ('standin') or random ones (None, seeded)."""
-    import keras
-
-    from utils.models import vgg16_standin
     keras.utils.set_random_seed(seed)
     return vgg16_standin.load(SIZE) if weights == "standin" else vgg16_standin.build(SIZE)
 
@@ -56,7 +55,6 @@ def backbone(weights, seed):
 @lru_cache(maxsize=8)
 def features(folder, weights, seed, layer="fc2"):
     """A layer's outputs for the train and valid images: (train, valid), cached per process."""
-    import keras
     net = backbone(weights, seed)
     cut = keras.Model(net.input, net.get_layer(layer).output)
     x_trn, _, x_val, _ = images(folder)
@@ -73,10 +71,6 @@ def _key(weights, seed):
 
 def fit_head(model, f_trn, y_trn, f_val, y_val, seed, lr=None, epochs=EPOCHS):
     """Compile and fit a model on features, seeded; its validation accuracy."""
-    import keras
-
-    from utils.images import onehot
-    from utils.training import compile_classifier
     compile_classifier(model, LR if lr is None else lr)
     keras.utils.set_random_seed(seed)
     model.fit(f_trn, onehot(y_trn, 2), epochs=epochs, batch_size=BATCH_SIZE, shuffle=True,
@@ -87,7 +81,6 @@ def fit_head(model, f_trn, y_trn, f_val, y_val, seed, lr=None, epochs=EPOCHS):
 
 def new_last_layer(side, seed):
     """Validation accuracy of a new 2-way last layer on fc2's outputs of one side's backbone."""
-    import keras
     folder = standin_folder()
     _, y_trn, _, y_val = images(folder)
     f_trn, f_val = features(folder, *_key("standin" if side == "pretrained" else None, seed))

@@ -8,10 +8,12 @@ the course saw +0.001 on 2,000 photos), so on some seed pairs the margin falls b
 "too-high-lr": lesson 1's SGD from scratch on y = a*x + b, at a good learning rate and at ten
 times it, for the same epochs; the figure is the log10 of the final mean squared error.
 """
+import keras
 import numpy as np
 
 from utils.claims import Claim
-from utils.claims.lesson1 import fit_head, features, images, standin_folder
+from utils.claims.lesson1 import backbone, features, fit_head, images, standin_folder
+from utils.scratch import sgd
 
 EPOCHS = 6          # as long as lesson 2 trains its new last layer (2 x EPOCHS)
 LR = 0.001
@@ -22,9 +24,6 @@ SGD_EPOCHS = 20
 def dense_layers(side, seed):
     """Validation accuracy after training the last layer alone, or all the dense layers, from
     pretrained fc1 and fc2 under a new last layer."""
-    import keras
-
-    from utils.claims.lesson1 import backbone
     folder = standin_folder()
     _, y_trn, _, y_val = images(folder)
     f_trn, f_val = features(folder, "standin", 0, "block5_pool")
@@ -43,7 +42,6 @@ def dense_layers(side, seed):
 
 def sgd_final_loss(side, seed):
     """log10 of the mean squared error after SGD_EPOCHS epochs of SGD on a line, at one rate."""
-    from utils.scratch import sgd
     lr = GOOD_LR if side.startswith(f"lr {GOOD_LR}") else HIGH_LR
     x, y = sgd.make_data(n=50, seed=seed)
     rng = np.random.default_rng(seed)

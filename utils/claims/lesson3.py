@@ -20,9 +20,17 @@ the same start as a fresh model, without the tracing.
 """
 import functools
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from utils.claims import Claim
+from utils.datasets import mnist
+from utils.ensemble import accuracy, average_predictions
+from utils.learning_rate import fit_schedule, scale_schedule
+from utils.models import mnist as digits
+from utils.models.mnist import ENSEMBLE_RECIPE
+from utils.paths import standin_dir
 
 LADDER = {"size": 14, "epochs": 3, "batch_size": 64}  # the lesson's schedule over 3 epochs
 FEW = {"size": 28, "n_train": 300, "epochs": 20, "batch_size": 32, "lr": 0.001,
@@ -34,14 +42,11 @@ MEMBER_SEED = 10_000  # member i of an ensemble starts from keras seed `seed + i
 
 def _schedule():
     """The ladder's learning rates: the lesson's schedule shrunk to its epochs."""
-    from utils.learning_rate import scale_schedule
-    from utils.models.mnist import ENSEMBLE_RECIPE
     return scale_schedule(ENSEMBLE_RECIPE["schedule"], LADDER["epochs"])
 
 
 def _builders():
     """The lesson's models by name, from `utils.models.mnist`, with each setting's sizes."""
-    from utils.models import mnist as digits
     ladder, few = (LADDER["size"],) * 2 + (1,), (FEW["size"],) * 2 + (1,)
     lr = _schedule()[0][0]
     cnn = functools.partial(digits.cnn, filters=FEW["filters"], dense=FEW["dense"],
@@ -61,7 +66,6 @@ LADDER_KINDS = ("linear", "one hidden layer", "CNN")
 @functools.lru_cache(maxsize=4)
 def _digits(folder, size):
     """The stand-in's (x_train, y_train, x_test, y_test) at size x size, with a channel axis."""
-    from utils.datasets import mnist
     (x_trn, y_trn), (x_test, y_test) = mnist.read(mnist.make_standin(folder))
     return (_shrink(x_trn, size), y_trn.astype("int64"), _shrink(x_test, size),
             y_test.astype("int64"))
@@ -76,7 +80,6 @@ def _shrink(images, size):
 
 def _data(kind, seed):
     """The run's training digits (all for the ladder, `n_train` drawn by the seed otherwise)."""
-    from utils.paths import standin_dir
     setting = LADDER if kind in LADDER_KINDS else FEW
     x_trn, y_trn, x_test, y_test = _digits(str(standin_dir() / "mnist"), setting["size"])
     if kind in LADDER_KINDS:
@@ -87,14 +90,12 @@ def _data(kind, seed):
 
 def _traced(kind):
     """One compiled model of each kind (per precision policy) and its traced predict step."""
-    import keras
     return _traced_under(kind, keras.config.dtype_policy().name)
 
 
 @functools.lru_cache(maxsize=None)
 def _traced_under(kind, policy):
     """The model `_traced` hands out, built once under the policy in force."""
-    import tensorflow as tf
     model = _builders()[kind]()
     return model, tf.function(lambda x: model(x, training=False))
 
@@ -112,7 +113,6 @@ def _start_afresh(model, fresh):
 
 def _accuracy_curve(predict, x, y):
     """A callback that keeps the accuracy on (x, y) after each epoch, in `.curve`."""
-    import keras
 
     class AccuracyCurve(keras.callbacks.Callback):
         """Scores the model at the end of every epoch, as it predicts (batch norm's averages)."""
@@ -138,9 +138,6 @@ def _log_loss(probs, labels):
 @functools.lru_cache(maxsize=None)
 def train_figures(kind, seed, member=0):
     """Train one model from the seed; its figures (train and test accuracy and loss, curve)."""
-    import keras
-    import tensorflow as tf
-    from utils.learning_rate import fit_schedule
     x, y, x_test, y_test = _data(kind, seed)
     start = seed + member * MEMBER_SEED
     keras.utils.set_random_seed(start)
@@ -195,7 +192,6 @@ def _members(seed):
 
 def _ensemble_loss(side, seed):
     """Test log loss of the ensemble's averaged probabilities, or of its average member."""
-    from utils.ensemble import average_predictions
     y_test, probs = _members(seed)
     if side == "ensemble":
         return _log_loss(average_predictions(probs), y_test)
@@ -204,7 +200,6 @@ def _ensemble_loss(side, seed):
 
 def _ensemble_accuracy(side, seed):
     """Test accuracy of the ensemble's averaged probabilities, or of its average member."""
-    from utils.ensemble import accuracy, average_predictions
     y_test, probs = _members(seed)
     if side == "ensemble":
         return accuracy(average_predictions(probs), y_test)

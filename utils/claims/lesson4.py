@@ -28,9 +28,19 @@ import contextlib
 import io
 from functools import lru_cache
 
+import keras
 import numpy as np
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from utils.claims import Claim
+from utils.datasets import movielens, statefarm
+from utils.env import precision_scope
+from utils.models import collab
+from utils.paths import standin_dir
+from utils.pseudo import MixIterator, mix_with_pseudo, predict_rows, pseudo_label
+from utils.training import compile_classifier
 
 HEAD_EPOCHS, PSEUDO_EPOCHS, BATCH, PSEUDO_SHARE = 20, 5, 32, 0.25
 CF_EPOCHS, CF_BATCH, CF_LR = 8, 256, 0.01
@@ -48,8 +58,6 @@ def _quietly(f, *args, **kwargs):
 
 def statefarm_folder():
     """The State Farm stand-in of the claims, at the default settings, written once."""
-    from utils.datasets import statefarm
-    from utils.paths import standin_dir
     return str(statefarm.make_standin(standin_dir() / "claims" / statefarm.COMPETITION))
 
 
@@ -70,7 +78,6 @@ def random_conv_features(photos, n_filters=32, seed=99):
 @lru_cache(maxsize=2)
 def statefarm_features(folder):
     """{'train', 'test'} -> (features, classes, drivers) of the stand-in's photos, cached."""
-    from utils.datasets import statefarm
     return {k: (random_conv_features(v[0]), v[1], v[2])
             for k, v in statefarm.read_standin(folder).items()}
 
@@ -78,9 +85,6 @@ def statefarm_features(folder):
 def _split(side, seed, drivers):
     """Validation mask: every photo of a quarter of the drivers (as `statefarm.get` splits the
     stand-in), or as many photos at random."""
-    import pandas as pd
-
-    from utils.datasets import statefarm
     n_valid = max(1, len(set(drivers)) // 4)
     _, _, chosen = statefarm.split_by_driver(pd.DataFrame({"subject": drivers}), n_valid, seed)
     is_valid = np.isin(drivers, chosen)
@@ -105,8 +109,6 @@ def _parts(side, seed):
 def overstatement(side, seed):
     """Validation accuracy minus accuracy on the test set's new drivers, of a logistic regression
     trained on the training side of one split."""
-    from sklearn.linear_model import LogisticRegression
-    from threadpoolctl import threadpool_limits
     x, y, val_x, val_y, test_x, test_y = _parts(side, seed)
     with threadpool_limits(1):  # a small fit: threads only contend, most on a busy machine
         model = LogisticRegression(C=0.1, max_iter=300).fit(x, y)
@@ -116,10 +118,6 @@ def overstatement(side, seed):
 
 def _head(dim, seed):
     """A small dense head with dropout, seeded, compiled with Adam and cross-entropy."""
-    import keras
-
-    from utils.env import precision_scope
-    from utils.training import compile_classifier
     keras.utils.set_random_seed(seed)
     with precision_scope("float32"):
         model = keras.Sequential([
@@ -131,14 +129,12 @@ def _head(dim, seed):
 
 def _accuracy(model, x, y):
     """Share of rows whose most likely class is the true one."""
-    from utils.pseudo import predict_rows
     return float((predict_rows(model, x).argmax(1) == y).mean())
 
 
 def pseudo_validation(side, seed):
     """Validation accuracy (split by driver) of the head trained HEAD_EPOCHS, then PSEUDO_EPOCHS
     more on labelled batches alone or with a share of pseudo-labelled test photos in each."""
-    from utils.pseudo import MixIterator, mix_with_pseudo, pseudo_label
     x, y, val_x, val_y, test_x, _ = _parts("split by driver", seed)
     head = _head(x.shape[1], seed)
     labelled = (x, np.eye(10, dtype="float32")[y])
@@ -159,25 +155,18 @@ def pseudo_validation(side, seed):
 
 def movielens_folder():
     """Where the MovieLens stand-in lives now (the data folder may move between tests)."""
-    from utils.paths import standin_dir
     return str(standin_dir() / "movielens")
 
 
 @lru_cache(maxsize=2)
 def movielens_ratings(folder):
     """(ratings, true number of factors) of the MovieLens stand-in, written and read once."""
-    from utils.datasets import movielens
     lens = _quietly(movielens.get, "standin")
     return lens["ratings"], lens.info["n_factors"]
 
 
 def cf_mse(side, seed):
     """Validation MSE of one of the lesson's models on the stand-in, split and trained from seed."""
-    import keras
-
-    from utils.datasets import movielens
-    from utils.env import precision_scope
-    from utils.models import collab
     ratings, n_factors = movielens_ratings(movielens_folder())
     train, valid = _quietly(movielens.split, ratings, valid_frac=0.2, seed=seed)
     ids = collab.Ids(train)

@@ -16,11 +16,18 @@ for every run (`start_over`), so each run trains without a second trace.
 """
 import contextlib
 import io
+import json
 from functools import lru_cache
+from pathlib import Path
 
+import keras
 import numpy as np
 
 from utils.claims import Claim
+from utils.datasets import glove, imdb
+from utils.env import precision_scope
+from utils.models import text as tm
+from utils.paths import standin_dir
 
 STANDIN = (1024, 1000)    # reviews the claims' stand-in holds: training, test
 TEST, SEQ_LEN = 1000, 100
@@ -37,8 +44,6 @@ def _quietly(f, *args, **kwargs):
 
 def standin_folder():
     """The claims' own IMDB stand-in, written once per data folder."""
-    from utils.datasets import imdb
-    from utils.paths import standin_dir
     dest = standin_dir() / "claims" / "imdb"
     return str(_quietly(imdb.make_standin, dest, n_train=STANDIN[0], n_test=STANDIN[1]))
 
@@ -46,10 +51,6 @@ def standin_folder():
 @lru_cache(maxsize=2)
 def reviews(folder):
     """(train ids, train labels, test ids, test labels, GloVe matrix) of the claims' stand-in."""
-    import json
-    from pathlib import Path
-
-    from utils.datasets import glove, imdb
     folder = Path(folder)
     (x_train, y_train), (x_test, y_test) = imdb.load_npz(folder / "imdb.npz", VOCAB)
     word_index = json.loads((folder / "imdb_word_index.json").read_text())
@@ -64,8 +65,6 @@ def reviews(folder):
 def _build(kind, matrix):
     """One of the lesson's nets in float32, at GloVe's 50 numbers per word: 'nn' (one hidden
     layer), 'conv1d' (the Conv1D net from random numbers) or 'glove' (from the GloVe vectors)."""
-    from utils.env import precision_scope
-    from utils.models import text as tm
     with precision_scope("float32"):
         if kind == "nn":
             return tm.sentiment_nn(VOCAB, SEQ_LEN, DIM, lr=LR)
@@ -82,9 +81,6 @@ def _cached(folder, kind):
 @lru_cache(maxsize=32)
 def accuracy(folder, kind, seed, n_train, epochs):
     """Best test accuracy over `epochs` of the net `kind` trained from `seed` on `n_train`."""
-    import keras
-
-    from utils.models import text as tm
     x, y, x_test, y_test, matrix = reviews(folder)
     x, y = x[:n_train], y[:n_train]
     cached = _cached(folder, kind)  # built first: building it must not draw from this seed

@@ -14,10 +14,16 @@ from zero. Each model is built once per process and given fresh seeded weights f
 import contextlib
 import io
 from functools import lru_cache
+from pathlib import Path
 
+import keras
 import numpy as np
 
 from utils.claims import Claim
+from utils.datasets import text as textdata
+from utils.env import precision_scope
+from utils.models import text as tm
+from utils.ngram import best_ngram
 
 TRAIN, TUNE, TEST = 30_000, 5_000, 10_000   # characters
 STREAMS, CS = 64, 8                         # the stateful layout: streams side by side, chars each
@@ -32,16 +38,12 @@ def _quietly(f, *args):
 
 def standin_folder():
     """Where the stand-in text lives now (the data folder may move between tests)."""
-    from utils.datasets import text as textdata
     return str(_quietly(textdata.write_standin).parent)
 
 
 @lru_cache(maxsize=2)
 def slices(folder):
     """(alphabet size, train, tune, test) ids of the stand-in text in `folder`."""
-    from pathlib import Path
-
-    from utils.datasets import text as textdata
     corpus = (Path(folder) / textdata.FILENAME).read_text(encoding="utf-8")
     chars = textdata.char_vocab(corpus)
     idx = textdata.encode(corpus[:TRAIN + TUNE + TEST], chars)
@@ -55,15 +57,12 @@ def layout(part, folder):
 
 @lru_cache(maxsize=4)
 def _layout(folder, part):
-    from utils.models import text as tm
     vocab, train, _, test = slices(folder)
     return tm.stateful_layout(train if part == "train" else test, STREAMS, CS)
 
 
 def _build(vocab, stateful):
     """The lesson's stateful model, or the same one starting each batch from zero, in float32."""
-    from utils.env import precision_scope
-    from utils.models import text as tm
     with precision_scope("float32"):
         return tm.stateful_model(vocab, STREAMS, CS, N_FAC, N_HIDDEN, cell="LSTM", lr=LR,
                                  stateful=stateful)
@@ -78,9 +77,6 @@ def _cached(folder, stateful):
 @lru_cache(maxsize=16)
 def lstm_bits(folder, stateful, seed):
     """Held-out bits per character of the LSTM trained from `seed`, with or without state."""
-    import keras
-
-    from utils.models import text as tm
     cached = _cached(folder, stateful)  # built first: building it must not draw from this seed
     keras.utils.set_random_seed(seed)
     fresh = _build(slices(folder)[0], stateful)  # the weights a new model gets from this seed
@@ -102,7 +98,6 @@ def ngram_bits(folder):
     The LSTM's layout scores test characters 1..n of the test slice; the n-gram reads the end
     of the tuning slice as its context for the first few, so both score the same characters.
     """
-    from utils.ngram import best_ngram
     vocab, train, tune, test = slices(folder)
     best, _ = best_ngram(train, tune, vocab)
     n_scored = len(layout("test", folder)[1].ravel())

@@ -15,9 +15,15 @@ import functools
 import io
 from pathlib import Path
 
+import keras
 import numpy as np
+from PIL import Image
 
 from utils.claims import Claim
+from utils.datasets import fisheries as fish
+from utils.models import fisheries as fm
+from utils.models.resnet50 import resnet50_model
+from utils.paths import standin_dir
 
 CHANNELS = 64                      # principal components of the features the heads take
 SIZE, LARGE = (64, 64), (72, 128)  # the notebook's stand-in sizes (height, width)
@@ -32,8 +38,6 @@ def _folder():
 
     Its own, so that a notebook run with other settings keeps its stand-in as it is.
     """
-    from utils.datasets import fisheries as fish
-    from utils.paths import standin_dir
     with contextlib.redirect_stdout(io.StringIO()):
         return str(fish.prepared_standin(standin_dir() / "claims" / fish.COMPETITION))
 
@@ -41,7 +45,6 @@ def _folder():
 @functools.lru_cache(maxsize=2)
 def _photos(folder):
     """Every labelled photo of a prepared folder: classes, file sizes, boxes at both sizes."""
-    from utils.datasets import fisheries as fish
     folder = Path(folder)
     names = sorted(str(p.relative_to(folder)) for split in ("train", "valid")
                    for p in (folder / split).glob("*/*.jpg"))
@@ -57,11 +60,6 @@ def _photos(folder):
 @functools.lru_cache(maxsize=2)
 def _features(folder):
     """Conv features of every labelled photo at both sizes, as the notebook makes them, reduced."""
-    import keras
-    from PIL import Image
-
-    from utils.models import fisheries as fm
-    from utils.models.resnet50 import resnet50_model
     keras.utils.set_random_seed(FEATURE_SEED)
     base = fm.conv_base(resnet50_model(None, (None, None), include_top=False), LAYER)
     out = {}
@@ -103,7 +101,6 @@ def _fresh(key, build, seed):
     built model's variables (weights, batch norm statistics, dropout seeds) and its optimizer's
     starting state into it.
     """
-    import keras
     keras.utils.set_random_seed(seed)
     model = build()
     kept = _KEPT.setdefault((*key, keras.config.dtype_policy().name), model)
@@ -124,7 +121,6 @@ def _fresh(key, build, seed):
 
 def _size_leak(side, seed):
     """Held-out accuracy of guessing the commonest training class, or the one a size suggests."""
-    from utils.models import fisheries as fm
     p = _photos(_folder())
     train, held = _split()
     y, classes = p["y"], 8
@@ -142,7 +138,6 @@ def _size_leak(side, seed):
 
 def _boxes(side, seed):
     """Mean IoU on the held-out fish photos of the training photos' average box, or the model's."""
-    from utils.models import fisheries as fm
     p = _photos(_folder())
     train, held = _split()
     held = held[p["has_box"][held]]  # NoF and OTHER have no box to find
@@ -166,9 +161,6 @@ def _boxes(side, seed):
 
 def _cam_peak(side, seed):
     """How often a random map cell, or the predicted class's hottest one, lies in the fish's box."""
-    import keras
-
-    from utils.models import fisheries as fm
     p = _photos(_folder())
     train, held = _split()
     held = held[p["has_box"][held]]

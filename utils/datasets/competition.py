@@ -1,9 +1,9 @@
 """What the three Kaggle competitions (dogs vs cats, State Farm, Fisheries) share; lessons 1-4, 7.
 
 The rule every dataset follows says when the stand-in is used instead of the real data
-(`standin.by_mode`, here with Kaggle's errors); `utils.kaggle.fetch` says in which order the real data's sources are tried
-(already fetched or extracted by hand under the data folder, the Kaggle Notebooks mount, a
-hand-downloaded zip, the API). Whatever the source, the prepared folders live under the data folder:
+(`standin.by_mode`, here with Kaggle's errors); `utils.kaggle.fetch` says in which order the real
+data's sources are tried (already fetched or extracted by hand under the data folder, the Kaggle
+Notebooks mount, a hand-downloaded zip, the API). Whatever the source, the prepared folders live under the data folder:
 files are placed there by linking or copying (`place`), never by writing to a read-only source.
 `sample_test` gives a sample its own test images and a sample submission for exactly those, and
 `record` turns a prepared folder into the `Data` record a lesson reads.
@@ -13,18 +13,16 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from utils.datasets.base import Data
 from utils.datasets.standin import by_mode, kind
+from utils.kaggle.api import KaggleError
+from utils.kaggle.submission import read_sample  # its errors say what is wrong with the file
 
 
 def real_or_standin(mode, title, get_real, get_standin):
     """A competition by data mode (`standin.by_mode`, the rule every dataset follows): in 'auto'
     a KaggleError (no mount, no zip, no credentials, no network) is printed, then the stand-in."""
-    # Imported here: the datasets that never touch Kaggle need not load its plumbing.
-    from utils.kaggle.api import KaggleError
-
     return by_mode(mode, title, get_real, get_standin, KaggleError)
 
 
@@ -50,7 +48,6 @@ def place(src, dst):
 
 def read_ids(sample_submission):
     """The ids (first column, as text) of a sample submission, in its order."""
-    from utils.kaggle.submission import read_sample  # its errors say what is wrong with the file
     return [i.strip() for i in read_sample(sample_submission).iloc[:, 0]]
 
 
@@ -61,7 +58,6 @@ def sample_test(test_files, dest, sample_submission, sample_csv, id_of, n, seed=
     test_files = sorted(test_files, key=lambda p: p.name)
     chosen = sorted(np.random.default_rng(seed + 2).permutation(len(test_files))[:n])
     picked = [test_files[i] for i in chosen]
-    from utils.kaggle.submission import read_sample
     table = read_sample(sample_submission)
     wanted = {id_of(p.name) for p in picked} | set(also)
     rows = table[table.iloc[:, 0].str.strip().isin(wanted)]

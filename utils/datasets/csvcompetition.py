@@ -113,7 +113,7 @@ def _shown(columns):
 
 def split(n, n_valid, labels, seed=0):
     """Row numbers of a seeded split keeping each class's share: (train rows, valid rows)."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # scikit-learn takes seconds to import; only a split needs it
     rows = np.arange(n)
     counts = np.unique(labels, return_counts=True)[1]
     # Too few rows to give every class a place on both sides: a plain seeded split then.

@@ -19,7 +19,6 @@ to the model's input size, and counts everything that does not fit (entries for 
 not there, photos without a box, boxes reaching outside the photo) instead of dropping it quietly.
 """
 import hashlib
-import io
 import json
 import shutil
 import zipfile
@@ -29,14 +28,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import py7zr
-from PIL import Image, ImageDraw
+from PIL import Image
 
-from utils.datasets.competition import (count_images, place, real_or_standin, record,
-                                        sample_test)
-from utils.datasets.standin import banner, mark, recipe, renew
+from utils.datasets.competition import count_images, place, real_or_standin, record, sample_test
+from utils.datasets.standin import banner, jpeg_bytes, mark, renew
+from utils.download import download
 from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import MARKER, fetch
 from utils.paths import data_dir, standin_dir
+from utils.standins import boats
+from utils.standins.recipe import recipe
 
 COMPETITION = "the-nature-conservancy-fisheries-monitoring"
 TITLE = "Kaggle's Fisheries Monitoring"
@@ -56,9 +57,6 @@ BOX_FILES = {"bet_labels.json": ("5458", "bd20591439b650f44b36b72a98d3ce27"),
              "alb_labels.json": ("5462", "731c74d347748b5272042f0661dad37c"),
              "lag_labels.json": ("5463", "92d75d9218c3333ac31d74125f2b380a")}
 BOX_SUBDIR = "boxes"
-# The photo sizes of the real training set: each comes from the cameras of one or a few boats.
-BOAT_SIZES = ((1280, 720), (1244, 700), (1276, 718), (1192, 670), (1280, 750), (1334, 750),
-              (1518, 854), (1732, 974))
 HOW_TO_GET = how_to_get(COMPETITION)
 
 
@@ -168,7 +166,6 @@ def size_onehot(sizes, known=None):
 
 def download_boxes(cache_dir=None, base_url=BOX_URL, files=None):
     """Download the per-class box files (hash-checked, cached); returns their folder; lesson 7."""
-    from utils.download import download
     files = BOX_FILES if files is None else files
     folder = Path(cache_dir or data_dir() / COMPETITION) / BOX_SUBDIR
     for name, (attachment, md5) in files.items():
@@ -295,98 +292,6 @@ def load_boxes(folder, sets, target_size):
 # Stand-in
 
 
-FISH = {  # hue (0-1), saturation, body length/height ratio, relative size
-    "ALB": (0.60, 0.75, 3.2, 1.0), "BET": (0.76, 0.70, 2.4, 1.15), "DOL": (0.30, 0.85, 3.6, 0.9),
-    "LAG": (0.00, 0.85, 1.5, 0.9), "SHARK": (0.00, 0.00, 4.2, 1.1), "YFT": (0.15, 0.95, 2.8, 1.0),
-    "OTHER": (0.47, 0.80, 2.0, 0.7)}
-DECKS = ((70, 70, 80), (120, 100, 80), (60, 90, 110), (140, 140, 130), (90, 60, 60),
-         (50, 80, 60), (110, 110, 60), (80, 80, 130))
-
-
-def _rgb(hue, sat, value):
-    """An RGB tuple from hue, saturation (0-1) and value (0-255)."""
-    im = Image.new("HSV", (1, 1), (int(hue * 255), int(sat * 255), int(value)))
-    return im.convert("RGB").getpixel((0, 0))
-
-
-def _boat_view(boat, w, h):
-    """What one boat's fixed camera always sees: its rail, a hatch and a bin, and where the catch
-    is laid. Drawn from the boat's number alone, so every photo of a boat shares it, as on the
-    real boats, where each camera hangs in its own place over its own deck."""
-    rng = np.random.default_rng([7, boat])
-
-    def weathered():  # greys with a tint: never as vivid as a fish
-        return tuple(int(c) for c in np.clip(rng.integers(40, 200) + rng.integers(-25, 26, 3),
-                                             0, 255))
-    rail = (rng.uniform(0.08, 0.18) * h, weathered())  # along the top edge
-    fixtures = [(rng.uniform(0, 0.85) * w, rng.uniform(0.2, 0.85) * h, rng.uniform(0.08, 0.15) * w,
-                 rng.uniform(0.1, 0.2) * h, weathered()) for _ in range(2)]
-    # The catch lies on the open deck in view, around one spot: each camera frames it its own way.
-    centre = (rng.uniform(0.35, 0.65), rng.uniform(0.45, 0.7))
-    zoom = rng.uniform(0.85, 1.15)  # a camera nearer the deck sees bigger fish
-    return {"rail": rail, "fixtures": fixtures, "centre": centre, "zoom": zoom}
-
-
-def _standin_photo(cls, boat, rng, scale):
-    """One synthetic deck photo from `boat`, with a fish of class `cls`; returns (image, box)."""
-    w, h = (round(s / scale) for s in BOAT_SIZES[boat])
-    view = _boat_view(boat, w, h)
-    deck = np.array(DECKS[boat]) + rng.integers(-15, 16, 3)  # the light changes from photo to photo
-    im = Image.new("RGB", (w, h), tuple(int(c) for c in deck))
-    draw = ImageDraw.Draw(im)
-    draw.rectangle([0, 0, w, view["rail"][0]], fill=view["rail"][1])
-    for x, y, fw, fh, colour in view["fixtures"]:
-        draw.rectangle([x, y, x + fw, y + fh], fill=colour)
-    for _ in range(int(rng.integers(2, 5))):  # ropes, crates and boots: clutter in every photo
-        x, y = rng.uniform(0, w), rng.uniform(0, h)
-        grey = int(rng.integers(20, 230))
-        draw.rectangle([x, y, x + rng.uniform(3, w / 5), y + rng.uniform(3, h / 5)],
-                       fill=(grey, grey, grey))
-    box = None
-    if cls != "NoF":
-        hue, sat, ratio, rel = FISH[cls]
-        length = w * rng.uniform(0.22, 0.32) * rel * view["zoom"]
-        height = length / ratio
-        tail = length * 0.3
-        # Around the boat's usual spot, but spread over much of the frame, and always inside it.
-        cx = w * (view["centre"][0] + rng.normal(0, 0.18))
-        cy = h * (view["centre"][1] + rng.normal(0, 0.15))
-        x0 = float(np.clip(cx - (length + tail) / 2, 2, w - length - tail - 2))
-        y0 = float(np.clip(cy - height / 2, height * 0.4 + 2, h - height * 1.4 - 2))
-        colour = _rgb(hue, sat, rng.uniform(150, 235))
-        tail_right = rng.random() < 0.5
-        bx = x0 if tail_right else x0 + tail
-        draw.ellipse([bx, y0, bx + length, y0 + height], fill=colour)
-        base = bx + length * (0.95 if tail_right else 0.05)
-        tip = x0 + length + tail if tail_right else x0
-        draw.polygon([(base, y0 + height / 2), (tip, y0 - height * 0.3),
-                      (tip, y0 + height * 1.3)], fill=colour)
-        top = y0 - height * 0.3
-        if cls == "SHARK":  # a dorsal fin
-            fx = bx + length * 0.5
-            draw.polygon([(fx - height * 0.4, y0 + 1), (fx, y0 - height * 0.4),
-                          (fx + height * 0.4, y0 + 1)], fill=colour)
-            top = y0 - height * 0.4
-        box = (x0, top, length + tail, y0 + height * 1.3 - top)
-    noise = rng.normal(0, 8, (h, w, 3))
-    return Image.fromarray(np.clip(np.asarray(im) + noise, 0, 255).astype(np.uint8)), box
-
-
-def _boat_weights(n_boats=len(BOAT_SIZES)):
-    """How often each boat photographs each class: each boat favours two classes."""
-    p = np.full((n_boats, len(CLASSES)), 0.4)
-    for b in range(n_boats):
-        p[b, b % len(CLASSES)] += 3.0
-        p[b, (b + 3) % len(CLASSES)] += 2.0
-    return p / p.sum(axis=1, keepdims=True)
-
-
-def _jpeg(im):
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
 def _box_entry(name, box):
     x, y, w, h = (round(float(v), 1) for v in box)
     return {"annotations": [{"class": "rect", "x": x, "y": y, "width": w, "height": h}],
@@ -396,7 +301,7 @@ def _box_entry(name, box):
 def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
     """Write a learnable Fisheries stand-in as Kaggle ships it, both test stages and box files
     included; lesson 7."""
-    made_by = recipe(_boat_view, _standin_photo, _boat_weights, make_standin, n_train=n_train,
+    made_by = recipe(boats.boat_view, boats.deck_photo, boats.boat_weights, make_standin, n_train=n_train,
                      n_test=n_test, n_test2=n_test2, scale=scale, seed=seed)
     dest = renew(Path(dest), made_by)  # an older kit's stand-in, drawn otherwise, is made anew
     archives = ("train.zip", f"{TEST}.zip", f"{TEST2}.7z")
@@ -404,17 +309,17 @@ def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
         return dest
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    weights = _boat_weights()
+    weights = boats.boat_weights(len(CLASSES))
     entries = {c: [] for c in CLASSES}
     with zipfile.ZipFile(dest / "train.zip.tmp", "w") as z:
         for i in range(n_train):
-            boat = int(rng.integers(len(BOAT_SIZES)))
+            boat = int(rng.integers(len(boats.BOAT_SIZES)))
             # every class appears at least a few times, the rest follows the boat's habits
             cls = CLASSES[i % len(CLASSES)] if i < 4 * len(CLASSES) else str(
                 rng.choice(CLASSES, p=weights[boat]))
-            im, box = _standin_photo(cls, boat, rng, scale)
+            im, box = boats.deck_photo(cls, boat, rng, scale)
             name = f"img_{i:05d}.jpg"
-            z.writestr(f"train/{cls}/{name}", _jpeg(im))
+            z.writestr(f"train/{cls}/{name}", jpeg_bytes(im))
             if box is not None and cls != "OTHER":
                 # the published files name some photos with a folder in front: keep that quirk
                 shown = f"../data/fish/train/{cls}/{name}" if i % 5 == 0 else name
@@ -422,20 +327,20 @@ def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
     test_names = []
     with zipfile.ZipFile(dest / f"{TEST}.zip.tmp", "w") as z:
         for i in range(n_test):
-            boat = int(rng.integers(len(BOAT_SIZES)))
+            boat = int(rng.integers(len(boats.BOAT_SIZES)))
             cls = str(rng.choice(CLASSES, p=weights[boat]))
             name = f"img_{n_train + 1000 + i:05d}.jpg"
-            z.writestr(f"{TEST}/{name}", _jpeg(_standin_photo(cls, boat, rng, scale)[0]))
+            z.writestr(f"{TEST}/{name}", jpeg_bytes(boats.deck_photo(cls, boat, rng, scale)[0]))
             test_names.append(name)
     stage2 = []
     # Kaggle's file is 7z; LZMA, as it is said to be compressed (unconfirmed: see lesson 7's notes).
     lzma_only = [{"id": py7zr.FILTER_LZMA}]
     with py7zr.SevenZipFile(dest / f"{TEST2}.7z.tmp", "w", filters=lzma_only) as z:
         for i in range(n_test2):
-            boat = int(rng.integers(len(BOAT_SIZES)))
+            boat = int(rng.integers(len(boats.BOAT_SIZES)))
             cls = str(rng.choice(CLASSES, p=weights[boat]))
             name = f"{TEST2}/image_{i + 1:05d}.jpg"
-            z.writestr(_jpeg(_standin_photo(cls, boat, rng, scale)[0]), name)
+            z.writestr(jpeg_bytes(boats.deck_photo(cls, boat, rng, scale)[0]), name)
             stage2.append(name)
     uniform = {c: 1 / len(CLASSES) for c in CLASSES}
     pd.DataFrame({"image": test_names, **uniform}).to_csv(dest / STAGE1_SAMPLE, index=False)

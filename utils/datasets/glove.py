@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from utils.datasets import imdb
 from utils.datasets.base import Data
 from utils.datasets.standin import banner, by_mode, kind, mark
 from utils.download import DownloadError, download
@@ -322,7 +323,7 @@ def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS):
     """Word vectors from co-occurrence counts: the positive pointwise mutual information of each
     word with each of the `n_contexts` commonest words, squeezed to `dim` numbers per word by a
     truncated SVD (a close cousin of GloVe's own fit), at GloVe's spread; lesson 5."""
-    from sklearn.utils.extmath import randomized_svd
+    from sklearn.utils.extmath import randomized_svd  # scikit-learn only to learn the stand-in's vectors
     common = np.argsort(-counts.sum(axis=0), kind="stable")[:n_contexts]
     counts = counts[:, common]
     total = counts.sum()
@@ -330,7 +331,7 @@ def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS):
     with np.errstate(divide="ignore"):
         pmi = np.log(counts * total / np.maximum(row * col, 1e-12))
     ppmi = np.maximum(pmi, 0.0).astype(np.float32)  # pairs seen less often than chance: 0
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # only to learn the stand-in's vectors
     with threadpool_limits(limits=1):  # a matrix this small: more threads only wait on each other
         u, _, _ = randomized_svd(ppmi, dim, n_iter=3, random_state=seed)
     # every direction weighted alike (the singular values left out), so the few largest, which
@@ -348,7 +349,6 @@ def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0)
     writing never uses get random vectors (meaning nothing), and a few of `vocab_words` (never
     a word of opinion or about films) are left out, as real GloVe lacks some words of reviews.
     """
-    from utils.datasets import imdb
     dest = Path(dest or standin_dir() / "glove")
     path = dest / filename(dim)
     settings = repr((list(vocab_words), dim, drop, n_extra, seed, STANDIN_DOCS, STANDIN_WINDOW,
@@ -510,7 +510,7 @@ def japanese_words(text):
     global _tagger
     if _tagger is None:
         try:
-            import fugashi
+            import fugashi  # optional: only Japanese word vectors need it
             _tagger = fugashi.Tagger()  # finds the unidic-lite dictionary by itself
         except ImportError:
             raise ImportError("Japanese has no spaces between words, so it needs a tokeniser: "

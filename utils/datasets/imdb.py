@@ -131,7 +131,7 @@ def pad(reviews, maxlen=500):
 @lru_cache(maxsize=4)
 def _filler_words(n):
     """The `n` most frequent lowercase words of Python's documentation, ranked."""
-    from pydoc_data.topics import topics
+    from pydoc_data.topics import topics  # Python's own help text, read only to draw the stand-in
     counts = Counter(re.findall(r"[a-z]+", " ".join(topics.values()).lower()))
     sentiment = set(POSITIVE) | set(NEGATIVE)  # "not" stays: prose says it everywhere
     return [w for w, _ in counts.most_common() if w not in sentiment and len(w) > 1][:n]

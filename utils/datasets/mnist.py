@@ -53,7 +53,7 @@ def read(path):
 
 def digits_split(test_size=0.3, seed=0):
     """scikit-learn's 8x8 digits split 70/30 by class: (x_train, y_train, x_test, y_test); lesson 3."""
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn takes seconds to import; only the stand-in needs it
     from sklearn.model_selection import train_test_split
     x, y = load_digits(return_X_y=True)
     x_trn, x_test, y_trn, y_test = train_test_split(x, y, test_size=test_size, stratify=y,
@@ -63,7 +63,7 @@ def digits_split(test_size=0.3, seed=0):
 
 def upscale(digits, size=28):
     """8x8 digits with values 0-16 as size x size uint8 images 0-255, smoothly; lesson 3."""
-    from PIL import Image
+    from PIL import Image  # Pillow only to upscale the stand-in's digits
     digits = np.asarray(digits, dtype="float32").reshape(-1, 8, 8)
     out = np.empty((len(digits), size, size), dtype="uint8")
     for i, d in enumerate(digits):
@@ -127,6 +127,6 @@ def _record(path, mode, standin, train, test):
 
 def svc_peer(test_size=0.3, seed=0, **params):
     """Test accuracy of scikit-learn's SVC on the raw 8x8 digits split; lesson 3's peer."""
-    from sklearn.svm import SVC
+    from sklearn.svm import SVC  # scikit-learn only for the peer model
     x_trn, y_trn, x_test, y_test = digits_split(test_size, seed)
     return float(SVC(**{**SVC_PARAMS, **params}).fit(x_trn, y_trn).score(x_test, y_test))

@@ -5,8 +5,7 @@ lesson runs its real code path on a machine without the real data. It must never
 the real thing: it lives under `data/standin/`, carries a STANDIN.txt marker, and the lesson
 prints a banner saying how to get the real data.
 """
-import hashlib
-import inspect
+import io
 import shutil
 from pathlib import Path
 
@@ -26,12 +25,6 @@ def mark(folder, what, recipe=None):
     folder.mkdir(parents=True, exist_ok=True)
     line = f"recipe {recipe}\n" if recipe else ""
     (folder / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\n{line}")
-
-
-def recipe(*functions, **settings):
-    """A short hash of a stand-in's generating code and settings: it changes when either does."""
-    text = "".join(inspect.getsource(f) for f in functions) + repr(sorted(settings.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def renew(folder, made_by):
@@ -108,3 +101,10 @@ def _written(get_standin):
         if words is None:
             raise
         raise StandinError(words) from None
+
+
+def jpeg_bytes(im):
+    """The bytes of a PIL image saved as a JPEG, as the stand-ins put their photos in zips."""
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=90)
+    return buf.getvalue()

@@ -20,7 +20,6 @@ with `on_mismatch='error'` preparing stops and says what is wrong. Nothing is dr
 makes `bydriver/sample/`, a small subset with the same parts (its own test images and a sample
 submission for exactly those). `get` returns it as a `Data` record.
 """
-import io
 import json
 import shutil
 import zipfile
@@ -28,13 +27,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from utils.datasets.competition import place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, is_standin, mark
+from utils.datasets.standin import banner, is_standin, jpeg_bytes, mark
 from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
+from utils.standins import drivers
 
 COMPETITION = "state-farm-distracted-driver-detection"
 TITLE = "Kaggle's State Farm Distracted Driver Detection"
@@ -195,63 +195,6 @@ def check_split(out, driver_list):
 # Stand-in
 
 
-def _jpeg(im):
-    buf = io.BytesIO()
-    im.save(buf, "JPEG", quality=90)
-    return buf.getvalue()
-
-
-def _driver_look(rng):
-    """What stays the same across one driver's photos, as in the real series taken seconds apart.
-
-    The driver's own appearance (background, shirt, skin, hair), their car and camera mount (where
-    the camera points, how far away it is), the light in their car (brightness and colour cast),
-    and their habits: where each of them holds a phone or a cup for each behaviour, and the colour
-    and size of their own phone and cup. A model can learn these instead of the behaviour, and a
-    random split rewards it for that: a validation photo's near twins are in training.
-    """
-    return {"back": tuple(int(c) for c in rng.integers(30, 120, 3)),
-            "shirt": tuple(int(c) for c in rng.integers(60, 230, 3)),
-            "skin": tuple(int(c) for c in (rng.uniform(150, 240), rng.uniform(110, 180), 100)),
-            "hair": tuple(int(c) for c in rng.integers(10, 120, 3)),
-            "shift": rng.uniform(-0.05, 0.05, 2), "zoom": rng.uniform(0.85, 1.15),
-            "light": rng.uniform(0.75, 1.2) * rng.uniform(0.85, 1.15, 3),
-            "habit": rng.normal(0, 0.08, (10, 2)), "hue": rng.normal(0, 10, 10),
-            "size": rng.uniform(0.8, 1.2)}
-
-
-def _standin_photo(look, cls, rng, size):
-    """A cartoon driver whose hand, and the coloured thing in it, say what they are doing."""
-    w, h = size
-    im = Image.new("RGB", (w, h), look["back"])
-    d = ImageDraw.Draw(im)
-    off, zoom = look["shift"] + rng.uniform(-0.02, 0.02, 2), look["zoom"]  # the camera, jiggled
-
-    def at(x, y):
-        """A point of the scene (0..1 across and down) where this driver's camera sees it."""
-        return ((x - 0.5) * zoom + 0.5 + off[0]) * w, ((y - 0.5) * zoom + 0.5 + off[1]) * h
-
-    def box(x0, y0, x1, y1):
-        return [*at(x0, y0), *at(x1, y1)]
-
-    d.rectangle(box(0.35, 0.45, 0.75, 1.2), fill=look["shirt"])                        # body
-    d.ellipse(box(0.45, 0.1, 0.65, 0.42), fill=look["skin"])                           # head
-    d.chord(box(0.44, 0.07, 0.66, 0.35), 180, 360, fill=look["hair"])
-    d.ellipse(box(0.02, 0.45, 0.32, 0.95), outline=(20, 20, 20), width=3)              # wheel
-    # Ten hand positions on a 5 x 2 grid, moved by the driver's habit, and an object whose hue
-    # is the class's own, shifted a little by the colour of this driver's phone or cup.
-    col, row = cls % 5, cls // 5
-    hx, hy = at(*(np.array([0.1 + 0.2 * col, 0.3 + 0.4 * row]) + look["habit"][cls]
-                  + rng.normal(0, 0.01, 2)))
-    r = 0.09 * w * zoom * look["size"]
-    hue = Image.new("HSV", (1, 1), (int(cls * 25.5 + look["hue"][cls]) % 256, 230, 230)
-                    ).convert("RGB").getpixel((0, 0))
-    d.ellipse([hx - r, hy - r, hx + r, hy + r], fill=look["skin"])
-    d.rectangle([hx - r / 2, hy - 1.6 * r, hx + r / 2, hy - 0.5 * r], fill=hue)
-    lit = np.asarray(im, float) * look["light"] + rng.normal(0, 10, (h, w, 3))
-    return Image.fromarray(np.clip(lit, 0, 255).astype(np.uint8))
-
-
 TRUTH = "test_truth.csv"  # beside the stand-in's zip: its test photos' classes and drivers
 STANDIN_SETTINGS = "standin.json"  # what a stand-in was made with; other settings remake it
 STANDIN_VERSION = 2  # bump when the drawing changes, so stand-ins made before are remade
@@ -276,7 +219,7 @@ def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), see
         shutil.rmtree(dest)  # a stand-in made by other settings or older drawing code: redone
     dest.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    looks = {f"p{100 + 2 * i:03d}": _driver_look(rng) for i in range(2 * n_drivers)}
+    looks = {f"p{100 + 2 * i:03d}": drivers.driver_look(rng) for i in range(2 * n_drivers)}
     train_drivers, test_drivers = list(looks)[:n_drivers], list(looks)[n_drivers:]
     rows, truth = [], []
     ids = iter(rng.permutation(10 * n_drivers * per_class + n_test) + 1)
@@ -286,12 +229,12 @@ def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), see
                 for _ in range(per_class):
                     name = f"img_{next(ids)}.jpg"
                     z.writestr(f"imgs/train/c{cls}/{name}",
-                               _jpeg(_standin_photo(looks[subject], cls, rng, size)))
+                               jpeg_bytes(drivers.dashboard_photo(looks[subject], cls, rng, size)))
                     rows.append((subject, f"c{cls}", name))
         for _ in range(n_test):
             name, cls = f"img_{next(ids)}.jpg", int(rng.integers(10))
             subject = test_drivers[int(rng.integers(len(test_drivers)))]
-            z.writestr(f"imgs/test/{name}", _jpeg(_standin_photo(looks[subject], cls, rng, size)))
+            z.writestr(f"imgs/test/{name}", jpeg_bytes(drivers.dashboard_photo(looks[subject], cls, rng, size)))
             truth.append((subject, f"c{cls}", name))
         z.writestr("driver_imgs_list.csv",
                    pd.DataFrame(rows, columns=LIST_COLUMNS).to_csv(index=False))

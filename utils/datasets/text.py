@@ -50,7 +50,7 @@ def download_nietzsche(origin=NIETZSCHE_URL, cache_dir=None, min_chars=MIN_CHARS
 
 def standin_text():
     """The English text of Python's reference documentation, shipped with Python; lesson 6."""
-    from pydoc_data.topics import topics
+    from pydoc_data.topics import topics  # Python's own help text, read only to draw the stand-in
     return "\n".join(topics[key] for key in sorted(topics))
 
 

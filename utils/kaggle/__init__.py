@@ -10,8 +10,7 @@ One module per job, their public names gathered here (`from utils.kaggle import 
 """
 from utils.kaggle.api import NO_CREDENTIALS, KaggleError, credentials_present, credentials_problem
 from utils.kaggle.fetching import fetch, mounted_input
-from utils.kaggle.submission import (SubmissionError, do_clip, label_submission, make_submission,
-                                     read_sample, submit)
+from utils.kaggle.submission import SubmissionError, do_clip, label_submission, make_submission, read_sample, submit
 
 __all__ = ["NO_CREDENTIALS", "KaggleError", "credentials_present", "credentials_problem", "fetch",
            "mounted_input", "SubmissionError", "do_clip", "label_submission", "make_submission",

@@ -21,8 +21,8 @@ import warnings
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from utils.env import package_version
 from utils.paths import WRITABLE_DATA, cannot_write
+from utils.versions import package_version
 
 # The first kaggle release that answers with snake_case objects (public_score, error_description;
 # 1.6 answered camelCase) and logs in with an access token (KAGGLE_API_TOKEN, ~/.kaggle/access_token)
@@ -80,7 +80,7 @@ def credentials_problem():
 def _access_token():
     """(token, where the client found it) by the client's own lookup, or (None, None)."""
     try:
-        from kagglesdk import get_access_token_from_env
+        from kagglesdk import get_access_token_from_env  # the client loads only when Kaggle is called
     except ImportError:  # no kaggle installed: connect() says so
         return None, None
     return get_access_token_from_env()
@@ -89,7 +89,7 @@ def _access_token():
 def _oauth_login():
     """True when `kaggle auth login` left credentials the client can refresh."""
     try:
-        from kagglesdk import KaggleCredentials
+        from kagglesdk import KaggleCredentials  # the client loads only when Kaggle is called
     except ImportError:
         return False
     return KaggleCredentials.load(client=None) is not None
@@ -219,6 +219,7 @@ def connect():
     # authenticate() then ends with exit(1), a SystemExit that `except Exception` would miss.
     try:
         with contextlib.redirect_stdout(io.StringIO()):
+            # the client reads credentials at import: only when Kaggle is called
             from kaggle.api.kaggle_api_extended import KaggleApi
             api = KaggleApi()
             api.authenticate()
@@ -262,10 +263,10 @@ def http_status(exc):
 def _network_errors():
     kinds = [ConnectionError, TimeoutError, socket.gaierror, socket.herror]
     with contextlib.suppress(ImportError):
-        import requests
+        import requests  # the client's own HTTP packages, only when Kaggle is called
         kinds += [requests.exceptions.ConnectionError, requests.exceptions.Timeout]
     with contextlib.suppress(ImportError):
-        import urllib3
+        import urllib3  # the client's own HTTP packages, only when Kaggle is called
         kinds.append(urllib3.exceptions.HTTPError)
     return tuple(kinds)
 
@@ -275,10 +276,10 @@ def _cut_errors():
     # stops mid-way (requests' JSONDecodeError is a json.JSONDecodeError).
     kinds = [http.client.IncompleteRead, json.JSONDecodeError]
     with contextlib.suppress(ImportError):
-        import requests
+        import requests  # the client's own HTTP packages, only when Kaggle is called
         kinds += [requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError]
     with contextlib.suppress(ImportError):
-        import urllib3
+        import urllib3  # the client's own HTTP packages, only when Kaggle is called
         kinds.append(urllib3.exceptions.ProtocolError)
     return tuple(kinds)
 

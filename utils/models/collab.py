@@ -161,7 +161,7 @@ def movie_table(model, ids, layer):
 
 def factor_pca(factors, n_components=3):
     """Principal components of movie factors: the few directions they vary most; lesson 4."""
-    from sklearn.decomposition import PCA
+    from sklearn.decomposition import PCA  # scikit-learn only for the factor map
     pca = PCA(n_components=n_components, random_state=0)
     return pd.DataFrame(pca.fit_transform(np.asarray(factors)), index=getattr(factors, "index",
                         None)), pca.explained_variance_ratio_
@@ -169,7 +169,7 @@ def factor_pca(factors, n_components=3):
 
 def plot_factor_map(xy, labels, title="movies on the first two components"):
     """Scatter of two components with a text label beside each point; lesson 4."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the picture
     xy = np.asarray(xy)
     fig, ax = plt.subplots(figsize=(11, 8))
     ax.scatter(xy[:, 0], xy[:, 1], s=12, c="tab:blue")

@@ -19,7 +19,8 @@ import keras
 import numpy as np
 
 from utils.env import strategy
-from utils.models.vgg16 import Vgg16, VggPreprocess, WeightsUnavailable, imagenet_classes
+from utils.models.vgg16 import Vgg16, imagenet_classes
+from utils.models.vgg16_input import VggPreprocess, WeightsUnavailable
 
 WEIGHTS_FILE = "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
 WEIGHTS_FILE_NOTOP = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 from keras import layers as kl
 
+from utils.models.vgg16 import Vgg16, vgg16_model
 from utils.training import compile_classifier
 
 
@@ -63,7 +64,6 @@ def dense_head(input_shape, out_dim, units=4096, n_dense=2, bn=False, dropout=0.
 
 def vgg_ft(out_dim, weights="imagenet", size=(224, 224)):
     """VGG16 with a new `out_dim`-way last layer and every other layer frozen; lessons 2-3."""
-    from utils.models.vgg16 import Vgg16
     vgg = Vgg16(weights=weights, size=size)
     vgg.ft(out_dim)
     return vgg.model
@@ -72,7 +72,6 @@ def vgg_ft(out_dim, weights="imagenet", size=(224, 224)):
 def vgg_ft_fresh_bn(out_dim, weights="imagenet", size=(224, 224), units=4096, dropout=0.5, lr=0.001):
     """VGG16's frozen conv layers under new dense layers with batch norm; lesson 3."""
     # Keras ships no ImageNet weights for a batch-normed VGG, so the dense layers start fresh.
-    from utils.models.vgg16 import vgg16_model
     base = vgg16_model(weights, size, include_top=False)
     base.trainable = False
     head = dense_head(base.output_shape[1:], out_dim, units, bn=True, dropout=dropout,

@@ -16,28 +16,15 @@ import keras
 import numpy as np
 
 from utils.download import download, keras_cache
-from utils.env import strategy
+from utils.env import precision_scope, strategy
+from utils.models import vgg16_standin
+from utils.models.vgg16_input import VggPreprocess, WeightsUnavailable
 from utils.training import compile_classifier, set_lr
 
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 CLASS_INDEX_URL = ("https://storage.googleapis.com/download.tensorflow.org/data/"
                    "imagenet_class_index.json")
 CLASS_INDEX_MD5 = "c2c37ea517e94d9795004a39431a14cb"  # as keras.applications pins it
 WEIGHTS_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels.h5"
-
-
-class WeightsUnavailable(RuntimeError):
-    """Pretrained weights could not be downloaded or found in the Keras cache."""
-
-
-@keras.saving.register_keras_serializable(package="dl1kit")
-class VggPreprocess(keras.layers.Layer):
-    """RGB 0-255 in, BGR minus the ImageNet means out: what VGG16's weights expect; lessons 1-3."""
-
-    def call(self, x):
-        x = keras.ops.cast(x, self.compute_dtype)  # uint8 pixels would wrap around below zero
-        mean = keras.ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=x.dtype)
-        return keras.ops.flip(x, axis=-1) - mean
 
 
 def _applications_vgg16(weights, size, include_top):
@@ -70,7 +57,6 @@ def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
     """VGG16 as one flat Keras model taking 0-255 RGB images; lessons 1-5."""
     size = tuple(size)
     if check_weights(weights) == "standin":
-        from utils.models import vgg16_standin
         return vgg16_standin.load(size, include_top)
     if weights == "imagenet" and include_top and size != (224, 224):
         raise ValueError("ImageNet's dense layers need 224x224 images: use size=(224, 224), "
@@ -125,7 +111,6 @@ def sharpen(model, factor=100.0):
 def by_hand_gap(size=(224, 224), build_policy="float32", n=4, seed=0):
     """Lesson 1's check: (largest gap, mean top probability) of vgg16_by_hand vs Keras's VGG16,
     both built under `build_policy`, with sharpened random weights, on random images."""
-    from utils.env import precision_scope
     with precision_scope(build_policy):
         hand, reference = vgg16_by_hand(size), vgg16_model(None, size)
     sharpen(reference)
@@ -157,8 +142,7 @@ class Vgg16:
         if weights == "imagenet":
             self.classes = imagenet_classes()
         elif weights == "standin":
-            from utils.models.vgg16_standin import classes
-            self.classes = classes()
+            self.classes = vgg16_standin.classes()
         else:
             self.classes = [f"class_{i}" for i in range(self.model.output_shape[-1])]
 
@@ -223,5 +207,5 @@ class Vgg16:
     def test(self, path, batch_size=8):
         """Predict every image under `path` in file order: (batches, predictions); lesson 1."""
         batches = self.get_batches(path, shuffle=False, batch_size=batch_size, class_mode=None)
-        from utils.images import as_dataset
+        from utils.images import as_dataset  # tf.data: models alone import with Keras only
         return batches, self.model.predict(as_dataset(batches), verbose=0)

@@ -2,9 +2,9 @@
 
 The ImageNet weights need a 528 MB download, and the stand-in datasets' synthetic photos are not
 ImageNet's. So the kit trains its own small VGG16 on a synthetic "ImageNet stand-in"
-(`utils.datasets.imagenet_standin`: many classes of cartoon animals with pointed, floppy, round or
+(`utils.standins.imagenet`: many classes of cartoon animals with pointed, floppy, round or
 long ears, fish on boat decks, drivers, everyday objects, over cluttered backgrounds) and commits
-the weights (`setup/make_standin_backbone.py` makes them, seeded, in a few minutes on a CPU).
+the weights (`tools/make_standin_backbone.py` makes them, seeded, in a few minutes on a CPU).
 It is NOT ImageNet: its features know only the parts those pictures are made of. But they are the
 parts the dogs-vs-cats, State Farm and Fisheries stand-ins are made of too, so fine-tuning on those
 shows what pretrained features buy, as ImageNet's do on the real photos.
@@ -21,12 +21,13 @@ from pathlib import Path
 
 import keras
 
-from utils.models.vgg16 import VggPreprocess, WeightsUnavailable
+from utils.models.vgg16_input import VggPreprocess, WeightsUnavailable
+from utils.standins import imagenet
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "vgg16-standin.weights.h5"
 RECIPE_FILE = WEIGHTS_DIR / "vgg16-standin.json"
-MAKE = "python setup/make_standin_backbone.py"
+MAKE = "python -m tools.make_standin_backbone"
 VGG16_FILTERS = (64, 128, 256, 512, 512)
 VGG16_CONVS = (2, 2, 3, 3, 3)
 VGG16_UNITS = 4096
@@ -35,7 +36,7 @@ VGG16_UNITS = 4096
 # drawing code, then bump `imagenet_version`) and the committed weights must be made again.
 RECIPE = {
     "name": "vgg16-standin",
-    "imagenet_version": 2,     # utils.datasets.imagenet_standin.VERSION the weights were made from
+    "imagenet_version": 2,     # utils.standins.imagenet.VERSION the weights were made from
     "size": 64,                # pixels per side of the training images
     "width": 8,                # VGG16's filters and units divided by this
     "per_class": 250,          # training pictures per class
@@ -71,7 +72,6 @@ def widths(recipe=None):
 def build(size=(64, 64), include_top=True, n_classes=None, recipe=None):
     """VGG16's layer stack and names at reduced width, the kit's preprocessing first; random
     weights."""
-    from utils.datasets.imagenet_standin import CLASSES
     filters, units = widths(recipe)
     inputs = keras.Input((*size, 3), name="image")
     x = VggPreprocess(name="vgg_preprocess")(inputs)
@@ -85,7 +85,7 @@ def build(size=(64, 64), include_top=True, n_classes=None, recipe=None):
         x = keras.layers.Dense(units, activation="relu", name="fc1")(x)
         x = keras.layers.Dense(units, activation="relu", name="fc2")(x)
         # softmax in float32: half precision rounds small probabilities
-        x = keras.layers.Dense(n_classes or len(CLASSES), activation="softmax", dtype="float32",
+        x = keras.layers.Dense(n_classes or len(imagenet.CLASSES), activation="softmax", dtype="float32",
                                name="predictions")(x)
     return keras.Model(inputs, x, name="vgg16")
 
@@ -109,7 +109,7 @@ def check(weights_file=None, recipe_file=None):
     if record.get("classes") != classes():
         raise StandinWeightsError(
             f"{weights_file.name} was trained on other classes than the ImageNet stand-in's "
-            f"(utils/datasets/imagenet_standin.CLASSES). Make them again: `{MAKE}`.")
+            f"(utils/standins/imagenet.CLASSES). Make them again: `{MAKE}`.")
     if file_sha256(weights_file) != record.get("weights_sha256"):
         raise StandinWeightsError(
             f"{weights_file} does not match its record {recipe_file.name} (a damaged or "
@@ -119,8 +119,7 @@ def check(weights_file=None, recipe_file=None):
 
 def classes():
     """The stand-in ImageNet's class names, in the model's output order."""
-    from utils.datasets.imagenet_standin import CLASSES
-    return list(CLASSES)
+    return list(imagenet.CLASSES)
 
 
 def load(size=(64, 64), include_top=True):

@@ -70,7 +70,7 @@ def fit_crosstab(table, k=3, steps=500, lr=0.05, l2=0.0, seed=0):
 
 def plot_crosstab_fit(table, result):
     """The table, the model's predictions (empty cells filled in) and the loss curve; lesson 4."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the picture
     table = np.asarray(table, np.float64)
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
     lo, hi = np.nanmin(table), np.nanmax(table)

@@ -32,7 +32,7 @@ def load_digit(index=0):
             return f["x_train"][index].astype(np.float32) / 255, int(f["y_train"][index]), "MNIST"
     # Offline: scikit-learn ships 1,797 real handwritten digits of 8x8 pixels; upscale to 24x24.
     from PIL import Image
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn's digits, only when one is drawn
     digits = load_digits()
     small = Image.fromarray((digits.images[index] * (255 / 16)).astype(np.uint8))
     image = np.asarray(small.resize((24, 24), Image.BILINEAR), dtype=np.float32) / 255
@@ -96,7 +96,7 @@ def conv_stages(image, n_classes=10, seed=0):
 
 def plot_conv_stages(stages):
     """One row of images per stage, one column per channel, plus the dense scores; lesson 4."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the picture
     maps = [k for k in stages if k != "dense"]
     cols = max(stages[k].shape[0] for k in maps)
     fig, axes = plt.subplots(len(maps) + 1, cols, figsize=(2.6 * cols, 2.2 * (len(maps) + 1)),

@@ -16,8 +16,15 @@ evaluation and sampling loops we reuse with the GRU's own forward pass and step.
 """
 import numpy as np
 
-from utils.scratch.rnn import (central_differences, mean_loss, relative_error, sample_chars,
-                               sgd_step, softmax, train_bptt)
+from utils.scratch.rnn import (
+    central_differences,
+    mean_loss,
+    relative_error,
+    sample_chars,
+    sgd_step,
+    softmax,
+    train_bptt,
+)
 
 PARAMS = ("Wxz", "Whz", "bz", "Wxr", "Whr", "br", "Wxh", "Whh", "bh", "Why", "by")
 GATES = (("Wxz", "Whz", "bz"), ("Wxr", "Whr", "br"), ("Wxh", "Whh", "bh"))

@@ -167,7 +167,7 @@ def default_optimizers():
 
 def plot_optimizers(results, x, y, truth=(3.0, 8.0)):
     """Loss curves and parameter paths on the loss surface, one colour per optimizer; lesson 4."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the picture
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
     for name, r in results.items():
         left.plot(np.arange(1, len(r["loss"]) + 1), r["loss"], label=name)

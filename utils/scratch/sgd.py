@@ -70,7 +70,7 @@ def closed_form(x, y):
 
 def animate(x, y, hist, frames=40, interval=120):
     """A matplotlib animation of the fitted line and the loss as SGD runs; lesson 2."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # matplotlib only for the animation: the update rule needs numpy alone
     from matplotlib.animation import FuncAnimation
     steps = np.unique(np.linspace(0, len(hist["loss"]) - 1, frames).round().astype(int))
     fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=72)

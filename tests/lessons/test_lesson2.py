@@ -1,0 +1,185 @@
+"""Lesson 2: SGD from scratch (gradients, convergence, divergence, animation) and the notebook."""
+import json
+import sys
+
+import numpy as np
+import pytest
+
+from utils.runner import policy_in_force, run_lesson
+from utils.scratch import sgd
+
+
+def test_gradients_match_finite_differences():
+    x, y = sgd.make_data(n=20, seed=1)
+    a, b, eps = 0.7, -2.0, 1e-6
+    d_a, d_b = sgd.gradients(a, b, x, y)
+    num_a = (sgd.mse(sgd.lin(a + eps, b, x), y) - sgd.mse(sgd.lin(a - eps, b, x), y)) / (2 * eps)
+    num_b = (sgd.mse(sgd.lin(a, b + eps, x), y) - sgd.mse(sgd.lin(a, b - eps, x), y)) / (2 * eps)
+    assert d_a == pytest.approx(num_a, rel=1e-5)
+    assert d_b == pytest.approx(num_b, rel=1e-5)
+
+
+def test_sgd_step_lowers_the_loss():
+    x, y = sgd.make_data(seed=2)
+    before = sgd.mse(sgd.lin(-1, 1, x), y)
+    a, b = sgd.sgd_step(-1, 1, x, y, lr=0.1)
+    assert sgd.mse(sgd.lin(a, b, x), y) < before
+
+
+def test_sgd_finds_the_least_squares_line():
+    x, y = sgd.make_data(n=100, a=-2.0, b=5.0, noise=0.1, seed=3)
+    hist = sgd.sgd(x, y, lr=0.2, epochs=200, batch_size=100)  # full batch: no noise at the end
+    exact = sgd.closed_form(x, y)
+    assert hist["a"][-1] == pytest.approx(exact[0], abs=0.02)
+    assert hist["b"][-1] == pytest.approx(exact[1], abs=0.02)
+    assert exact[0] == pytest.approx(-2.0, abs=0.1) and exact[1] == pytest.approx(5.0, abs=0.1)
+    assert hist["loss"][-1] < hist["loss"][0] / 100
+    assert len(hist["loss"]) == 201 and len(hist["a"]) == len(hist["b"]) == 201
+
+
+def test_sgd_reports_divergence_and_bad_input():
+    x, y = sgd.make_data(seed=4)
+    with pytest.raises(FloatingPointError, match="smaller"):
+        sgd.sgd(x, y, lr=5.0, epochs=20)
+    with pytest.raises(ValueError):
+        sgd.sgd(x, y[:-1])
+    with pytest.raises(ValueError):
+        sgd.sgd(x, y, lr=0)
+
+
+def test_animation_renders_to_playable_html():
+    x, y = sgd.make_data(n=20, seed=5)
+    hist = sgd.sgd(x, y, epochs=2, batch_size=10)
+    anim = sgd.animate(x, y, hist, frames=3)
+    html = sgd.animation_html(anim)
+    assert "<script" in html and html.count("data:image/png;base64") == 3
+
+
+def test_scratch_sgd_does_not_import_tensorflow():
+    import subprocess
+    code = "import sys, utils.scratch.sgd; print('tensorflow' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=str(__import__("utils").__path__[0] + "/.."), check=True)
+    assert out.stdout.strip() == "False"
+
+
+# The notes' own cells (their source, executed), checked against the kit and against TensorFlow.
+
+def pyplot():
+    """matplotlib's pyplot, drawing off screen: the activation cell plots."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def lesson2_cell(tag, **names):
+    """The namespace lesson 2's cell tagged `tag` leaves, run with NumPy imported."""
+    from notebook_cells import run_cell
+    return run_cell("lesson2", tag, np=np, **names)
+
+
+def test_sgd_cell_takes_the_same_steps_as_the_kit():
+    cell = lesson2_cell("sgd-by-hand")
+    x, y = sgd.make_data(n=37, seed=6)
+    for a, b in ((0.3, -1.0), (-4.0, 2.5)):
+        assert np.allclose(cell["gradients"](a, b, x, y), sgd.gradients(a, b, x, y), rtol=1e-12)
+    for lr, epochs, batch_size in ((0.1, 5, 10), (0.3, 3, 37), (0.05, 2, 1)):
+        ours = cell["fit_line"](x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
+        kit = sgd.sgd(x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
+        for k in ("a", "b", "loss"):
+            np.testing.assert_allclose(ours[k], kit[k], rtol=1e-12, atol=1e-12)
+
+
+def test_activation_cell_computes_what_keras_does():
+    import keras
+    cell = lesson2_cell("activations", plt=pyplot())
+    z = np.linspace(-6, 6, 49).astype("float32")
+    for name in ("relu", "sigmoid", "tanh"):
+        keras_f = getattr(keras.activations, name)
+        np.testing.assert_allclose(cell[name](z), np.asarray(keras_f(z)), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_collapse_cell_finds_one_layer_for_two_and_none_with_relu(policy):
+    import keras
+
+    from utils.env import precision_scope
+    acts = lesson2_cell("activations", plt=pyplot())
+    with precision_scope(policy):  # as a GPU would run the notebook
+        cell = lesson2_cell("linear-collapse", keras=keras, precision_scope=precision_scope,
+                            relu=acts["relu"])
+        assert keras.mixed_precision.global_policy().name == policy  # the cell restored it
+    assert cell["gap_linear"] < 1e-5  # W1 @ W2 and b1 @ W2 + b2 are the whole of two layers
+    assert cell["gap_relu"] > 0.05    # a ReLU between them: no single layer comes close
+    assert np.abs(cell["b1"]).max() > 0 and np.abs(cell["b2"]).max() > 0  # biases took part
+
+
+def test_backprop_cell_matches_gradienttape_and_the_kits_numerical_check():
+    import tensorflow as tf
+
+    from utils.scratch.rnn import central_differences
+    relu = lesson2_cell("activations", plt=pyplot())["relu"]
+    cell = lesson2_cell("backprop", relu=relu)
+    numeric = lesson2_cell("numerical-gradient", forward=cell["forward"])
+    rng = np.random.default_rng(7)
+    X, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))
+    params = {"W1": rng.normal(size=(4, 7)), "b1": rng.normal(size=7),
+              "W2": rng.normal(size=(7, 3)), "b2": rng.normal(size=3)}
+    weights = {k: tf.Variable(v) for k, v in params.items()}
+    with tf.GradientTape() as tape:
+        h = tf.nn.relu(tf.matmul(X, weights["W1"]) + weights["b1"])
+        loss = tf.reduce_mean((tf.matmul(h, weights["W2"]) + weights["b2"] - y) ** 2)
+    taped = dict(zip(weights, tape.gradient(loss, list(weights.values()))))
+    assert cell["forward"](params, X, y)[0] == pytest.approx(float(loss), rel=1e-12)
+    ours = cell["backward"](params, X, y)
+    by_kit = central_differences(cell["forward"], list(params), params, X, y, eps=1e-6)
+    by_cell = numeric["numerical_gradient"](params, X, y)
+    for k in params:
+        np.testing.assert_allclose(ours[k], taped[k].numpy(), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(by_cell[k], by_kit[k], rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(by_cell[k], ours[k], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.notebook
+def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, monkeypatch):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("DL1_PRECISION", "mixed_bfloat16")  # as a recent GPU runs it
+    results = tmp_path / "results"
+    ipynb, page = run_lesson("lesson2", {"DATA": "standin", "SGD_FRAMES": 6,
+                                         "RESULTS": str(results)}, tmp_path / "build")
+    assert policy_in_force(ipynb) == "mixed_bfloat16"  # setup() said so, in the notes
+    s = json.loads((results / "summary.json").read_text())
+    assert s["standin"] is True and s["weights"] == "standin"  # lesson 3 checks this string
+    assert s["sgd"]["last_loss"] < s["sgd"]["first_loss"] / 50
+    assert abs(s["sgd"]["a"] - s["sgd"]["exact_a"]) < 0.3
+    assert abs(s["keras_line"]["a"] - s["sgd"]["exact_a"]) < 0.1
+    assert abs(s["keras_line"]["b"] - s["sgd"]["exact_b"]) < 0.1
+    steps = list(s["steps"].values())
+    assert len(steps) == 4
+    assert steps[0]["val_accuracy"] > 0.7  # two balanced classes: chance is 0.5
+    # The fine-tuning chain (steps 2-4) builds on its own weights: none may undo the last. On the
+    # stand-in the steps are small, so a step may lose a photo or two of 200, no more.
+    for before, after in zip(steps[1:], steps[2:]):
+        assert after["val_accuracy"] >= before["val_accuracy"] - 2.5 / s["n_valid"], steps
+        assert after["val_loss"] <= before["val_loss"] + 0.01, steps
+    # The saved arrays are there, in the kit's format, and the features were streamed to disk.
+    for name in ("train_preds.bc", "valid_preds.bc", "train_conv4.bc", "valid_conv4.bc"):
+        assert (results / name / "array.npy").exists()
+    # What the new sections computed, in the notes' own run, under mixed precision.
+    assert s["linear_collapse_gap"] < 1e-5 and s["relu_best_linear_gap"] > 0.05
+    assert set(s["backprop_gaps"]) == {"W1", "b1", "W2", "b2"}
+    for numeric_gap, tape_gap in s["backprop_gaps"].values():
+        assert numeric_gap < 1e-6 and tape_gap < 1e-10
+    # The stand-in VGG16 at 64 pixels: fc1 takes 2x2x64 numbers, so 256*512+512 + 512*512+512
+    # + 512*2+2.
+    assert s["dense_weights"] == 395_266
+    assert len(s["too_high_lr_answers"]) == 2 and sum(s["too_high_lr_answers"]) == s["n_valid"]
+    assert len(s["silent_fc1_units"]) == 2
+    kept = all(a["val_accuracy"] >= b["val_accuracy"] and a["val_loss"] <= b["val_loss"]
+               for b, a in zip(steps[1:], steps[2:]))
+    assert s["chain_kept"] is kept  # what the notes print is the strict property
+    text = page.read_text()
+    assert "STAND-IN DATA" in text and "animation" in text.lower()
+    assert "dense layers fc1, fc2 and dogscats at 64 pixels: 395,266 weights" in text
+    assert "21 million" not in text
