@@ -35,7 +35,8 @@ def timed_make(target, clone, env):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Time make test and make check in a fresh clone.")
+    parser = argparse.ArgumentParser(prog="python -m bench.suite",
+                                     description="Time make test and make check in a fresh clone.")
     parser.add_argument("--repo", default=str(ROOT), help="the repository to clone (default: this one)")
     repo = parser.parse_args(argv).repo
     env = {**os.environ, "PIP_NO_CACHE_DIR": "1"}

@@ -146,7 +146,7 @@ def check_pair(python, platform, files, workdir):
 
 def main(argv=None):
     """Check every pair asked for; print one line each; return 1 if any fails."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.check_wheels", description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", action="append", choices=PYTHONS,
                         help="CPython version to check (repeatable; default: all)")
     parser.add_argument("--platform", action="append", choices=sorted(PLATFORMS),

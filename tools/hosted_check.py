@@ -200,7 +200,7 @@ def check(host, python=None):
 
 def main(argv=None):
     """Command line: the host (colab or kaggle) and optionally the Python to build it with."""
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m tools.hosted_check", description=__doc__.splitlines()[0])
     ap.add_argument("host", nargs="?", default="colab", choices=sorted(HOST_VARIABLES))
     ap.add_argument("--python", help="the Python to build the environment with (default: the "
                                      "host's major.minor, found on PATH or under pyenv)")

@@ -99,7 +99,7 @@ def update(root=KIT, write=True):
 
 def main(argv=None, root=KIT):
     """Rewrite (with --check, only name) what disagrees with kit.toml; the exit status."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.kit_source", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 on a difference")
     args = parser.parse_args(argv)
     try:
