@@ -96,13 +96,14 @@ def module_level_imports(path):
         if isinstance(node, ast.Import):
             found += [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
-            found.append(node.module)
+            found.append(node.module)  # and each name, which may be a module of that package
+            found += [f"{node.module}.{a.name}" for a in node.names]
     return found
 
 
 def test_model_modules_import_with_keras_alone():
-    """No module utils/models loads, itself or through other utils modules, imports TensorFlow:
-    on a GPU box with only Keras and JAX they must import (bench/gpu_check.py runs them there)."""
+    """No module utils/models loads, itself or through other utils modules, imports TensorFlow or
+    Pillow: on a GPU box with only Keras and JAX they must import (bench/gpu_check.py runs them there)."""
     todo = [f"utils.models.{p.stem}" for p in (ROOT / "utils/models").glob("*.py")]
     seen, offenders = set(), []
     while todo:
@@ -112,10 +113,13 @@ def test_model_modules_import_with_keras_alone():
         seen.add(name)
         path = ROOT / (name.replace(".", "/") + ".py")
         path = path if path.exists() else path.with_suffix("") / "__init__.py"
+        if not path.exists():  # a name imported from a module, not a module
+            continue
         for module in module_level_imports(path):
-            if module.split(".")[0] == "tensorflow":
-                offenders.append(name)
+            if module.split(".")[0] in ("tensorflow", "PIL"):
+                offenders.append(f"{name} imports {module}")
             elif module.startswith("utils"):
                 todo.append(module)
-    assert not offenders, f"import tensorflow at module level in {offenders}"
+    assert not offenders, f"imports at module level that a Keras-and-JAX box lacks: {offenders}"
     assert "utils.images" not in seen  # the tf.data pipeline loads only when batches are read
+    assert "utils.standins.imagenet" not in seen  # the stand-ins' drawing (Pillow) only to draw

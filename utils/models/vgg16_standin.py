@@ -22,7 +22,6 @@ from pathlib import Path
 import keras
 
 from utils.models.vgg16_input import VggPreprocess, WeightsUnavailable
-from utils.standins import imagenet
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 WEIGHTS_FILE = WEIGHTS_DIR / "vgg16-standin.weights.h5"
@@ -72,6 +71,7 @@ def widths(recipe=None):
 def build(size=(64, 64), include_top=True, n_classes=None, recipe=None):
     """VGG16's layer stack and names at reduced width, the kit's preprocessing first; random
     weights."""
+    from utils.standins import imagenet  # the drawing needs Pillow: models import with Keras alone
     filters, units = widths(recipe)
     inputs = keras.Input((*size, 3), name="image")
     x = VggPreprocess(name="vgg_preprocess")(inputs)
@@ -119,6 +119,7 @@ def check(weights_file=None, recipe_file=None):
 
 def classes():
     """The stand-in ImageNet's class names, in the model's output order."""
+    from utils.standins import imagenet  # the drawing needs Pillow: models import with Keras alone
     return list(imagenet.CLASSES)
 
 
