@@ -2,6 +2,7 @@
 never reach into datasets, and an import inside a function says why it waits."""
 import ast
 import re
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -14,8 +15,9 @@ def module_name(path):
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@cache
 def kit_modules():
-    """{module name: parsed tree} of every module the kit installs."""
+    """{module name: parsed tree} of every module the kit installs, parsed once for all the checks."""
     return {module_name(p): ast.parse(p.read_text()) for package in PACKAGES
             for p in sorted((ROOT / package).rglob("*.py"))}
 
