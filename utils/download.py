@@ -13,6 +13,7 @@ import io
 import os
 import socket
 import urllib.error
+import warnings
 from pathlib import Path
 
 PART = ".part"  # suffix of a file still being downloaded: never taken for the real one
@@ -62,14 +63,15 @@ def download(url, dest, file_hash=None, hash_algorithm="auto", check=None, timeo
 def _good(path, file_hash, hash_algorithm, check):
     """True when a cached file passes the pinned hash and the dataset's check; says why not."""
     if file_hash and _digest(path, _algorithm(file_hash, hash_algorithm)) != file_hash.lower():
-        print(f"{path} does not match its {_algorithm(file_hash, hash_algorithm)} hash: "
-              "downloading it again.")
+        # A warning, not a print: the datasets' `get` prints nothing, yet this must be seen.
+        warnings.warn(f"{path} does not match its {_algorithm(file_hash, hash_algorithm)} hash: "
+                      "downloading it again.", stacklevel=2)
         return False
     if check:
         try:
             check(path)
         except Exception as err:
-            print(f"{path} is not right ({err}): downloading it again.")
+            warnings.warn(f"{path} is not right ({err}): downloading it again.", stacklevel=2)
             return False
     return True
 

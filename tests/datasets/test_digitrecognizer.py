@@ -16,7 +16,7 @@ import pytest
 import utils.datasets.digitrecognizer as dr
 import utils.kaggle as kg
 from utils.datasets import csvcompetition as csvc
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.kaggle import SubmissionError
 from utils.paths import data_dir, standin_dir
 
@@ -144,8 +144,10 @@ def test_a_folder_without_the_three_files_says_which_are_missing():
 
 def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):
     data = dr.get("auto")
-    out = capsys.readouterr().out
-    assert "Could not get Kaggle's Digit Recognizer" in out and "STAND-IN DATA" in out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says why, and what
+    said = str(data)
+    assert said.index("Could not get Kaggle's Digit Recognizer") < said.index("STAND-IN DATA")
+    assert said.index("STAND-IN DATA") < said.index(data.summary)
     assert data.standin and data.mode == "standin" and is_standin(data.path)
     assert data.path == standin_dir() / COMP
     # Kaggle's headers, and scikit-learn's 1,797 digits split 70/30
@@ -155,9 +157,11 @@ def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):
     assert data.test_ids[:3] == ["1", "2", "3"] and len(data.test_ids) == 540
 
 
-def test_the_standin_is_learnable_and_a_submission_is_scored_against_its_labels(tmp_path):
+def test_the_standin_is_learnable_and_a_submission_is_scored_against_its_labels(tmp_path, capsys):
     from sklearn.neighbors import KNeighborsClassifier
     data = dr.get("standin")
+    assert capsys.readouterr().out == ""
+    assert "STAND-IN DATA: Kaggle's Digit Recognizer" in str(data) and "Could not get" not in str(data)
     x, y = data["train"]
     model = KNeighborsClassifier(3).fit(x.reshape(len(x), -1) / 255, y)
     xv, yv = data["valid"]
@@ -168,6 +172,39 @@ def test_the_standin_is_learnable_and_a_submission_is_scored_against_its_labels(
     assert out.read_text().splitlines()[1] == f"1,{digits[0]}"  # whole numbers, not 3.0
     accuracy = csvc.score_standin(out, data.path, lambda t, p: np.mean(t == p))
     assert accuracy > 0.9
+
+
+def test_valid_size_is_a_share_or_a_count():
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_tables())
+    assert len(dr.get("full", valid_size=7)["valid"][1]) == 7
+    assert len(dr.get("full", valid_size=0.3)["valid"][1]) == 15
+    with pytest.raises(ValueError, match="valid_size=50"):
+        dr.get("full", valid_size=50)  # nothing left to train on
+
+
+def test_a_changed_setting_or_drawing_remakes_the_standin_and_leaves_real_data_alone(monkeypatch):
+    """The one freshness rule, through get: another setting or drawing code draws the stand-in
+    anew; the real competition folder is never touched, nor taken for a stand-in."""
+    real = write_zip(data_dir() / COMP / f"{COMP}.zip", real_tables()).parent
+    before = {p.name: p.read_bytes() for p in real.iterdir()}
+    old = dr.get("standin")
+    marker = (old.path / "STANDIN.txt").read_text()
+    assert dr.get("standin").info == old.info  # the same recipe: kept, as extracted
+    half = dr.get("standin", standin=dr.Standin(test_size=0.5))
+    half_marker = (half.path / "STANDIN.txt").read_text()
+    assert half.path == old.path and half_marker != marker
+    assert len(half["test"]) == 899 and len(half.test_ids) == 899
+    draw = dr._draw
+
+    def redrawn(dest, standin, seed):  # "an edit" to the drawing code
+        draw(dest, standin, seed)
+    monkeypatch.setattr(dr, "_draw", redrawn)
+    again = dr.get("standin", standin=dr.Standin(test_size=0.5))
+    assert (again.path / "STANDIN.txt").read_text() not in (marker, half_marker)
+    assert np.array_equal(again["test"], half["test"])
+    with pytest.raises(StandinError, match="not a stand-in"):
+        dr.make_standin(real)
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == before
 
 
 @pytest.mark.parametrize("labels, message", [

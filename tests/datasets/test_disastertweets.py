@@ -17,7 +17,7 @@ import pytest
 import utils.datasets.disastertweets as dt
 import utils.kaggle as kg
 from utils.datasets import csvcompetition as csvc
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.kaggle import SubmissionError
 from utils.paths import data_dir, standin_dir
 
@@ -136,8 +136,10 @@ def test_files_without_a_final_newline_are_read_whole():
 
 def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):
     data = dt.get("auto")
-    out = capsys.readouterr().out
-    assert "Could not get Kaggle's Disaster Tweets" in out and "STAND-IN DATA" in out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says why, and what
+    said = str(data)
+    assert said.index("Could not get Kaggle's Disaster Tweets") < said.index("STAND-IN DATA")
+    assert said.index("STAND-IN DATA") < said.index(data.summary)
     assert data.standin and is_standin(data.path) and data.path == standin_dir() / COMP
     assert pd.read_csv(data.path / "train.csv", nrows=0).columns.tolist() == dt.TRAIN_COLUMNS
     assert pd.read_csv(data.path / "test.csv", nrows=0).columns.tolist() == dt.TEST_COLUMNS
@@ -148,11 +150,13 @@ def test_auto_without_credentials_uses_the_standin_in_the_same_layout(capsys):
     assert train["location"].str.contains(",").any()  # quoted cells, as in the real file
 
 
-def test_the_standin_is_learnable_and_a_submission_is_scored_with_f1(tmp_path):
+def test_the_standin_is_learnable_and_a_submission_is_scored_with_f1(tmp_path, capsys):
     from sklearn.feature_extraction.text import CountVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import f1_score
     data = dt.get("standin")
+    assert capsys.readouterr().out == ""
+    assert "STAND-IN DATA: Kaggle's Disaster Tweets" in str(data) and "Could not get" not in str(data)
     words = CountVectorizer().fit(data["train"]["text"])
     model = LogisticRegression(max_iter=500).fit(words.transform(data["train"]["text"]),
                                                  data["train"]["target"])
@@ -163,6 +167,39 @@ def test_the_standin_is_learnable_and_a_submission_is_scored_with_f1(tmp_path):
     assert out.read_text().splitlines()[0] == "id,target"
     assert set(pd.read_csv(out)["target"]) <= {0, 1}
     assert csvc.score_standin(out, data.path, f1_score) > 0.8
+
+
+def test_valid_size_is_a_share_or_a_count():
+    write_zip(data_dir() / COMP / f"{COMP}.zip", real_files())
+    assert len(dt.get("full", valid_size=3)["valid"]) == 3
+    assert len(dt.get("full", valid_size=0.4)["valid"]) == 4
+
+
+def test_a_changed_setting_or_drawing_remakes_the_standin_and_leaves_real_data_alone(monkeypatch):
+    """The one freshness rule, through get: another setting or drawing code draws the stand-in
+    anew; the real competition folder is never touched, nor taken for a stand-in."""
+    real = write_zip(data_dir() / COMP / f"{COMP}.zip", real_files()).parent
+    before = {p.name: p.read_bytes() for p in real.iterdir()}
+    small = dt.Standin(n_train=40, n_test=10)
+    old = dt.get("standin", standin=small)
+    marker = (old.path / "STANDIN.txt").read_text()
+    assert dt.get("standin", standin=small).info == old.info  # the same recipe: kept
+    assert old.info["counts"] == {"train": 34, "valid": 6, "test": 10}
+    other = dt.get("standin", standin=dt.Standin(n_train=60, n_test=20))
+    other_marker = (other.path / "STANDIN.txt").read_text()
+    assert other.path == old.path and other_marker != marker
+    assert other.info["counts"] == {"train": 51, "valid": 9, "test": 20} and len(other.test_ids) == 20
+    tweet = dt._tweet
+
+    def redrawn(rng, templates):  # "an edit" to the drawing code
+        return tweet(rng, templates)
+    monkeypatch.setattr(dt, "_tweet", redrawn)
+    again = dt.get("standin", standin=dt.Standin(n_train=60, n_test=20))
+    assert (again.path / "STANDIN.txt").read_text() not in (marker, other_marker)
+    pd.testing.assert_frame_equal(again["test"], other["test"])
+    with pytest.raises(StandinError, match="not a stand-in"):
+        dt.make_standin(real, small)
+    assert {p.name: p.read_bytes() for p in real.iterdir()} == before
 
 
 @pytest.mark.parametrize("labels, message", [

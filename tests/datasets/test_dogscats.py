@@ -27,7 +27,7 @@ from utils.standins import pets
 
 COMP = dc.COMPETITION
 N_TRAIN, N_TEST, PX = 40, 10, 32
-STANDIN = (N_TRAIN, N_TEST, PX)
+STANDIN = dc.Standin(N_TRAIN, N_TEST, PX)
 # what _get_standin derives from STANDIN: n_valid = n_train // 4, samples n_train // 10, // 20
 STANDIN_COUNTS = {"train": 30, "valid": 10, "sample/train": 4, "sample/valid": 2, "test": 10,
                   "sample/test": 2}
@@ -44,7 +44,7 @@ def flat(tmp_path_factory):
     dest = tmp_path_factory.mktemp("standin") / COMP
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "no-kaggle-input"))
-        dc.make_standin(dest, N_TRAIN, N_TEST, PX, seed=0)
+        dc.make_standin(dest, dc.Standin(N_TRAIN, N_TEST, PX), seed=0)
         fetch(COMP, dest)
     return dest
 
@@ -128,7 +128,7 @@ def assert_prepared(path, n_images, n_valid, n_sample, n_test):
 
 
 def test_make_standin_writes_kaggle_files(tmp_path):
-    dest = dc.make_standin(tmp_path / "s", N_TRAIN, N_TEST, PX, seed=0)
+    dest = dc.make_standin(tmp_path / "s", dc.Standin(N_TRAIN, N_TEST, PX), seed=0)
     with zipfile.ZipFile(dest / "train.zip") as z:
         train = sorted(z.namelist())
         im = Image.open(io.BytesIO(z.read("train/cat.0.jpg")))
@@ -145,14 +145,14 @@ def test_make_standin_writes_kaggle_files(tmp_path):
     assert is_standin(dest)
     assert not list(dest.glob("*.tmp"))
     before = listing(dest)
-    dc.make_standin(dest, N_TRAIN, N_TEST, PX, seed=0)  # already there: left alone
+    dc.make_standin(dest, dc.Standin(N_TRAIN, N_TEST, PX), seed=0)  # already there: left alone
     assert listing(dest) == before
 
 
 def test_make_standin_is_seeded(tmp_path):
-    a = dc.make_standin(tmp_path / "a", 4, 2, 16, seed=3)
-    b = dc.make_standin(tmp_path / "b", 4, 2, 16, seed=3)
-    c = dc.make_standin(tmp_path / "c", 4, 2, 16, seed=4)
+    a = dc.make_standin(tmp_path / "a", dc.Standin(4, 2, 16), seed=3)
+    b = dc.make_standin(tmp_path / "b", dc.Standin(4, 2, 16), seed=3)
+    c = dc.make_standin(tmp_path / "c", dc.Standin(4, 2, 16), seed=4)
     def read(d):
         return {n: zipfile.ZipFile(d / "train.zip").read(n) for n in zipfile.ZipFile(d / "train.zip").namelist()}
     assert read(a) == read(b) != read(c)
@@ -164,7 +164,7 @@ def test_make_standin_is_seeded(tmp_path):
 
 def test_fetch_then_prepare_gives_the_course_layout(fetched):
     assert names(fetched, "train/*.jpg")  # flat before
-    out = dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+    out = dc.prepare(fetched, valid_size=10, n_sample=SAMPLE, seed=0)
     assert out == fetched
     assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)
     assert json.loads((fetched / dc.DONE).read_text()) == {
@@ -175,7 +175,7 @@ def test_fetch_then_prepare_gives_the_course_layout(fetched):
 def test_the_split_is_seeded(flat, tmp_path):
     def split(seed, where):
         path = Path(shutil.copytree(flat, tmp_path / where / COMP))
-        dc.prepare(path, n_valid=10, n_sample=SAMPLE, seed=seed)
+        dc.prepare(path, valid_size=10, n_sample=SAMPLE, seed=seed)
         return (names(path, "valid/*/*.jpg"), names(path, "sample/train/*/*.jpg"),
                 names(path, "sample/valid/*/*.jpg"), names(path, "sample/test/*/*.jpg"))
     first = split(0, "a")
@@ -184,23 +184,23 @@ def test_the_split_is_seeded(flat, tmp_path):
 
 
 def test_prepare_is_idempotent(fetched, monkeypatch):
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE)
     before = listing(fetched)
 
     def refuse(*args, **kwargs):
         raise AssertionError("prepare moved or copied a file on its second run")
     monkeypatch.setattr(shutil, "move", refuse)
     monkeypatch.setattr(dc, "place", refuse)
-    assert dc.prepare(fetched, n_valid=10, n_sample=SAMPLE) == fetched
+    assert dc.prepare(fetched, valid_size=10, n_sample=SAMPLE) == fetched
     assert listing(fetched) == before
 
 
 def test_prepare_redone_without_its_marker_moves_nothing(fetched):
     """Interrupted after the last copy but before writing .prepared: the re-run only checks."""
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE)
     (fetched / dc.DONE).unlink()
     before = listing(fetched)
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE)
     after = listing(fetched)
     assert after.pop(dc.DONE)
     assert after == before
@@ -227,16 +227,16 @@ def test_prepare_resumes_after_an_interruption(flat, fetched, tmp_path, monkeypa
     with monkeypatch.context() as mp:
         interrupt_after(mp, owner, name, n)
         with pytest.raises(KeyboardInterrupt):
-            dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+            dc.prepare(fetched, valid_size=10, n_sample=SAMPLE, seed=0)
     assert not (fetched / dc.DONE).exists()
     # each image is in exactly one place, even half way
     assert len(names(fetched, "train/*.jpg") + names(fetched, "train/*/*.jpg")
                + names(fetched, "valid/*/*.jpg")) == N_TRAIN
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE, seed=0)
     _, valid = assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)
     # and the split is the one an uninterrupted run makes
     clean = Path(shutil.copytree(flat, tmp_path / "clean" / COMP))
-    dc.prepare(clean, n_valid=10, n_sample=SAMPLE, seed=0)
+    dc.prepare(clean, valid_size=10, n_sample=SAMPLE, seed=0)
     for pattern in ("valid/*/*.jpg", "train/*/*.jpg", "sample/*/*/*.jpg", "test/*/*.jpg"):
         assert names(fetched, pattern) == names(clean, pattern)
 
@@ -262,16 +262,16 @@ def test_prepare_resumes_after_a_copy_cut_short(fetched, monkeypatch):
         mp.setattr(os, "link", no_links)
         mp.setattr(os, "symlink", no_links)
         with pytest.raises(OSError):
-            dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE, seed=0)
+            dc.prepare(fetched, valid_size=10, n_sample=SAMPLE, seed=0)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE, seed=0)
     assert_prepared(fetched, N_TRAIN, 10, SAMPLE, N_TEST)  # every sample equals its source
 
 
-def test_prepare_refuses_n_valid_that_leaves_nothing_to_train_on(fetched):
+def test_prepare_refuses_a_valid_size_that_leaves_nothing_to_train_on(fetched):
     before = listing(fetched)
-    for n_valid in (N_TRAIN, N_TRAIN + 1):
-        with pytest.raises(ValueError, match="n_valid"):
-            dc.prepare(fetched, n_valid=n_valid, n_sample=(1, 1))
+    for valid_size in (N_TRAIN, N_TRAIN + 1, 1.0, 0):
+        with pytest.raises(ValueError, match=f"{fetched}.*valid_size"):
+            dc.prepare(fetched, valid_size=valid_size, n_sample=(1, 1))
     assert listing(fetched) == before  # refused before moving anything
 
 
@@ -285,7 +285,7 @@ def test_prepare_passes_over_macos_metadata_files(fetched, capsys):
                 "train/cats/._cat.1.jpg"):
         (fetched / rel).parent.mkdir(parents=True, exist_ok=True)
         (fetched / rel).write_bytes(APPLE_DOUBLE)
-    dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+    dc.prepare(fetched, valid_size=10, n_sample=SAMPLE)
     assert (fetched / "train/__MACOSX/._cat.0.jpg").read_bytes() == APPLE_DOUBLE  # left as it was
     train = get_batches(fetched / "train", batch_size=8, target_size=(PX, PX))
     assert train.class_names == ["cats", "dogs"] and train.samples == N_TRAIN - 10
@@ -297,7 +297,7 @@ def test_prepare_names_an_unexpected_image_and_moves_nothing(fetched):
     (fetched / "train" / "extra" / "x.jpg").write_bytes(jpeg(5))
     before = listing(fetched)
     with pytest.raises(ValueError, match="Move it out") as caught:
-        dc.prepare(fetched, n_valid=10, n_sample=SAMPLE)
+        dc.prepare(fetched, valid_size=10, n_sample=SAMPLE)
     assert str(fetched / "train" / "extra" / "x.jpg") in str(caught.value)
     assert "delete it" in str(caught.value)
     assert listing(fetched) == before  # refused before moving anything
@@ -312,13 +312,13 @@ def test_get_standin_is_under_standin_dir_and_says_so(capsys):
     assert data.standin is True and data.mode == "standin"
     assert data.path == standin_dir() / COMP
     assert is_standin(data.path)
-    out = capsys.readouterr().out
-    assert "STAND-IN DATA" in out and "kaggle.com/competitions/" + COMP in out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says it
+    assert "STAND-IN DATA" in str(data) and "kaggle.com/competitions/" + COMP in str(data)
     assert not (data_dir() / COMP).exists()
     assert counts(data.path) == STANDIN_COUNTS
     assert data["test"] == data.path / "test" and data.test_ids == [str(i) for i in range(1, 11)]
-    assert dc.get("standin", standin=STANDIN) == data
-    assert "STAND-IN DATA" in capsys.readouterr().out  # every time, not only the first
+    again = dc.get("standin", standin=STANDIN)
+    assert again == data and "STAND-IN DATA" in str(again)  # every time, not only the first
 
 
 def test_get_auto_without_credentials_or_data_uses_the_standin(capsys):
@@ -326,26 +326,27 @@ def test_get_auto_without_credentials_or_data_uses_the_standin(capsys):
     data = dc.get("auto", standin=STANDIN)
     assert data.standin is True and is_standin(data.path)
     assert data.path == standin_dir() / COMP
-    out = capsys.readouterr().out
-    assert "STAND-IN DATA" in out and "No Kaggle API credentials" in out  # and why
+    assert capsys.readouterr().out == ""
+    said = str(data)
+    assert said.index("No Kaggle API credentials") < said.index("STAND-IN DATA") < said.index(data.summary)
     assert not (data_dir() / COMP).exists()
 
 
 def test_get_auto_uses_real_data_already_on_disk(capsys):
     real = write_flat_zips(data_dir() / COMP, n_per_class=6, n_test=5)
-    data = dc.get("auto", n_valid=4, n_sample=(4, 2, 3))
+    data = dc.get("auto", valid_size=4, n_sample=(4, 2, 3))
     assert (data.path, data.standin, data.mode) == (real, False, "full")
     assert not is_standin(data.path)
     assert_prepared(data.path, 12, 4, (4, 2, 3), 5)
     assert data.parts == {p: real / p for p in ("train", "valid", "test")}
     assert data.sample_submission == real / "sample_submission.csv"
     assert data.test_ids == ["1", "2", "3", "4", "5"]
-    assert "STAND-IN" not in capsys.readouterr().out
+    assert "STAND-IN" not in str(data) and capsys.readouterr().out == ""
     assert not standin_dir().exists()
-    sample = dc.get("sample", n_valid=4, n_sample=(4, 2, 3))
+    sample = dc.get("sample", valid_size=4, n_sample=(4, 2, 3))
     assert (sample.path, sample.standin, sample.mode) == (real / "sample", False, "sample")
     assert sample["test"] == real / "sample" / "test" and len(sample.test_ids) == 3
-    assert dc.get("full", n_valid=4, n_sample=(4, 2, 3)) == data
+    assert dc.get("full", valid_size=4, n_sample=(4, 2, 3)) == data
 
 
 def test_get_auto_uses_the_competition_mounted_by_kaggle_notebooks(tmp_path, monkeypatch,
@@ -356,7 +357,7 @@ def test_get_auto_uses_the_competition_mounted_by_kaggle_notebooks(tmp_path, mon
     write_flat_zips(mount / COMP, n_per_class=6, n_test=5)
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(mount))
     assert not kg.credentials_present()
-    data = dc.get("auto", n_valid=4, n_sample=(4, 2, 3), standin=STANDIN)
+    data = dc.get("auto", valid_size=4, n_sample=(4, 2, 3), standin=STANDIN)
     assert data.standin is False
     assert not is_standin(data.path)
     assert_prepared(data.path, 12, 4, (4, 2, 3), 5)
@@ -380,8 +381,8 @@ def test_get_auto_falls_back_to_the_standin_when_the_download_fails(monkeypatch,
     monkeypatch.setattr(kg.api, "connect", refused)
     data = dc.get("auto", standin=STANDIN)
     assert data.standin is True and data.path == standin_dir() / COMP
-    out = capsys.readouterr().out
-    assert "Could not get" in out and "HTTP 403" in out and "STAND-IN DATA" in out
+    assert capsys.readouterr().out == ""
+    assert "Could not get" in str(data) and "HTTP 403" in str(data) and "STAND-IN DATA" in str(data)
 
 
 def test_get_full_without_data_or_credentials_raises_instead_of_using_the_standin():
@@ -441,3 +442,17 @@ def test_standin_classes_are_not_told_apart_by_colour():
     score = cross_val_score(LogisticRegression(max_iter=1000), np.array(colours),
                             np.array(kinds), cv=5).mean()
     assert score < 0.7, score
+
+
+def test_a_changed_drawing_remakes_the_standin_and_leaves_real_data_alone(monkeypatch):
+    """The one freshness rule, through get: another drawing code draws the stand-in anew; the
+    real competition folder beside it is never touched."""
+    real = write_flat_zips(data_dir() / COMP, n_per_class=6, n_test=5)
+    before = listing(real)
+    old = dc.get("standin", standin=STANDIN)
+    marker = (old.path / "STANDIN.txt").read_text()
+    monkeypatch.setattr(dc.pets, "DRAWING", (*dc.pets.DRAWING, dc._is_class_image))  # "edit" the drawing
+    new = dc.get("standin", standin=STANDIN)
+    assert new.path == old.path and (new.path / "STANDIN.txt").read_text() != marker
+    assert counts(new.path) == STANDIN_COUNTS
+    assert listing(real) == before

@@ -17,10 +17,13 @@ from PIL import Image
 
 import utils.datasets.fisheries as fi
 from utils.datasets import is_standin
+from utils.datasets.standin import StandinError
 from utils.kaggle import fetch
+from utils.paths import data_dir, standin_dir
 from utils.standins import boats
 
 N_TRAIN, N_TEST, N_TEST2 = 64, 8, 6
+STANDIN = fi.Standin(N_TRAIN, N_TEST, N_TEST2)
 
 
 # Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
@@ -33,7 +36,7 @@ def standin(tmp_path_factory):
     dest = tmp_path_factory.mktemp("fish") / fi.COMPETITION
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "none"))
-        fi.make_standin(dest, N_TRAIN, N_TEST, n_test2=N_TEST2, seed=0)
+        fi.make_standin(dest, STANDIN, seed=0)
         fi.prepare(fetch(fi.COMPETITION, dest), n_sample=(1, 1, 2))
     return dest
 
@@ -95,7 +98,7 @@ def test_prepare_splits_every_class_and_is_seeded(standin, tmp_path):
         assert not train & valid
     # The same seed on a fresh copy gives the same split.
     again = tmp_path / "again"
-    fi.make_standin(again, N_TRAIN, N_TEST, n_test2=N_TEST2, seed=0)
+    fi.make_standin(again, STANDIN, seed=0)
     fi.prepare(fetch(fi.COMPETITION, again), n_sample=(1, 1, 2))
     for c in fi.CLASSES:
         assert ({p.name for p in (again / "valid" / c).glob("*.jpg")}
@@ -109,7 +112,7 @@ def test_prepare_refuses_a_folder_without_the_classes(tmp_path):
 
 
 def test_get_standin_goes_through_fetch_and_prepare(tmp_path, capsys):
-    data = fi.get("standin", standin=(N_TRAIN, N_TEST, N_TEST2))
+    data = fi.get("standin", standin=STANDIN)
     assert data.standin and is_standin(data.path) and (data.path / fi.DONE).exists()
     # Both stages' test photos, each in the folder its id names, and the stage-2 sample for them
     assert data.sample_submission == data.path / "sample_submission_stg2.csv"
@@ -120,10 +123,38 @@ def test_get_standin_goes_through_fetch_and_prepare(tmp_path, capsys):
     assert sorted(fi.id_of(p.relative_to(data["test"])) for p in data["test"].rglob("*.jpg")) == \
         sorted(data.test_ids)
     assert data.info["counts"]["test"] == N_TEST + N_TEST2
-    assert "STAND-IN DATA" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says it
+    assert "STAND-IN DATA" in str(data) and "kaggle.com/competitions/" + fi.COMPETITION in str(data)
     assert not (tmp_path / "data" / fi.COMPETITION).exists()  # never where real data belongs
     with pytest.raises(ValueError, match="DATA must be one of"):
         fi.get("everything")
+
+
+def test_get_auto_without_credentials_or_data_says_why_and_prints_nothing(tmp_path, capsys):
+    data = fi.get("auto", standin=STANDIN)
+    assert data.standin and data.mode == "standin" and data.path == standin_dir() / fi.COMPETITION
+    assert capsys.readouterr().out == ""
+    said = str(data)
+    assert said.index("No Kaggle API credentials") < said.index("STAND-IN DATA") < said.index(data.summary)
+    assert not (tmp_path / "data" / fi.COMPETITION).exists()
+
+
+def test_a_valid_size_is_a_share_of_each_class_or_a_count_of_all(standin, tmp_path):
+    def valid(valid_size):
+        path = tmp_path / str(valid_size) / fi.COMPETITION
+        for part in ("train", "valid", "test_stg1", "test_stg2"):  # prepare splits them anew
+            shutil.copytree(standin / part, path / part)
+        for name in (fi.STAGE1_SAMPLE, fi.SAMPLE_SUBMISSION):
+            shutil.copy(standin / name, path)
+        fi.prepare(path, valid_size=valid_size, n_sample=(1, 1, 2))
+        return {c: len(list((path / "valid" / c).glob("*.jpg"))) for c in fi.CLASSES}
+    photos = {c: len(list(standin.glob(f"*/{c}/*.jpg"))) for c in fi.CLASSES}  # train and valid
+    by_share = valid(0.25)
+    assert by_share == {c: max(1, round(n * 0.25)) for c, n in photos.items()}
+    assert valid(16) == by_share  # 16 of the 64 photos: the same share of each class
+    for wrong in (N_TRAIN, 0, 1.0):
+        with pytest.raises(ValueError, match="64 training photos.*valid_size"):
+            valid(wrong)
 
 
 def test_prepare_says_what_to_do_when_stage_2_is_missing(standin, tmp_path):
@@ -286,10 +317,36 @@ def test_each_boat_has_its_own_camera_and_catch():
 
 def test_a_stand_in_from_another_recipe_is_written_anew(tmp_path):
     dest = tmp_path / fi.COMPETITION
-    fi.make_standin(dest, 16, 2, scale=40, seed=0)
+    small = fi.Standin(16, 2, 2, scale=40)
+    fi.make_standin(dest, small, seed=0)
     first = (dest / "train.zip").read_bytes()
     assert "recipe " in (dest / "STANDIN.txt").read_text()
-    fi.make_standin(dest, 16, 2, scale=40, seed=0)  # same recipe: kept as it is
+    fi.make_standin(dest, small, seed=0)  # same recipe: kept as it is
     assert (dest / "train.zip").read_bytes() == first
-    fi.make_standin(dest, 16, 2, scale=40, seed=1)  # another: made anew
+    fi.make_standin(dest, small, seed=1)  # another: made anew
     assert (dest / "train.zip").read_bytes() != first
+
+
+def test_a_changed_drawing_remakes_the_standin_and_leaves_real_data_alone(standin, monkeypatch):
+    """The one freshness rule, through get: another drawing code draws the stand-in anew; the
+    real competition folder beside it is never touched."""
+    real = data_dir() / fi.COMPETITION
+    shutil.copytree(standin, real)
+    (real / "STANDIN.txt").unlink()  # the real data has no marker
+    before = listing(real)
+    old = fi.get("standin", standin=STANDIN)
+    marker = (old.path / "STANDIN.txt").read_text()
+    monkeypatch.setattr(fi, "DRAWING", (*fi.DRAWING, fi.id_of))  # "edit" the drawing code
+    new = fi.get("standin", standin=STANDIN)
+    assert new.path == old.path and (new.path / "STANDIN.txt").read_text() != marker
+    assert new.info["counts"] == old.info["counts"]
+    assert listing(real) == before
+    with pytest.raises(StandinError, match="no STANDIN.txt"):
+        fi.make_standin(real, STANDIN)  # a folder of real data is never drawn over
+    assert listing(real) == before
+
+
+def listing(folder):
+    """Every file under a folder with its bytes' hash: equal listings, byte-identical folders."""
+    return {p.relative_to(folder).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}

@@ -2,16 +2,28 @@
 import gzip
 import sys
 import zipfile
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 from utils.datasets import glove
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
 
 WORDS = ["the", "good", "bad", "film", "great"]
+SMALL = glove.Standin(n_docs=400, n_contexts=200, n_extra=5)  # a stand-in learnt in a moment
+
+
+def only_keras_download_lines(out):
+    """True when all printed is Keras's own line on trying a URL: nothing of the kit's."""
+    return all(line.startswith("Downloading data from ") for line in out.splitlines())
+
+
+def listing(folder):
+    """Every file under a folder with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def write_glove(path, words=WORDS, dim=4, seed=0):
@@ -114,7 +126,7 @@ def test_nearest_and_pca():
 
 def test_standin_has_the_real_format_carries_sentiment_and_leaves_some_words_out(tmp_path):
     vocab = [f"word{i}" for i in range(300)] + ["great", "superb", "awful", "boring", "film"]
-    path = glove.make_standin(vocab, tmp_path / "glove", dim=50, n_extra=20)
+    path = glove.make_standin(vocab, tmp_path / "glove", glove.Standin(n_extra=20), dim=50)
     assert path.name == "glove.6B.50d.txt" and is_standin(path.parent)
     words, vecs = glove.load_glove(path, 50)
     assert vecs.shape[1] == 50
@@ -136,7 +148,7 @@ def test_standin_vectors_are_learnt_and_rare_opinion_words_sit_with_their_side(t
     """No vector is placed by hand: polarity comes from which words appear near which."""
     from utils.datasets import imdb
     vocab = list(imdb.POSITIVE + imdb.NEGATIVE + imdb.MOVIE_WORDS) + ["the", "not"]
-    words, vecs = glove.load_glove(glove.make_standin(vocab, tmp_path / "g", n_extra=5), 50)
+    words, vecs = glove.load_glove(glove.make_standin(vocab, tmp_path / "g", glove.Standin(n_extra=5)), 50)
     assert 0.2 < vecs.std() < 0.6  # about GloVe 6B's spread
     lookup = {w: i for i, w in enumerate(words)}
     unit = vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
@@ -153,28 +165,90 @@ def test_sample_is_the_most_frequent_real_words_through_the_real_download(tmp_pa
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
     monkeypatch.setattr(glove, "GLOVE_6B_WORDS", len(WORDS))
     archive, vecs = make_zip(tmp_path, dim=50)
-    full = glove.get("full", 50, origin=archive.as_uri())
-    sample = glove.get("sample", 50, origin=archive.as_uri(), n_sample=3)
+    full = glove.get("full", dim=50, origin=archive.as_uri())
+    sample = glove.get("sample", dim=50, origin=archive.as_uri(), n_sample=3)
     assert (full.standin, full.mode, sample.standin, sample.mode) == (False, "full", False, "sample")
     assert full["words"] == WORDS and np.allclose(full["vectors"], vecs, atol=1e-6)
     assert sample["words"] == WORDS[:3] and np.allclose(sample["vectors"], vecs[:3], atol=1e-6)
     assert set(sample.parts) == set(full.parts) == {"words", "vectors"}
     assert "a sample of the real data, 3 words" in str(sample)
+    mine = glove.get("full", dim=50, path=tmp_path / "mine", origin=archive.as_uri())
+    assert mine.path == tmp_path / "mine" / "glove.6B.50d.txt" and mine["words"] == WORDS
+
+
+def test_a_word_listed_twice_is_a_note_of_the_record_not_a_print(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(glove, "GLOVE_6B_WORDS", len(WORDS) + 1)
+    archive, _ = make_zip(tmp_path, words=WORDS + ["good"], dim=50)
+    data = glove.get("full", dim=50, origin=archive.as_uri())
+    assert data["words"] == WORDS
+    assert "listed more than once" not in capsys.readouterr().out  # only Keras's progress
+    assert data.notes == (f"{data.path}: 1 word(s) listed more than once (e.g. 'good'); the first "
+                          "vector of each is kept, as fastText and gensim do.",)
+    assert str(data).index("listed more than once") < str(data).index(data.summary)
 
 
 def test_get_falls_back_offline_and_bad_dims_say_so(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
     nowhere = (tmp_path / "nowhere.zip").as_uri()
-    data = glove.get("auto", 50, ["great", "awful", "plot"], origin=nowhere)
+    data = glove.get("auto", dim=50, vocab_words=["great", "awful", "plot"], origin=nowhere,
+                     standin=SMALL)
     assert data.standin and "great" in data["words"] and data["vectors"].shape[1] == 50
-    assert "Could not get GloVe, so using the stand-in" in capsys.readouterr().out
+    # get prints nothing of its own, the record says it; the one line is Keras's, trying the URL
+    assert only_keras_download_lines(capsys.readouterr().out)
+    said = str(data)
+    assert said.index("Could not get GloVe, so using the stand-in") < said.index("nowhere.zip") \
+        < said.index("STAND-IN DATA") < said.index(data.summary)
     for mode in ("full", "sample"):
         with pytest.raises(DownloadError, match="put it at"):
-            glove.get(mode, 50, origin=nowhere)
+            glove.get(mode, dim=50, origin=nowhere)
     with pytest.raises(ValueError, match="vocab_words"):
-        glove.get("standin", 100)
+        glove.get("standin", dim=100)
     with pytest.raises(ValueError, match="50, 100, 200 or 300"):
         glove.filename(64)
+
+
+def test_get_standin_prints_nothing_and_its_record_carries_the_banner(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    data = glove.get("standin", vocab_words=["great", "awful", "plot"], standin=SMALL)
+    assert (data.standin, data.mode) == (True, "standin") and is_standin(data.path.parent)
+    assert data.path == tmp_path / "data" / "standin" / "glove" / "glove.6B.50d.txt"
+    assert capsys.readouterr().out == ""
+    assert "STAND-IN DATA" in str(data) and glove.GLOVE_URL in str(data)
+    assert "Could not get" not in str(data)
+
+
+def test_a_changed_drawing_setting_or_vocabulary_remakes_the_standin_and_leaves_real_data_alone(
+        tmp_path, monkeypatch):
+    """The one freshness rule, through get: other drawing code (the reviews' writing included),
+    other settings or other words draw the stand-in anew; real GloVe files stay as they are."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    monkeypatch.setattr(glove, "GLOVE_6B_WORDS", len(WORDS))
+    archive, _ = make_zip(tmp_path, dim=50)
+    real = glove.get("full", dim=50, origin=archive.as_uri()).path.parent
+    before = listing(real)
+    vocab = ["great", "awful", "plot"]
+    old = glove.get("standin", vocab_words=vocab, standin=SMALL)
+    marker = old.path.parent / "STANDIN.txt"
+
+    def recipe():
+        return marker.read_text().splitlines()[-1]
+    first = recipe()
+    assert glove.get("standin", vocab_words=vocab, standin=SMALL).path == old.path
+    assert recipe() == first  # the same recipe: kept
+    seen = {first}
+    for change in (dict(vocab_words=vocab + ["film"]), dict(standin=replace(SMALL, drop=0.5)),
+                   dict(seed=1)):
+        new = glove.get("standin", **{"vocab_words": vocab, "standin": SMALL, **change})
+        assert new.path == old.path and recipe() not in seen
+        seen.add(recipe())
+    monkeypatch.setattr(glove, "DRAWING", (*glove.DRAWING, glove.pca_2d))  # "edit" the drawing
+    glove.get("standin", vocab_words=vocab, standin=SMALL)
+    assert recipe() not in seen
+    with pytest.raises(StandinError, match="not a stand-in"):
+        glove.make_standin(vocab, real, SMALL)  # real data where a stand-in would go: refused
+    assert listing(real) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,12 +351,13 @@ def test_get_fasttext_reads_the_real_file_up_to_the_cap(tmp_path, monkeypatch):
     src = tmp_path / "src" / "cc.ja.300.vec.gz"
     src.parent.mkdir()
     vecs = write_vec(src)
-    data = glove.get_fasttext("full", "ja", limit=4, origin=src.as_uri())
+    data = glove.get_fasttext("full", lang="ja", limit=4, origin=src.as_uri())
     assert (data.standin, data.mode, data["words"]) == (False, "full", JA[:4])
     assert np.allclose(data["vectors"], vecs[:4], atol=1e-6)
     assert data.path == tmp_path / "data" / "fasttext" / "cc.ja.300.vec.gz"
-    monkeypatch.setattr(glove, "SAMPLE_WORDS", 2)
-    assert glove.get_fasttext("sample", "ja", origin=src.as_uri())["words"] == JA[:2]
+    assert glove.get_fasttext("sample", lang="ja", origin=src.as_uri(), n_sample=2)["words"] == JA[:2]
+    mine = glove.get_fasttext("full", lang="ja", path=tmp_path / "mine", origin=src.as_uri())
+    assert mine.path == tmp_path / "mine" / "cc.ja.300.vec.gz" and mine["words"] == JA
     assert glove.fasttext_url("ja").endswith("/vectors-crawl/cc.ja.300.vec.gz")
     with pytest.raises(ValueError, match="ISO code"):
         glove.fasttext_url("Japanese")
@@ -293,19 +368,51 @@ def test_a_download_that_is_not_fasttext_is_refused(tmp_path, monkeypatch):
     page = tmp_path / "cc.ja.300.vec.gz"
     page.write_text("<html>Access denied</html>")
     with pytest.raises(DownloadError, match="not a readable gzip|not fastText's header"):
-        glove.get_fasttext("full", "ja", origin=page.as_uri())
+        glove.get_fasttext("full", lang="ja", origin=page.as_uri())
 
 
 def test_offline_the_standin_has_the_format_and_neighbours_make_sense(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
-    data = glove.get_fasttext("auto", "ja", origin=(tmp_path / "nowhere.vec.gz").as_uri())
+    data = glove.get_fasttext("auto", lang="ja", origin=(tmp_path / "nowhere.vec.gz").as_uri())
     assert data.standin and is_standin(data.path) and data["vectors"].shape[1] == 300
-    out = capsys.readouterr().out
-    assert "Could not get fastText's ja vectors, so using the stand-in" in out and "STAND-IN" in out
+    assert only_keras_download_lines(capsys.readouterr().out)
+    said = str(data)
+    assert said.index("Could not get fastText's ja vectors, so using the stand-in") \
+        < said.index("STAND-IN DATA") < said.index(data.summary)
     first = gzip.decompress(data.path.read_bytes()).decode().splitlines()[:2]
     assert first[0] == f"{len(data['words'])} 300" and first[1].startswith("犬 ") and first[1].endswith(" ")
     for word, group in [("犬", {"猫", "動物", "ペット"}), ("東京", {"大阪", "京都", "都市"})]:
         assert {w for w, _ in glove.nearest(word, data["words"], data["vectors"], 3)} == group
+
+
+def test_get_fasttext_standin_prints_nothing_and_remakes_when_its_drawing_changes(tmp_path,
+                                                                                  monkeypatch, capsys):
+    """The one freshness rule for fastText's stand-in (before, a file there was kept whatever
+    drew it): other settings or drawing code draw it anew; a real file is never touched."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    src = tmp_path / "src" / "cc.ja.300.vec.gz"
+    src.parent.mkdir()
+    write_vec(src)
+    real = glove.get_fasttext("full", lang="ja", origin=src.as_uri()).path.parent
+    before = listing(real)
+    capsys.readouterr()  # Keras's download progress
+    small = glove.FastTextStandin(dim=8, n_noise=10)
+    old = glove.get_fasttext("standin", lang="ja", standin=small)
+    assert capsys.readouterr().out == "" and "STAND-IN DATA" in str(old)
+    assert old.path == tmp_path / "data" / "standin" / "fasttext" / "cc.ja.300.vec.gz"
+    assert old["vectors"].shape == (16 + 10, 8)
+    marker = (old.path.parent / "STANDIN.txt").read_text()
+    bigger = glove.get_fasttext("standin", lang="ja", standin=glove.FastTextStandin(dim=8, n_noise=20))
+    assert bigger["vectors"].shape == (16 + 20, 8)
+    assert (old.path.parent / "STANDIN.txt").read_text() != marker
+    marker = (old.path.parent / "STANDIN.txt").read_text()
+    monkeypatch.setattr(glove, "_draw_fasttext", lambda dest, standin, lang, seed: write_vec(
+        dest / f"cc.{lang}.300.vec.gz"))  # "edit" the drawing
+    assert glove.get_fasttext("standin", lang="ja", standin=small)["words"] == JA
+    assert (old.path.parent / "STANDIN.txt").read_text() != marker
+    with pytest.raises(StandinError, match="not a stand-in"):
+        glove.make_fasttext_standin(real, small)  # real data where a stand-in would go: refused
+    assert listing(real) == before
 
 
 def test_japanese_words_needs_fugashi_and_says_how_to_get_it(monkeypatch):

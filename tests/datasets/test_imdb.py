@@ -9,13 +9,15 @@ import numpy as np
 import pytest
 
 from utils.datasets import imdb
-from utils.datasets.standin import is_standin
+from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
+
+SMALL = imdb.Standin(n_train=200, n_test=100)  # a stand-in that draws in a moment
 
 
 @pytest.fixture(scope="module")
 def standin(tmp_path_factory):
-    return imdb.make_standin(tmp_path_factory.mktemp("imdb"), n_train=300, n_test=200)
+    return imdb.make_standin(tmp_path_factory.mktemp("imdb"), imdb.Standin(n_train=300, n_test=200))
 
 
 def serve_keras_files_from(monkeypatch, folder, cache):
@@ -89,6 +91,8 @@ def test_sample_is_the_first_real_reviews_through_the_real_download(standin, tmp
     assert set(sample["train"][1]) == {0, 1}  # first after Keras's shuffle: both labels
     assert sample.info["word_index"] == full.info["word_index"]
     assert "a sample of the real data, 50 training and 50 test reviews" in str(sample)
+    mine = imdb.get("full", num_words=100, path=tmp_path / "mine")  # a folder of one's own
+    assert mine.path == tmp_path / "mine" and (tmp_path / "mine" / "imdb.npz").is_file()
 
 
 def test_get_falls_back_to_the_standin_offline_and_full_refuses(tmp_path, monkeypatch, capsys):
@@ -98,10 +102,56 @@ def test_get_falls_back_to_the_standin_offline_and_full_refuses(tmp_path, monkey
     for mode in ("full", "sample"):
         with pytest.raises(DownloadError, match="imdb.npz"):
             imdb.get(mode)
-    data = imdb.get("auto", 1000, (200, 100))
+    capsys.readouterr()
+    data = imdb.get("auto", num_words=1000, standin=SMALL)
     assert data.standin and len(data["train"][0]) == 200 and len(data["test"][0]) == 100
-    assert "Could not get the IMDB reviews, so using the stand-in" in capsys.readouterr().out
+    # get prints nothing of its own, the record says it; the one line is Keras's, trying the URL
+    assert [line for line in capsys.readouterr().out.splitlines()
+            if not line.startswith("Downloading data from ")] == []
+    said = str(data)
+    assert said.index("Could not get the IMDB reviews, so using the stand-in") \
+        < said.index("STAND-IN DATA") < said.index(data.summary)
+    assert "imdb.npz" in said  # the download's own reason
     assert (tmp_path / "data" / "standin" / "imdb" / "imdb.npz").exists()
+
+
+def test_get_standin_prints_nothing_and_its_record_carries_the_banner(tmp_path, monkeypatch,
+                                                                     capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    data = imdb.get("standin", num_words=1000, standin=SMALL)
+    assert (data.standin, data.mode) == (True, "standin") and is_standin(data.path)
+    assert data.path == tmp_path / "data" / "standin" / "imdb"
+    assert capsys.readouterr().out == ""
+    assert "STAND-IN DATA" in str(data) and "DATA='full'" in str(data)
+    assert "Could not get" not in str(data)  # asked for: no fallback to explain
+
+
+def listing(folder):
+    """Every file under a folder with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_changed_drawing_or_size_remakes_the_standin_and_leaves_real_data_alone(
+        standin, tmp_path, monkeypatch):
+    """The one freshness rule, through get: other drawing code or other sizes draw the stand-in
+    anew; the real files in Keras's cache, and a folder of them without the marker, stay as
+    they are."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    real = serve_kit_files_from(monkeypatch, standin, tmp_path)
+    imdb.get("full", num_words=100)  # the real files, downloaded into Keras's cache
+    before = listing(real)
+    old = imdb.get("standin", standin=SMALL)
+    marker = (old.path / "STANDIN.txt").read_text()
+    assert imdb.get("standin", standin=SMALL).path == old.path
+    assert (old.path / "STANDIN.txt").read_text() == marker  # the same recipe: kept
+    monkeypatch.setattr(imdb, "DRAWING", (*imdb.DRAWING, imdb.pad))  # "edit" the drawing
+    new = imdb.get("standin", standin=SMALL)
+    assert new.path == old.path and (new.path / "STANDIN.txt").read_text() != marker
+    bigger = imdb.get("standin", standin=imdb.Standin(n_train=250, n_test=100))
+    assert len(bigger["train"][0]) == 250
+    with pytest.raises(StandinError, match="not a stand-in"):
+        imdb.make_standin(real, SMALL)  # real data where a stand-in would go: refused
+    assert listing(real) == before
 
 
 def test_pad_truncates_keeping_the_start_and_fills_with_zeros_in_front():

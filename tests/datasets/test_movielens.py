@@ -4,15 +4,18 @@ import http.server
 import json
 import threading
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from utils.datasets import is_standin, movielens as ml
+from utils.datasets.standin import MARKER, StandinError
 from utils.download import DownloadError
+from utils.paths import data_dir, standin_dir
 
-SMALL = {"n_users": 40, "n_movies": 30, "per_user": (10, 25), "n_factors": 2, "sigma": 0.3}
+SMALL = ml.Standin(n_users=40, n_movies=30, n_factors=2, sigma=0.3, per_user=(10, 25))
 
 
 @pytest.fixture(autouse=True)
@@ -115,16 +118,21 @@ def test_split_keeps_every_validation_user_and_movie_in_training(capsys):
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"userId": rng.integers(0, 60, 400), "movieId": rng.integers(0, 150, 400),
                        "rating": 3.0, "timestamp": 0})
-    train, valid = ml.split(df, valid_frac=0.3, seed=1)
+    train, valid, moved = ml.split(df, valid_size=0.3, seed=1)
     assert len(train) + len(valid) == len(df)
     assert valid.userId.isin(train.userId).all() and valid.movieId.isin(train.movieId).all()
-    assert "Moved" in capsys.readouterr().out  # 150 movies in 400 rows: some are rated once
-    assert 0.1 < len(valid) / len(df) < 0.3
+    assert moved > 0  # 150 movies in 400 rows: some are rated once
+    assert len(valid) + moved == 120  # 0.3 of 400 drawn, then the unseen moved back
+    assert capsys.readouterr().out == ""  # counted, not printed
+    train, valid, moved = ml.split(df, valid_size=50, seed=1)  # a count
+    assert len(valid) + moved == 50 and len(train) + len(valid) == len(df)
+    with pytest.raises(ValueError, match="valid_size"):
+        ml.split(df, valid_size=1.0)
 
 
 def test_standin_has_the_layout_and_gaussian_noise_of_known_sigma(tmp_path):
-    zpath = ml.make_standin(tmp_path / "s", **SMALL, seed=3)
-    with zipfile.ZipFile(zpath) as z:
+    dest = ml.make_standin(tmp_path / "s", SMALL, seed=3)
+    with zipfile.ZipFile(dest / "ml-latest-small.zip") as z:
         assert {"ml-latest-small/ratings.csv", "ml-latest-small/movies.csv"} <= set(z.namelist())
         ratings = pd.read_csv(z.open("ml-latest-small/ratings.csv"))
     assert list(ratings.columns) == list(ml.COLUMNS)
@@ -135,23 +143,65 @@ def test_standin_has_the_layout_and_gaussian_noise_of_known_sigma(tmp_path):
     clean = (truth["mean"] + truth["user_bias"][u] + truth["movie_bias"][m]
              + np.sum(truth["user_factors"][u] * truth["movie_factors"][m], axis=1))
     noise = ratings.rating - clean
-    assert abs(noise.mean()) < 0.05 and noise.std() == pytest.approx(SMALL["sigma"], rel=0.08)
+    assert abs(noise.mean()) < 0.05 and noise.std() == pytest.approx(SMALL.sigma, rel=0.08)
     assert json.loads((tmp_path / "s/truth.json").read_text())["n_ratings"] == len(ratings)
 
 
-def test_get_standin_runs_the_download_path_and_says_so(capsys):
+def test_get_standin_runs_the_download_path_and_says_so_in_its_record(capsys):
     data = ml.get("standin", standin=SMALL)
     ratings, movies, info = data["ratings"], data["movies"], data.info
-    assert data.standin and data.mode == "standin" and info["sigma"] == SMALL["sigma"]
+    assert data.standin and data.mode == "standin" and info["sigma"] == SMALL.sigma
     assert len(ratings) == info["n_ratings"] and set(ratings.movieId) <= set(movies.movieId)
-    out = capsys.readouterr().out
-    assert "STAND-IN DATA" in out and "file://" in out  # fetched through the download helper
+    assert info["origin"].startswith("file://")  # fetched through the download helper
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says it
+    assert "STAND-IN DATA" in str(data) and ml.URL in str(data)
+    again = ml.get("standin", standin=SMALL)
+    assert "STAND-IN DATA" in str(again) and again.path == data.path  # every time, kept
 
 
 def test_auto_falls_back_to_the_standin_offline_and_full_and_sample_refuse(tmp_path, capsys):
     nowhere = (tmp_path / "nowhere.zip").as_uri()
-    assert ml.get("auto", standin=SMALL, origin=nowhere).standin
-    assert "Could not get MovieLens, so using the stand-in" in capsys.readouterr().out
+    data = ml.get("auto", standin=SMALL, origin=nowhere)
+    assert data.standin and capsys.readouterr().out == ""
+    said = str(data)
+    assert said.index("Could not get MovieLens, so using the stand-in") < said.index("STAND-IN DATA") \
+        < said.index(data.summary)
     for mode in ("full", "sample"):
         with pytest.raises(DownloadError, match="put it at"):
             ml.get(mode, origin=nowhere)
+
+
+def listing(folder):
+    """Every file under a folder with its bytes, and every folder's mtime."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else p.stat().st_mtime_ns
+            for p in (folder, *folder.rglob("*"))}
+
+
+def test_a_changed_drawing_or_setting_remakes_the_standin_and_leaves_real_data_alone(tmp_path,
+                                                                                  monkeypatch):
+    """The one freshness rule, through get: other drawing code or other settings draw the
+    stand-in anew; the real download beside it, and a real folder in its place, are never touched."""
+    zpath, _ = real_like_zip(tmp_path / "src", n=300)
+    monkeypatch.setattr(ml, "REAL_ROWS", (100, 1000))
+    real = ml.get("full", origin=zpath.as_uri())
+    assert not real.standin and (data_dir() / "movielens").is_dir()
+    before = listing(data_dir() / "movielens")
+    old = ml.get("standin", standin=SMALL)
+    marker = (standin_dir() / "movielens" / MARKER).read_text()
+    ml.get("standin", standin=SMALL)
+    assert (standin_dir() / "movielens" / MARKER).read_text() == marker  # the same recipe: kept
+
+    def _standin_title(movie_id, factors, bias):  # an "edit" of the drawing code
+        return f"Edited film {movie_id}"
+    monkeypatch.setattr(ml, "_standin_title", _standin_title)
+    new = ml.get("standin", standin=SMALL)
+    assert (standin_dir() / "movielens" / MARKER).read_text() != marker
+    assert new["movies"].title.str.startswith("Edited film").all()
+    pd.testing.assert_frame_equal(new["ratings"], old["ratings"])  # same seed, same ratings
+    other = ml.get("standin", standin=replace(SMALL, sigma=0.2))
+    assert other.info["sigma"] == 0.2
+    assert listing(data_dir() / "movielens") == before
+    # A folder of real files where the stand-in goes is refused, and left as it is.
+    with pytest.raises(StandinError, match=f"no {MARKER}"):
+        ml.make_standin(data_dir() / "movielens", SMALL)
+    assert listing(data_dir() / "movielens") == before

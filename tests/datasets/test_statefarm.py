@@ -13,11 +13,13 @@ import pandas as pd
 import pytest
 
 from utils.datasets import is_standin, statefarm as sf
+from utils.datasets.standin import MARKER, StandinError
 from utils.kaggle import fetch
+from utils.paths import data_dir, standin_dir
 from utils.pseudo import LeakError, pseudo_label
 from utils.standins import drivers
 
-TINY = (4, 2, 10, (32, 24))
+TINY = sf.Standin(4, 2, 10, (32, 24))
 
 
 # Scratch data, home and Kaggle-input folders; no credentials; no Kaggle API (tests/conftest.py).
@@ -29,7 +31,7 @@ def fetched_once(tmp_path_factory):
     dest = tmp_path_factory.mktemp("sf") / sf.COMPETITION
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("DL1_KAGGLE_INPUT", str(dest.parent / "none"))
-        sf.make_standin(dest, *TINY, seed=0)
+        sf.make_standin(dest, TINY, seed=0)
         fetch(sf.COMPETITION, dest)
     return dest
 
@@ -60,7 +62,7 @@ def test_standin_zip_has_kaggles_layout(fetched_once):
 
 
 def test_split_by_driver_puts_no_driver_in_both_sets(fetched):
-    info = sf.prepare(fetched, n_valid=2, seed=1)
+    info = sf.prepare(fetched, valid_size=2, seed=1)
     out = fetched / sf.OUT
     listed = fetched / "driver_imgs_list.csv"
     train, valid = drivers_of(out / "train", listed), drivers_of(out / "valid", listed)
@@ -72,6 +74,7 @@ def test_split_by_driver_puts_no_driver_in_both_sets(fetched):
     assert drivers_of(out / "sample/train", listed) <= train
     # Kaggle's folders are left as they were.
     assert len(list((fetched / "imgs/train").glob("*/*.jpg"))) == 80
+    assert len(sf.prepare(fetched, valid_size=0.25, seed=1)["valid_drivers"]) == 1  # a share
 
 
 def test_prepare_reuses_a_split_and_redoes_it_when_asked_for_another(fetched):
@@ -92,10 +95,10 @@ def test_check_split_catches_a_driver_in_both_sets(fetched):
         sf.check_split(out, fetched / "driver_imgs_list.csv")
 
 
-@pytest.mark.parametrize("n_valid", [0, 4, 9])
-def test_split_needs_drivers_on_both_sides(fetched, n_valid):
-    with pytest.raises(sf.StateFarmError, match="both sets"):
-        sf.prepare(fetched, n_valid=n_valid)
+@pytest.mark.parametrize("valid_size", [0, 4, 9, 1.0, 0.1])
+def test_split_needs_drivers_on_both_sides(fetched, valid_size):
+    with pytest.raises(sf.StateFarmError, match="valid_size.*both sets"):
+        sf.prepare(fetched, valid_size=valid_size)
 
 
 def test_unknown_validation_driver_is_refused(fetched):
@@ -117,13 +120,17 @@ def break_the_list(folder):
     return gone.img, unlisted.img, moved.img
 
 
-def test_mismatches_are_counted_reported_and_left_out_of_both_sets(fetched, capsys):
+def test_mismatches_are_counted_noted_and_left_out_of_both_sets(fetched, capsys):
     gone, unlisted, moved = break_the_list(fetched)
-    info = sf.prepare(fetched, n_valid=1)
+    data = sf.get("full", path=fetched, valid_size=1)
+    info = data.info
     assert info["skipped"] == {"listed but missing": 1, "in another class folder than listed": 1,
                                "on disk but listed for no driver": 1}
-    out = capsys.readouterr().out
-    assert "Left out of both" in out and gone in out and unlisted in out and moved in out
+    assert capsys.readouterr().out == ""  # said in the record, not printed
+    said = str(data)
+    assert "Left out of both" in said and gone in said and unlisted in said and moved in said
+    assert said.index("Left out of both") < said.index(data.summary)
+    assert sf.get("full", path=fetched, valid_size=1).notes == data.notes  # said again on re-use
     placed = {p.name for p in (fetched / sf.OUT).glob("*/*/*.jpg")}
     assert not {gone, unlisted, moved} & placed
     assert info["counts"]["train"] + info["counts"]["valid"] == 80 - 3
@@ -132,7 +139,7 @@ def test_mismatches_are_counted_reported_and_left_out_of_both_sets(fetched, caps
 def test_mismatches_stop_preparing_when_asked(fetched):
     break_the_list(fetched)
     with pytest.raises(sf.StateFarmError, match="1 image.s. listed but missing") as err:
-        sf.prepare(fetched, n_valid=1, on_mismatch="error")
+        sf.prepare(fetched, valid_size=1, on_mismatch="error")
     assert "listed for no driver" in str(err.value) and "on_mismatch='skip'" in str(err.value)
     assert not (fetched / sf.OUT / sf.DONE).exists()
 
@@ -167,7 +174,7 @@ def test_train_and_test_at_the_top_also_work(fetched):
     for name in ("train", "test"):
         shutil.move(fetched / "imgs" / name, fetched / name)
     assert sf.images_root(fetched) == fetched
-    info = sf.prepare(fetched, n_valid=1)
+    info = sf.prepare(fetched, valid_size=1)
     assert info["counts"]["test"] == 10
     shutil.rmtree(fetched / "train")
     with pytest.raises(sf.StateFarmError, match="No train/"):
@@ -177,23 +184,34 @@ def test_train_and_test_at_the_top_also_work(fetched):
 def test_get_standin_and_a_hand_downloaded_real_zip(tmp_path, capsys):
     data = sf.get("standin", standin=TINY)
     assert data.standin and data.mode == "standin" and data.path.name == sf.OUT
-    assert "STAND-IN DATA" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says it
+    assert "STAND-IN DATA" in str(data) and "kaggle.com/competitions/" + sf.COMPETITION in str(data)
     assert not set(data.info["valid_drivers"]) & set(data.info["train_drivers"])
     assert data["test"] == data.path / "test" and len(data.test_ids) == 10
     # A real-looking zip put where the data belongs (downloaded by hand) runs the real path.
     real = tmp_path / "data" / sf.COMPETITION
-    sf.make_standin(tmp_path / "fake", *TINY, seed=5)
+    sf.make_standin(tmp_path / "fake", TINY, seed=5)
     real.mkdir(parents=True)
     shutil.copy(tmp_path / "fake" / f"{sf.COMPETITION}.zip", real)
-    data = sf.get("auto", n_valid=1)
+    data = sf.get("auto", valid_size=1)
     assert not data.standin and data.path == real / sf.OUT and len(data.info["valid_drivers"]) == 1
     assert data.sample_submission == real / "sample_submission.csv"
     assert sorted(data.test_ids) == sorted(p.name for p in (real / sf.OUT / "test").rglob("*.jpg"))
-    sample = sf.get("sample", n_valid=1, n_sample=(1, 1, 4))
+    sample = sf.get("sample", valid_size=1, n_sample=(1, 1, 4))
     assert sample.path == real / sf.OUT / "sample" and sample.mode == "sample"
     assert sample.sample_submission == sample.path / "sample_submission.csv"
     assert sorted(sample.test_ids) == sorted(p.name for p in sample["test"].rglob("*.jpg"))
     assert len(sample.test_ids) == 4
+    assert capsys.readouterr().out == "" and "STAND-IN" not in str(data) + str(sample)
+
+
+def test_get_auto_without_credentials_or_data_uses_the_standin_and_says_why(capsys):
+    data = sf.get("auto", standin=TINY)
+    assert data.standin and data.path == standin_dir() / sf.COMPETITION / sf.OUT
+    assert capsys.readouterr().out == ""
+    said = str(data)
+    assert said.index("No Kaggle API credentials") < said.index("STAND-IN DATA") < said.index(data.summary)
+    assert not (data_dir() / sf.COMPETITION).exists()
 
 
 def test_standin_keeps_the_test_sets_truth_beside_the_zip(fetched_once):
@@ -225,13 +243,44 @@ def test_a_drivers_photos_share_a_look_that_other_drivers_lack():
 
 def test_a_standin_made_by_other_settings_is_made_again(tmp_path):
     dest = tmp_path / "sf"
-    sf.make_standin(dest, *TINY, seed=0)
+    sf.make_standin(dest, TINY, seed=0)
     zpath = dest / f"{sf.COMPETITION}.zip"
     stamp = zpath.stat().st_mtime_ns
-    sf.make_standin(dest, *TINY, seed=0)
+    sf.make_standin(dest, TINY, seed=0)
     assert zpath.stat().st_mtime_ns == stamp  # the same settings: kept
-    sf.make_standin(dest, 4, 1, 6, (32, 24), seed=0)
+    sf.make_standin(dest, sf.Standin(4, 1, 6, (32, 24)), seed=0)
     assert len(sf.read_standin(dest)["train"][0]) == 40 and len(sf.read_standin(dest)["test"][0]) == 6
+
+
+def listing(folder):
+    """Every entry under a folder: its bytes (a file's) or mtime (a folder's)."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() if p.is_file() else p.stat().st_mtime_ns
+            for p in (folder, *folder.rglob("*"))}
+
+
+def test_a_changed_drawing_remakes_the_standin_and_leaves_real_data_alone(tmp_path, monkeypatch):
+    """The one freshness rule, through get: other drawing code draws the stand-in anew; the real
+    competition folder beside it, prepared, is never touched, nor a real folder in its place."""
+    real = data_dir() / sf.COMPETITION
+    sf.make_standin(tmp_path / "fake", TINY, seed=5)
+    real.mkdir(parents=True)
+    shutil.copy(tmp_path / "fake" / f"{sf.COMPETITION}.zip", real)
+    assert not sf.get("full", valid_size=1).standin
+    before = listing(real)
+    old = sf.get("standin", standin=TINY)
+    marker = (standin_dir() / sf.COMPETITION / MARKER).read_text()
+    photo = drivers.dashboard_photo
+
+    def dashboard_photo(look, cls, rng, size):  # an "edit" of the drawing code
+        return photo(look, cls, rng, size).transpose(0)
+    monkeypatch.setattr(drivers, "dashboard_photo", dashboard_photo)
+    new = sf.get("standin", standin=TINY)
+    assert new.path == old.path and (standin_dir() / sf.COMPETITION / MARKER).read_text() != marker
+    assert new.info["counts"] == old.info["counts"]
+    assert listing(real) == before
+    with pytest.raises(StandinError, match=f"no {MARKER}"):
+        sf.make_standin(real, TINY)
+    assert listing(real) == before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -271,7 +320,7 @@ def test_pseudo_labels_need_the_validation_set_to_check_against():
 
 
 def test_pseudo_labels_refuse_validation_images_by_name(fetched):
-    info = sf.prepare(fetched, n_valid=1)
+    info = sf.prepare(fetched, valid_size=1)
     out = fetched / sf.OUT
     valid_names = [p.name for p in (out / "valid").glob("*/*.jpg")]
     test_names = [p.name for p in (out / "test/unknown").glob("*.jpg")]

@@ -11,6 +11,7 @@ from utils.datasets import text as textdata
 from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
 from utils.models import text as tm
+from utils.paths import data_dir
 
 CORPUS = "It was the best of times, it was the worst of times. " * 40
 
@@ -68,14 +69,52 @@ def test_offline_auto_falls_back_to_the_marked_standin(tmp_path, capsys):
     corpus = data["text"]
     assert data.standin and data.mode == "standin" and corpus == textdata.standin_text()
     assert len(corpus) > 300_000 and "statement" in corpus
-    assert is_standin(textdata.write_standin().parent)
-    out = capsys.readouterr().out
-    assert "Could not get the Nietzsche corpus" in out and "STAND-IN DATA" in out
+    assert is_standin(data.path.parent) and data.path == textdata.make_standin()
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says it
+    said = str(data)
+    assert said.index("Could not get the Nietzsche corpus") < said.index("STAND-IN DATA") < said.index(data.summary)
     for mode in ("full", "sample"):
         with pytest.raises(DownloadError, match="put it at"):
             textdata.get(mode, origin=missing)
     with pytest.raises(ValueError, match="DATA must be"):
         textdata.get("nietzsche")
+
+
+def test_get_standin_prints_nothing_and_its_record_says_what_it_is(capsys):
+    data = textdata.get("standin")
+    assert data.standin and data["text"] == textdata.standin_text()
+    assert capsys.readouterr().out == ""
+    assert "STAND-IN DATA" in str(data) and textdata.NIETZSCHE_URL in str(data)
+    assert "Python's reference documentation" in str(data)
+
+
+def test_real_data_goes_into_the_folder_path(tmp_path, served, monkeypatch, capsys):
+    www, url = served
+    (www / "nietzsche.txt").write_text(CORPUS, encoding="utf-8")
+    monkeypatch.setattr(textdata, "MIN_CHARS", 1000)
+    data = textdata.get("auto", path=tmp_path / "mine", origin=f"{url}/nietzsche.txt")
+    assert (data.standin, data.path, data["text"]) == (False, tmp_path / "mine" / "nietzsche.txt", CORPUS)
+    assert capsys.readouterr().out == "" and str(data) == data.summary  # no notes, no progress bar
+
+
+def test_a_changed_drawing_remakes_the_standin_and_leaves_real_data_alone(tmp_path, monkeypatch):
+    """The one freshness rule: another stand-in text (a new Python's documentation) is written
+    anew; the real corpus's folder, and a folder without the marker, are never touched."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    real = data_dir() / "nietzsche"
+    real.mkdir(parents=True)
+    (real / "nietzsche.txt").write_text(CORPUS, encoding="utf-8")
+    old = textdata.get("standin")
+    marker = (old.path.parent / "STANDIN.txt").read_text()
+    monkeypatch.setattr(textdata, "standin_text", lambda: "Another Python's documentation. " * 10)
+    new = textdata.get("standin")
+    assert new.path == old.path and (new.path.parent / "STANDIN.txt").read_text() != marker
+    assert new["text"] == "Another Python's documentation. " * 10
+    assert (real / "nietzsche.txt").read_text(encoding="utf-8") == CORPUS
+    with pytest.raises(StandinError, match="no STANDIN.txt"):
+        textdata.make_standin(real)  # a folder of real data is never drawn over
+    assert sorted(p.name for p in real.iterdir()) == ["nietzsche.txt"]
+    assert (real / "nietzsche.txt").read_text(encoding="utf-8") == CORPUS
 
 
 def test_a_read_only_data_folder_is_one_clear_error_not_a_half_written_standin(tmp_path,

@@ -285,7 +285,8 @@ def test_fetch_takes_a_folder_fetched_before_over_the_mount(tmp_path, data, monk
     monkeypatch.setenv("DL1_KAGGLE_INPUT", str(tmp_path / "input"))
     (data / "train").mkdir(parents=True)
     (data / "train" / "cat.0.jpg").write_bytes(b"extracted by hand")
-    assert kg.fetch(COMP) == data
+    with pytest.warns(UserWarning, match=f"Using the files already extracted in {data}"):
+        assert kg.fetch(COMP) == data
     assert (data / "train" / "cat.0.jpg").read_bytes() == b"extracted by hand"
     assert not (data / "test").exists()
 

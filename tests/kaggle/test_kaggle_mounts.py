@@ -25,12 +25,12 @@ from utils.paths import data_dir, standin_dir
 
 # module, how its tiny real layout is written, get()'s settings for such a small set
 DATASETS = {
-    "dogscats": (dogscats, lambda d: dogscats.make_standin(d, 12, 6, 16, seed=3),
-                 dict(n_valid=4, n_sample=(4, 2, 3), standin=(20, 8, 16))),
-    "statefarm": (statefarm, lambda d: statefarm.make_standin(d, 3, 1, 6, (16, 12), seed=3),
-                  dict(n_valid=1, n_sample=(1, 1, 3), standin=(3, 1, 6, (16, 12)))),
-    "fisheries": (fisheries, lambda d: fisheries.make_standin(d, 32, 6, scale=40, seed=3),
-                  dict(valid_frac=0.25, n_sample=(1, 1, 3), standin=(32, 6, 4))),
+    "dogscats": (dogscats, lambda d: dogscats.make_standin(d, dogscats.Standin(12, 6, 16), seed=3),
+                 dict(valid_size=4, n_sample=(4, 2, 3), standin=dogscats.Standin(20, 8, 16))),
+    "statefarm": (statefarm, lambda d: statefarm.make_standin(d, statefarm.Standin(3, 1, 6, (16, 12)), seed=3),
+                  dict(valid_size=1, n_sample=(1, 1, 3), standin=statefarm.Standin(3, 1, 6, (16, 12)))),
+    "fisheries": (fisheries, lambda d: fisheries.make_standin(d, fisheries.Standin(32, 6, scale=40), seed=3),
+                  dict(valid_size=0.25, n_sample=(1, 1, 3), standin=fisheries.Standin(32, 6, 4))),
 }
 
 
@@ -142,7 +142,7 @@ def test_the_standin_never_takes_files_from_a_mounted_competition(real_layouts, 
     before = listing(mounted)
     data = module.get("standin", **settings)
     assert data.standin is True and data.mode == "standin" and is_standin(data.path)
-    assert "STAND-IN DATA" in capsys.readouterr().out
+    assert capsys.readouterr().out == "" and "STAND-IN DATA" in str(data)  # said by the record
     # the real set's photos (seeded apart from the stand-in's) never reach the stand-in's folder
     assert not digests(real_layouts[name, "extracted"]) & digests(data.path)
     assert not (data_dir() / module.COMPETITION).exists()
@@ -160,9 +160,10 @@ def test_auto_without_any_real_source_says_why_and_uses_the_standin(name, capsys
     module, _, settings = DATASETS[name]
     data = module.get("auto", **settings)
     assert data.standin is True and data.path.is_relative_to(standin_dir())
-    out = capsys.readouterr().out
-    assert "Could not get" in out and "credentials" in out
-    assert "STAND-IN DATA" in out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says why, then the banner
+    said = str(data)
+    assert "Could not get" in said and "credentials" in said
+    assert said.index("credentials") < said.index("STAND-IN DATA")
     assert not (data_dir() / module.COMPETITION).exists()  # nothing half made where data goes
 
 

@@ -8,6 +8,7 @@ import pytest
 from utils.datasets import mnist
 from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
+from utils.paths import standin_dir
 from utils.runner import policy_in_force, run_lesson
 
 
@@ -48,19 +49,21 @@ def _fake_mnist(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_real_path_downloads_once_hash_checked_and_cached(tmp_path, monkeypatch):
+def test_real_path_downloads_once_hash_checked_and_cached(tmp_path, monkeypatch, capsys):
     src = tmp_path / "server" / "mnist.npz"
     src.parent.mkdir()
     monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
     monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(src))
-    data = mnist.get("full", cache_dir=tmp_path / "keras")
+    data = mnist.get("full", path=tmp_path / "keras")
     (x_trn, _), (_, y_test) = data["train"], data["test"]
     assert x_trn.shape == (6, 28, 28) and list(y_test) == [1, 2]
-    cached = tmp_path / "keras" / "datasets" / "mnist.npz"
+    cached = tmp_path / "keras" / "mnist.npz"
     assert cached.exists() and data.path == cached and data.mode == "full"
+    assert data.notes == (f"Downloaded mnist.npz from {src.as_uri()}.",)
     src.unlink()  # the cache serves the second call
-    data = mnist.get("auto", cache_dir=tmp_path / "keras")
-    assert data.standin is False and data["train"][0].shape == (6, 28, 28)
+    data = mnist.get("auto", path=tmp_path / "keras")
+    assert data.standin is False and data["train"][0].shape == (6, 28, 28) and data.notes == ()
+    assert capsys.readouterr().out == ""  # get prints nothing, not even the download's progress
 
 
 def test_sample_is_the_first_real_digits_through_the_real_download(tmp_path, monkeypatch):
@@ -68,8 +71,8 @@ def test_sample_is_the_first_real_digits_through_the_real_download(tmp_path, mon
     src.parent.mkdir()
     monkeypatch.setattr(mnist, "ORIGIN", src.as_uri())
     monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(src))
-    full = mnist.get("full", cache_dir=tmp_path / "keras")
-    sample = mnist.get("sample", cache_dir=tmp_path / "keras", n_sample=(4, 1))
+    full = mnist.get("full", path=tmp_path / "keras")
+    sample = mnist.get("sample", path=tmp_path / "keras", n_sample=(4, 1))
     assert (sample.standin, sample.mode) == (False, "sample")
     assert set(sample.parts) == set(full.parts) == {"train", "test"}
     for part, n in (("train", 4), ("test", 1)):
@@ -86,12 +89,14 @@ def test_a_corrupt_download_is_refused_and_auto_falls_back(tmp_path, monkeypatch
     monkeypatch.setattr(mnist, "FILE_HASH", "0" * 64)
     for mode in ("full", "sample"):
         with pytest.raises(DownloadError, match="sha256 must be 0{64}"):
-            mnist.get(mode, cache_dir=tmp_path / "keras")
-    assert not (tmp_path / "keras" / "datasets" / "mnist.npz").exists()
-    data = mnist.get("auto", cache_dir=tmp_path / "keras")
+            mnist.get(mode, path=tmp_path / "keras")
+    assert not (tmp_path / "keras" / "mnist.npz").exists()
+    data = mnist.get("auto", path=tmp_path / "keras")
     assert data.standin is True and data["test"][0].shape == (540, 28, 28)
-    out = capsys.readouterr().out
-    assert "Could not get MNIST, so using the stand-in" in out and "STAND-IN DATA" in out
+    assert capsys.readouterr().out == ""  # get prints nothing: the record says why, and what
+    said = str(data)
+    assert said.index("Could not get MNIST, so using the stand-in") < said.index("sha256 must be")
+    assert said.index("sha256 must be") < said.index("STAND-IN DATA") < said.index(data.summary)
 
 
 def test_a_read_only_data_folder_is_one_clear_error(tmp_path, monkeypatch, read_only, capsys):
@@ -99,10 +104,52 @@ def test_a_read_only_data_folder_is_one_clear_error(tmp_path, monkeypatch, read_
     monkeypatch.setenv("DL1_DATA", str(data))
     monkeypatch.setattr(mnist, "ORIGIN", (tmp_path / "nowhere.npz").as_uri())
     with pytest.raises(StandinError, match="Cannot write to") as caught:
-        mnist.get("auto", cache_dir=tmp_path / "keras")
+        mnist.get("auto", path=tmp_path / "keras")
     assert str(data) in str(caught.value) and "DL1_DATA" in str(caught.value)
-    assert "Could not get MNIST" in capsys.readouterr().out  # why the stand-in was wanted
+    assert capsys.readouterr().out == ""
     assert list(data.iterdir()) == []
+
+
+def test_get_standin_prints_nothing_and_its_record_carries_the_banner(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    data = mnist.get("standin")
+    assert capsys.readouterr().out == ""
+    assert (data.standin, data.mode) == (True, "standin") and is_standin(data.path.parent)
+    assert data.path == standin_dir() / "mnist" / "mnist.npz"
+    said = str(data)
+    assert "STAND-IN DATA: MNIST" in said and "~/.keras/datasets/mnist.npz" in said
+    assert said.index("STAND-IN DATA") < said.index(data.summary)
+    assert "Could not get" not in said  # asked for, not fallen back to
+    assert "STAND-IN DATA" in str(mnist.get("standin"))  # every time, not only the first
+
+
+def test_a_changed_drawing_or_setting_remakes_the_standin_and_leaves_real_data_alone(tmp_path,
+                                                                                       monkeypatch):
+    """The one freshness rule, through get: another drawing code or another setting draws the
+    stand-in anew; a folder of real data (no marker) is never touched."""
+    monkeypatch.setenv("DL1_DATA", str(tmp_path / "data"))
+    real = tmp_path / "keras" / "mnist.npz"
+    real.parent.mkdir()
+    monkeypatch.setattr(mnist, "FILE_HASH", _fake_mnist(real))  # as if downloaded
+    before = real.read_bytes()
+    old = mnist.get("standin")
+    marker = (old.path.parent / "STANDIN.txt").read_text()
+    stamp = old.path.stat().st_mtime_ns
+    assert mnist.get("standin").path.stat().st_mtime_ns == stamp  # the same recipe: kept
+    original = mnist.upscale
+
+    def upscale(digits, size=28):  # "an edit" to the drawing code
+        return original(digits, size)
+    monkeypatch.setattr(mnist, "upscale", upscale)
+    new = mnist.get("standin")
+    assert new.path == old.path and (new.path.parent / "STANDIN.txt").read_text() != marker
+    assert np.array_equal(new["test"][0], old["test"][0])  # the same digits, drawn again
+    smaller = mnist.get("standin", standin=mnist.Standin(test_size=0.25, size=14))
+    assert smaller["train"][0].shape == (1347, 14, 14) and smaller.path == old.path
+    with pytest.raises(StandinError, match="not a stand-in"):
+        mnist.make_standin(real.parent)
+    assert [p.name for p in real.parent.iterdir()] == ["mnist.npz"] and real.read_bytes() == before
+    assert mnist.get("full", path=real.parent)["train"][0].shape == (6, 28, 28)
 
 
 def test_read_rejects_a_file_that_is_not_mnist(tmp_path):

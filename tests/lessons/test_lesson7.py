@@ -95,7 +95,7 @@ def tiny_head():
 def test_the_submission_cell_writes_exactly_the_stage_2_samples_rows(tmp_path):
     """Both stages' test photos, read as the notes read them, give exactly the ids and the order
     of the stage-2 sample submission, the file a late submission must match."""
-    data = fi.get("standin", standin=(16, 6, 4))
+    data = fi.get("standin", standin=fi.Standin(16, 6, 4))
     tst_b = get_batches(data["test"], shuffle=False, batch_size=4, target_size=(8, 8),
                         class_mode=None)
     val_y = np.eye(len(fi.CLASSES))[[0, 1, 2]]

@@ -82,7 +82,7 @@ def _boxes(tmp_path, monkeypatch):
 
 
 def _imdb(tmp_path, monkeypatch):
-    made = imdb.make_standin(tmp_path / "made", n_train=30, n_test=20)
+    made = imdb.make_standin(tmp_path / "made", imdb.Standin(30, 20))
     bodies = {n: (made / n).read_bytes() for n in imdb.FILES}
     hashes = {"imdb.npz": hashlib.sha256(bodies["imdb.npz"]).hexdigest(),
               "imdb_word_index.json": hashlib.md5(bodies["imdb_word_index.json"]).hexdigest()}
@@ -168,7 +168,7 @@ def test_a_damaged_file_left_by_an_older_run_is_downloaded_again(tmp_path, monke
     cache.mkdir()
     body = files["/ml-latest-small.zip"]
     (cache / name).write_bytes(body[:len(body) // 2])  # as a cut-off download used to leave it
-    with serve(files) as server:
+    with serve(files) as server, pytest.warns(UserWarning, match="downloading it again"):
         run(server, cache)
     assert (cache / name).read_bytes() == body
 

@@ -4,8 +4,6 @@
 on the kit's pretrained stand-in VGG16 against the same network with random weights. The
 images go through each network once per process (`features`, cached); lesson 2's rows reuse them.
 """
-import contextlib
-import io
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,15 +22,9 @@ LR = 0.001          # lesson 1's rate for a new layer on pretrained weights
 BATCH_SIZE = 32
 
 
-def _quietly(f, *args):
-    """f(*args) with its printing (the stand-in's banner, progress) swallowed."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return f(*args)
-
-
 def standin_folder():
     """Where the dogs-vs-cats stand-in lives now (the data folder may move between tests)."""
-    return str(_quietly(dogscats.get, "standin").path)
+    return str(dogscats.get("standin").path)
 
 
 @lru_cache(maxsize=4)

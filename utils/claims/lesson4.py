@@ -24,8 +24,6 @@ product and bias models (`utils.models.collab`) with the lesson's stand-in setti
 validation MSE. "cf-nn", the neural net against the dot product the same way, is a MISS: measured
 and shown, not asserted (see MISSES).
 """
-import contextlib
-import io
 from functools import lru_cache
 
 import keras
@@ -46,19 +44,13 @@ HEAD_EPOCHS, PSEUDO_EPOCHS, BATCH, PSEUDO_SHARE = 20, 5, 32, 0.25
 CF_EPOCHS, CF_BATCH, CF_LR = 8, 256, 0.01
 
 
-def _quietly(f, *args, **kwargs):
-    """f(...) with its printing (the stand-ins' banners) swallowed."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return f(*args, **kwargs)
-
-
 # ---------------------------------------------------------------------------------------------
 # State Farm
 
 
 def statefarm_folder():
     """The State Farm stand-in of the claims, at the default settings, written once."""
-    return str(statefarm.make_standin(standin_dir() / "claims" / statefarm.COMPETITION))
+    return str(statefarm.make_standin(standin_dir() / "claims" / statefarm.COMPETITION, statefarm.Standin()))
 
 
 def random_conv_features(photos, n_filters=32, seed=99):
@@ -85,8 +77,8 @@ def statefarm_features(folder):
 def _split(side, seed, drivers):
     """Validation mask: every photo of a quarter of the drivers (as `statefarm.get` splits the
     stand-in), or as many photos at random."""
-    n_valid = max(1, len(set(drivers)) // 4)
-    _, _, chosen = statefarm.split_by_driver(pd.DataFrame({"subject": drivers}), n_valid, seed)
+    valid_size = max(1, len(set(drivers)) // 4)
+    _, _, chosen = statefarm.split_by_driver(pd.DataFrame({"subject": drivers}), valid_size, seed)
     is_valid = np.isin(drivers, chosen)
     if side == "random split":
         picked = np.random.default_rng(seed).choice(len(drivers), is_valid.sum(), replace=False)
@@ -161,14 +153,14 @@ def movielens_folder():
 @lru_cache(maxsize=2)
 def movielens_ratings(folder):
     """(ratings, true number of factors) of the MovieLens stand-in, written and read once."""
-    lens = _quietly(movielens.get, "standin")
+    lens = movielens.get("standin")
     return lens["ratings"], lens.info["n_factors"]
 
 
 def cf_mse(side, seed):
     """Validation MSE of one of the lesson's models on the stand-in, split and trained from seed."""
     ratings, n_factors = movielens_ratings(movielens_folder())
-    train, valid = _quietly(movielens.split, ratings, valid_frac=0.2, seed=seed)
+    train, valid, _ = movielens.split(ratings, valid_size=0.2, seed=seed)
     ids = collab.Ids(train)
     keras.utils.set_random_seed(seed)
     kwargs = {} if side == "dot product" else {"mean": float(train.rating.mean())}

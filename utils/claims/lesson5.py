@@ -14,8 +14,6 @@ vectors matter most when labelled data is scarce, and with 1,024 reviews the sta
 gain after 4 epochs (both near 0.73). Each model is built once per process and given fresh seeded weights
 for every run (`start_over`), so each run trains without a second trace.
 """
-import contextlib
-import io
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -36,16 +34,9 @@ BATCH_SIZE, LR = 32, 0.002
 ROWS = {"conv1d": (1024, 4), "glove-init": (256, 6)}  # training reviews, epochs
 
 
-def _quietly(f, *args, **kwargs):
-    """f(*args) with its printing (the stand-ins' banners) swallowed."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return f(*args, **kwargs)
-
-
 def standin_folder():
-    """The claims' own IMDB stand-in, written once per data folder."""
-    dest = standin_dir() / "claims" / "imdb"
-    return str(_quietly(imdb.make_standin, dest, n_train=STANDIN[0], n_test=STANDIN[1]))
+    """The claims' own IMDB stand-in, drawn once per data folder."""
+    return str(imdb.make_standin(standin_dir() / "claims" / "imdb", imdb.Standin(*STANDIN)))
 
 
 @lru_cache(maxsize=2)
@@ -55,7 +46,7 @@ def reviews(folder):
     (x_train, y_train), (x_test, y_test) = imdb.load_npz(folder / "imdb.npz", VOCAB)
     word_index = json.loads((folder / "imdb_word_index.json").read_text())
     vocab_words = sorted(word_index, key=word_index.get)[:VOCAB]
-    path = _quietly(glove.make_standin, vocab_words, folder.parent / "glove", dim=DIM)
+    path = glove.make_standin(vocab_words, folder.parent / "glove", dim=DIM)
     words, vectors = glove.load_glove(path, DIM)
     matrix, _ = glove.glove_matrix(imdb.index_to_word(word_index), VOCAB, words, vectors)
     return (imdb.pad(x_train, SEQ_LEN), np.asarray(y_train),

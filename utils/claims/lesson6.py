@@ -11,8 +11,6 @@ characters at a time; one keeps its state from batch to batch, the other starts 
 from zero. Each model is built once per process and given fresh seeded weights for every run
 (`start_over`), so each run trains without a second trace.
 """
-import contextlib
-import io
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,15 +28,9 @@ STREAMS, CS = 64, 8                         # the stateful layout: streams side 
 N_FAC, N_HIDDEN, EPOCHS, LR = 24, 128, 3, 0.03
 
 
-def _quietly(f, *args):
-    """f(*args) with its printing (the stand-in's banner) swallowed."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        return f(*args)
-
-
 def standin_folder():
     """Where the stand-in text lives now (the data folder may move between tests)."""
-    return str(_quietly(textdata.write_standin).parent)
+    return str(textdata.get("standin").path.parent)
 
 
 @lru_cache(maxsize=2)

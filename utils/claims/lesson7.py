@@ -10,9 +10,7 @@ the stand-in's valid/ folder (a seeded 15% of each class), never trained on. The
 model's starting weights and the order of its batches; the baselines learn nothing, so they do
 not change with it.
 """
-import contextlib
 import functools
-import io
 from pathlib import Path
 
 import keras
@@ -38,8 +36,7 @@ def _folder():
 
     Its own, so that a notebook run with other settings keeps its stand-in as it is.
     """
-    with contextlib.redirect_stdout(io.StringIO()):
-        return str(fish.prepared_standin(standin_dir() / "claims" / fish.COMPETITION))
+    return str(fish.prepared_standin(standin_dir() / "claims" / fish.COMPETITION, fish.Standin()))
 
 
 @functools.lru_cache(maxsize=2)
@@ -48,8 +45,7 @@ def _photos(folder):
     folder = Path(folder)
     names = sorted(str(p.relative_to(folder)) for split in ("train", "valid")
                    for p in (folder / split).glob("*/*.jpg"))
-    with contextlib.redirect_stdout(io.StringIO()):
-        box_dir = fish.get_boxes(folder, standin=True)
+    box_dir = fish.get_boxes(folder, standin=True)
     boxes = {size: fish.load_boxes(box_dir, {"all": (folder, names)}, size)[0]["all"]
              for size in (SIZE, LARGE)}
     return {"names": names, "y": np.array([fish.CLASSES.index(Path(n).parts[-2]) for n in names]),

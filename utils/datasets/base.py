@@ -1,9 +1,20 @@
-"""The one contract every dataset module keeps: `get(data=...)` returns a `Data` record.
+"""The one contract every dataset module keeps: `get(data, *, ...)` returns a `Data` record.
 
-Every module in `utils/datasets/` has an entry point `get(data="auto", ...)` taking one of
+Every module in `utils/datasets/` has an entry point `get(data="auto", *, ...)` taking one of
 `DATA_MODES` and returning a `Data`: where the prepared data is, whether it is the stand-in, its
 parts by name, and (for Kaggle competitions) the sample submission and the test ids. A lesson
-never works out a path of its own: it asks the record.
+never works out a path of its own: it asks the record, and prints it to say what it got.
+
+`get` prints nothing: why it fell back to the stand-in, and the stand-in's banner, are the
+record's `notes`, shown when the record is printed. After `data` every argument is keyword-only,
+and the same idea has the same name in every module:
+- `path`: the folder the real data is read from, or fetched into (default: under the data folder);
+- `origin`: the URL a downloaded dataset comes from;
+- `valid_size`: how much of the training data to hold out for validation: a float below 1 is a
+  share, an int a count (as scikit-learn's `test_size`);
+- `n_sample`: how much of the real data mode 'sample' keeps;
+- `standin`: the module's `Standin` record, the stand-in's settings with their defaults;
+- `seed`: the seed of every random choice the preparation makes.
 
 Conventions every dataset keeps:
 - `mode` 'sample' is a small subset of the REAL data with the same parts as the full set (for a
@@ -15,6 +26,7 @@ Conventions every dataset keeps:
   Kaggle Notebooks mount) is linked or copied from, never written to.
 - `test_ids` are text, as the sample submission's first column spells them.
 """
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,6 +45,7 @@ class Data:
     test_ids: list | None = None               # ids of the test rows (text), in the sample's order
     info: dict = field(default_factory=dict)   # anything else worth keeping (counts, splits)
     summary: str = ""                          # one line saying what this is
+    notes: tuple = ()                          # said before the summary: a fallback, a banner
 
     def __getitem__(self, part) -> Any:
         """A part by name (`data['train']`), or a KeyError naming the parts there are."""
@@ -42,4 +55,19 @@ class Data:
             raise KeyError(f"{self.name} has no part {part!r}; it has {sorted(self.parts)}") from None
 
     def __str__(self):
-        return self.summary or f"{self.name} ({self.mode}) at {self.path}"
+        return "\n".join([*self.notes, self.summary or f"{self.name} ({self.mode}) at {self.path}"])
+
+
+def valid_count(valid_size, total):
+    """How many of `total` rows `valid_size` holds out: a float below 1 is a share, an int a count;
+    at least one, and never all of them."""
+    if isinstance(valid_size, float) and 0 < valid_size < 1:
+        n = round(total * valid_size)
+    elif isinstance(valid_size, numbers.Integral) and not isinstance(valid_size, bool):
+        n = int(valid_size)
+    else:
+        n = None
+    if n is None or not 0 < n < total:
+        raise ValueError(f"valid_size={valid_size!r} must leave at least one of the {total:,} to validate "
+                         "on and one to train on: give a share between 0 and 1, or a count")
+    return n

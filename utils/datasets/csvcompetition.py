@@ -4,7 +4,8 @@ Their data is three CSV files, `train.csv`, `test.csv` and `sample_submission.cs
 every competition's (`utils.kaggle.fetch`: the Kaggle Notebooks mount, a hand-downloaded zip, the
 API) and chosen against the stand-in by the competitions' rule (`competition.real_or_standin`).
 A stand-in is written in exactly that layout and zipped as the API serves it
-(`<competition>.zip`), then goes through the same `fetch`. Their submissions hold class labels
+(`<competition>.zip`, by `zip_tables` inside the module's drawing, kept fresh by `standin.made`),
+then goes through the same `fetch`. Their submissions hold class labels
 (a digit, 0 or 1), not probabilities: `utils.kaggle.label_submission` checks and writes those.
 """
 import csv
@@ -16,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from utils.datasets.base import Data
+from utils.datasets.base import Data, valid_count
 from utils.datasets.competition import read_ids
-from utils.datasets.standin import kind, mark
+from utils.datasets.standin import kind
 from utils.kaggle.fetching import fetch
 
 FILES = ("train.csv", "test.csv", "sample_submission.csv")
@@ -111,9 +112,11 @@ def _shown(columns):
     return str(columns) if len(columns) <= 5 else f"[{columns[0]}, {columns[1]}, ..., {columns[-1]}]"
 
 
-def split(n, n_valid, labels, seed=0):
-    """Row numbers of a seeded split keeping each class's share: (train rows, valid rows)."""
+def split(n, valid_size, labels, seed=0):
+    """Row numbers of a seeded split keeping each class's share: (train rows, valid rows);
+    `valid_size` is the valid rows' share (a float below 1) or count (`base.valid_count`)."""
     from sklearn.model_selection import train_test_split  # scikit-learn takes seconds to import; only a split needs it
+    n_valid = valid_count(valid_size, n)
     rows = np.arange(n)
     counts = np.unique(labels, return_counts=True)[1]
     # Too few rows to give every class a place on both sides: a plain seeded split then.
@@ -135,22 +138,14 @@ def sample_rows(sample_submission, columns, n, dest):
     return dest
 
 
-def write_standin(dest, competition, tables, what):
-    """Zip the stand-in's CSVs (name -> DataFrame) as Kaggle's API serves them, once; `dest`."""
-    dest = Path(dest)
-    archive = dest / f"{competition}.zip"
-    if archive.exists():
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    tmp = dest / f".{archive.name}.tmp"
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+def zip_tables(folder, competition, tables):
+    """Write a stand-in's CSVs (name -> DataFrame) into `folder` as Kaggle's API serves them,
+    zipped as `<competition>.zip`, and its hidden test labels beside the zip."""
+    with zipfile.ZipFile(Path(folder) / f"{competition}.zip", "w", zipfile.ZIP_DEFLATED) as zf:
         for name, table in tables.items():
             if name in FILES:
                 zf.writestr(name, table.to_csv(index=False))
-    tables[SOLUTION].to_csv(dest / SOLUTION, index=False)
-    mark(dest, what)
-    tmp.rename(archive)  # last: a half-written stand-in is written again
-    return dest
+    tables[SOLUTION].to_csv(Path(folder) / SOLUTION, index=False)
 
 
 def record(name, folder, mode, standin, parts, sample_submission, counts, info=None):

@@ -8,17 +8,18 @@ submission's order. `submission` writes the predicted digits checked against the
 
 Offline, the stand-in is made like MNIST's (`utils.datasets.mnist`): scikit-learn's real 8x8
 handwritten digits enlarged to 28x28, split 70/30 by class with seed 0, written in Kaggle's CSV
-layout, with the test labels kept aside so a stand-in submission can be scored.
+layout, with the test labels kept aside so a stand-in submission can be scored. With the same
+settings and seed, its test digits are MNIST's stand-in's test digits.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.datasets import csvcompetition as csvc
+from utils.datasets import csvcompetition as csvc, mnist
 from utils.datasets.competition import real_or_standin
-from utils.datasets.mnist import STANDIN_SPLIT, digits_split, upscale
-from utils.datasets.standin import banner
+from utils.datasets.standin import made, with_banner
 from utils.kaggle.api import how_to_get
 from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
@@ -60,7 +61,14 @@ def _digits(labels, path):
     return labels.to_numpy().astype(np.uint8)
 
 
-def get(data="auto", path=None, valid_fraction=0.1, n_sample=SAMPLE, seed=0):
+@dataclass(frozen=True)
+class Standin:
+    """The Digit Recognizer stand-in's recipe: the share of scikit-learn's digits held out as the
+    test rows (MNIST's stand-in's split, so the two share their test digits)."""
+    test_size: float = mnist.Standin.test_size
+
+
+def get(data="auto", *, path=None, valid_size=0.1, n_sample=SAMPLE, standin=Standin(), seed=0):
     """Digit Recognizer as a Data record: 'train', 'valid' as (x, y), 'test' as x; lesson 3.
 
     'full': Kaggle's 42,000 + 28,000 rows; 'sample': its first `n_sample` (train, test) rows;
@@ -69,24 +77,25 @@ def get(data="auto", path=None, valid_fraction=0.1, n_sample=SAMPLE, seed=0):
     path = Path(path or data_dir() / COMPETITION)
 
     def read_real(folder, mode, sample, rows):
-        return _record(folder, mode, False, sample, valid_fraction, seed, rows)
+        return _record(folder, mode, False, sample, valid_size, seed, rows)
     return real_or_standin(data, TITLE,
                            lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real,
                                                       SAMPLE_COLUMNS),
-                           lambda: _get_standin(valid_fraction, seed))
+                           lambda: _get_standin(standin, valid_size, seed))
 
 
-def _get_standin(valid_fraction, seed):
-    """The stand-in, written once in Kaggle's layout, then fetched and read like the real files."""
-    dest = make_standin(standin_dir() / COMPETITION)
+def _get_standin(standin, valid_size, seed):
+    """The stand-in, drawn once in Kaggle's layout, then fetched and read like the real files."""
+    dest = make_standin(standin_dir() / COMPETITION, standin, seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
     folder = csvc.fetch_csvs(COMPETITION, dest, use_mounted=False)
-    banner(TITLE, HOW_TO_GET, what="scikit-learn's real handwritten 8x8 digits, enlarged to 28x28,")
-    return _record(folder, "standin", True, folder / "sample_submission.csv", valid_fraction, seed,
-                   (None, None), info={"solution": folder / csvc.SOLUTION})
+    record = _record(folder, "standin", True, folder / "sample_submission.csv", valid_size, seed,
+                     (None, None), info={"solution": folder / csvc.SOLUTION})
+    return with_banner(record, TITLE, HOW_TO_GET,
+                       what="scikit-learn's real handwritten 8x8 digits, enlarged to 28x28,")
 
 
-def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None):
+def _record(folder, mode, standin, sample, valid_size, seed, rows, info=None):
     x, y = read_train(folder / "train.csv")
     test = read_test(folder / "test.csv")
     x, y, test = x[:rows[0]], y[:rows[0]], test[:rows[1]]
@@ -94,27 +103,33 @@ def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None
     if len(ids) != len(test):
         raise csvc.CompetitionFileError(f"{folder}: test.csv has {len(test):,} rows but {sample} has"
                                         f" {len(ids):,}; fetch the data again.")
-    trn, val = csvc.split(len(y), round(valid_fraction * len(y)), y, seed)
+    trn, val = csvc.split(len(y), valid_size, y, seed)
     parts = {"train": (x[trn], y[trn]), "valid": (x[val], y[val]), "test": test}
     counts = {"train": len(trn), "valid": len(val), "test": len(test)}
     return csvc.record(COMPETITION, folder, mode, standin, parts, sample, counts, info)
 
 
-def make_standin(dest):
-    """Write the digits stand-in as Kaggle ships the competition (digit-recognizer.zip); lesson 3."""
-    if (Path(dest) / f"{COMPETITION}.zip").exists():
-        return Path(dest)
-    x_trn, y_trn, x_test, y_test = digits_split(**STANDIN_SPLIT)
-    train = pd.DataFrame(upscale(x_trn, SIDE).reshape(len(x_trn), -1), columns=PIXELS)
+def make_standin(dest, standin=Standin(), seed=0):
+    """Write the digits stand-in as Kaggle ships the competition (digit-recognizer.zip), unless
+    the one in `dest` was drawn by the same code and settings; lesson 3."""
+    what = (f"scikit-learn's 8x8 handwritten digits upscaled to 28x28, {standin.test_size:.0%} held"
+            f" out for test by class with seed {seed}, in Digit Recognizer's CSV layout. "
+            + HOW_TO_GET.replace("\n", " "))
+    return made(dest, _draw, standin, mnist.digits_split, mnist.upscale, csvc.zip_tables, what=what,
+                seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Split scikit-learn's digits, enlarge them and zip them in Kaggle's three CSVs."""
+    x_trn, y_trn, x_test, y_test = mnist.digits_split(standin.test_size, seed)
+    train = pd.DataFrame(mnist.upscale(x_trn, SIDE).reshape(len(x_trn), -1), columns=PIXELS)
     train.insert(0, "label", y_trn)
-    test = pd.DataFrame(upscale(x_test, SIDE).reshape(len(x_test), -1), columns=PIXELS)
+    test = pd.DataFrame(mnist.upscale(x_test, SIDE).reshape(len(x_test), -1), columns=PIXELS)
     ids = np.arange(1, len(test) + 1)
-    tables = {"train.csv": train, "test.csv": test,
-              "sample_submission.csv": pd.DataFrame({"ImageId": ids, "Label": 0}),
-              csvc.SOLUTION: pd.DataFrame({"ImageId": ids, "Label": y_test})}
-    what = ("scikit-learn's 8x8 handwritten digits upscaled to 28x28, split 70/30 by class with"
-            " seed 0, in Digit Recognizer's CSV layout. " + HOW_TO_GET.replace("\n", " "))
-    return csvc.write_standin(dest, COMPETITION, tables, what)
+    csvc.zip_tables(dest, COMPETITION, {
+        "train.csv": train, "test.csv": test,
+        "sample_submission.csv": pd.DataFrame({"ImageId": ids, "Label": 0}),
+        csvc.SOLUTION: pd.DataFrame({"ImageId": ids, "Label": y_test})})
 
 
 def submission(data, digits, out_csv):

@@ -13,6 +13,7 @@ Offline, the stand-in is written in the same layout from templates: tweets about
 and crashes, and everyday tweets that borrow the same words as figures of speech ("this traffic
 is a disaster"), as the real ones do, with a few labels flipped.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 
 from utils.datasets import csvcompetition as csvc
 from utils.datasets.competition import real_or_standin
-from utils.datasets.standin import banner
+from utils.datasets.standin import made, with_banner
 from utils.kaggle.api import how_to_get
 from utils.kaggle.submission import label_submission
 from utils.paths import data_dir, standin_dir
@@ -31,7 +32,6 @@ TEST_COLUMNS = ["id", "keyword", "location", "text"]
 TRAIN_COLUMNS = [*TEST_COLUMNS, "target"]
 SAMPLE_COLUMNS = ["id", "target"]
 SAMPLE = (1500, 500)  # DATA='sample': the first training and test rows
-STANDIN = (1500, 500)  # the stand-in's training and test tweets
 HOW_TO_GET = how_to_get(COMPETITION)
 TEXT = {"keyword": str, "location": str, "text": str}
 
@@ -50,7 +50,17 @@ def read_test(path):
     return csvc.read_table(path, TEST_COLUMNS, dtype={**TEXT, "id": "int64"}, keep_default_na=False)
 
 
-def get(data="auto", path=None, valid_fraction=0.15, n_sample=SAMPLE, standin=STANDIN, seed=0):
+@dataclass(frozen=True)
+class Standin:
+    """The tweets stand-in's recipe: training and test tweets, the share about a real disaster,
+    and the share of labels flipped (the real labels are noisy too)."""
+    n_train: int = 1500
+    n_test: int = 500
+    positive: float = 0.43
+    noise: float = 0.05
+
+
+def get(data="auto", *, path=None, valid_size=0.15, n_sample=SAMPLE, standin=Standin(), seed=0):
     """Disaster Tweets as a Data record of tables 'train', 'valid' and 'test'; lesson 5.
 
     'full': Kaggle's 7,613 + 3,263 tweets; 'sample': its first `n_sample` (train, test) rows;
@@ -59,31 +69,31 @@ def get(data="auto", path=None, valid_fraction=0.15, n_sample=SAMPLE, standin=ST
     path = Path(path or data_dir() / COMPETITION)
 
     def read_real(folder, mode, sample, rows):
-        return _record(folder, mode, False, sample, valid_fraction, seed, rows)
+        return _record(folder, mode, False, sample, valid_size, seed, rows)
     return real_or_standin(data, TITLE,
                            lambda mode: csvc.get_real(COMPETITION, path, mode, n_sample, read_real,
                                                       SAMPLE_COLUMNS),
-                           lambda: _get_standin(standin, valid_fraction, seed))
+                           lambda: _get_standin(standin, valid_size, seed))
 
 
-def _get_standin(standin, valid_fraction, seed):
-    """The stand-in, written once in Kaggle's layout, then fetched and read like the real files."""
-    dest = make_standin(standin_dir() / COMPETITION, *standin, seed=seed)
+def _get_standin(standin, valid_size, seed):
+    """The stand-in, drawn once in Kaggle's layout, then fetched and read like the real files."""
+    dest = make_standin(standin_dir() / COMPETITION, standin, seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
     folder = csvc.fetch_csvs(COMPETITION, dest, use_mounted=False)
-    banner(TITLE, HOW_TO_GET, what="template tweets")
-    return _record(folder, "standin", True, folder / "sample_submission.csv", valid_fraction, seed,
-                   (None, None), info={"solution": folder / csvc.SOLUTION})
+    record = _record(folder, "standin", True, folder / "sample_submission.csv", valid_size, seed,
+                     (None, None), info={"solution": folder / csvc.SOLUTION})
+    return with_banner(record, TITLE, HOW_TO_GET, what="template tweets")
 
 
-def _record(folder, mode, standin, sample, valid_fraction, seed, rows, info=None):
+def _record(folder, mode, standin, sample, valid_size, seed, rows, info=None):
     train = read_train(folder / "train.csv").head(rows[0])
     test = read_test(folder / "test.csv").head(rows[1])
     ids = [str(i) for i in test["id"]]
     if ids != csvc.sample_ids(sample, SAMPLE_COLUMNS):
         raise csvc.CompetitionFileError(f"{folder}: the ids of test.csv and {sample} differ; fetch"
                                         " the data again.")
-    trn, val = csvc.split(len(train), round(valid_fraction * len(train)), train["target"], seed)
+    trn, val = csvc.split(len(train), valid_size, train["target"], seed)
     parts = {"train": train.iloc[trn].reset_index(drop=True),
              "valid": train.iloc[val].reset_index(drop=True), "test": test}
     counts = {"train": len(trn), "valid": len(val), "test": len(test)}
@@ -142,13 +152,14 @@ def _tweet(rng, templates):
     return keyword, location, text
 
 
-def standin_tables(n_train, n_test, seed=0, positive=0.43, noise=0.05):
+def standin_tables(standin=Standin(), seed=0):
     """The stand-in's tables: train, test, sample submission and the hidden test labels."""
     rng = np.random.default_rng(seed)
-    n = n_train + n_test
-    target = (rng.random(n) < positive).astype(int)
+    n_test = standin.n_test
+    n = standin.n_train + n_test
+    target = (rng.random(n) < standin.positive).astype(int)
     rows = [_tweet(rng, DISASTER if t else EVERYDAY) for t in target]
-    flip = rng.random(n) < noise  # real labels are noisy too
+    flip = rng.random(n) < standin.noise  # real labels are noisy too
     target = np.where(flip, 1 - target, target)
     ids = np.sort(rng.choice(np.arange(3 * n), n, replace=False))  # ids with gaps, as Kaggle's
     table = pd.DataFrame(rows, columns=["keyword", "location", "text"])
@@ -162,10 +173,15 @@ def standin_tables(n_train, n_test, seed=0, positive=0.43, noise=0.05):
             csvc.SOLUTION: test[["id", "target"]]}
 
 
-def make_standin(dest, n_train=STANDIN[0], n_test=STANDIN[1], seed=0):
-    """Write the tweets stand-in as Kaggle ships the competition (nlp-getting-started.zip); lesson 5."""
-    if (Path(dest) / f"{COMPETITION}.zip").exists():
-        return Path(dest)
+def make_standin(dest, standin=Standin(), seed=0):
+    """Write the tweets stand-in as Kaggle ships the competition (nlp-getting-started.zip), unless
+    the one in `dest` was drawn by the same code and settings; lesson 5."""
     what = (f"Template tweets, seed {seed}, in Disaster Tweets' CSV layout. "
             + HOW_TO_GET.replace("\n", " "))
-    return csvc.write_standin(dest, COMPETITION, standin_tables(n_train, n_test, seed), what)
+    return made(dest, _draw, standin, standin_tables, _tweet, csvc.zip_tables, PLACES, FILLER, DISASTER, EVERYDAY,
+                what=what, seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Write the template tweets' tables, zipped as Kaggle serves them."""
+    csvc.zip_tables(dest, COMPETITION, standin_tables(standin, seed))

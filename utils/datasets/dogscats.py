@@ -10,18 +10,19 @@ quick experiments. `get` returns it as a `Data` record.
 import json
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from utils.datasets.base import valid_count
 from utils.datasets.competition import place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, jpeg_bytes, mark, renew
+from utils.datasets.standin import jpeg_bytes, made, with_banner
 from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
 from utils.standins import pets
-from utils.standins.recipe import recipe
 
 COMPETITION = "dogs-vs-cats-redux-kernels-edition"
 TITLE = "Kaggle's Dogs vs. Cats Redux"
@@ -72,20 +73,22 @@ def _move(src, dst):
         shutil.move(src, dst)
 
 
-def prepare(path, n_valid=2000, n_sample=(200, 50, 50), seed=0):
+def prepare(path, valid_size=2000, n_sample=(200, 50, 50), seed=0):
     """Split Kaggle's flat dogs/cats files into train/valid/test and a sample of each; lesson 1.
 
     `path` is a folder `fetch` filled (extracted files or links to a read-only mount);
-    `n_sample` counts the sample's (train, valid, test) images.
+    `valid_size` is the validation images' count (or share); `n_sample` counts the sample's
+    (train, valid, test) images.
     """
     path = Path(path)
     if (path / DONE).exists():
         return path
     _refuse_strays(path)
     images = _where_train_images_are(path)
-    if n_valid >= len(images):
-        raise ValueError(f"{path} has {len(images)} training images; n_valid={n_valid} "
-                         "leaves none to train on.")
+    try:
+        n_valid = valid_count(valid_size, len(images))
+    except ValueError as err:
+        raise ValueError(f"{path} has {len(images)} training images: {err}.") from None
     # A fixed permutation of the sorted names: a re-run after an interruption plans the same
     # split, so every file is moved at most once.
     order = np.random.default_rng(seed).permutation(sorted(images))
@@ -136,41 +139,44 @@ def _check(path, total, n_valid, n_sample):
     return counts
 
 
-MISLABELLED = 0.03  # share of training photos whose file name gives the other class, as on Kaggle
+@dataclass(frozen=True)
+class Standin:
+    """The dogs/cats stand-in's size: training and test photos, and their side in pixels."""
+    n_train: int = 800
+    n_test: int = 100
+    size: int = 64
+    mislabelled: float = 0.03  # share of training photos named as the other class, as on Kaggle
 
 
-def make_standin(dest, n_train=800, n_test=100, size=64, seed=0):
-    """Write a learnable dogs/cats stand-in as Kaggle ships it: train.zip, test.zip, CSV; lesson 1."""
-    made_by = recipe(*pets.DRAWING, make_standin, n_train=n_train, n_test=n_test, size=size, seed=seed)
-    dest = renew(Path(dest), made_by)  # an older kit's stand-in, drawn otherwise, is made anew
-    if (dest / "train.zip").exists() and (dest / "test.zip").exists():
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
+def make_standin(dest, standin=Standin(), seed=0):
+    """Write a learnable dogs/cats stand-in as Kaggle ships it (train.zip, test.zip, CSV), unless
+    the one in `dest` was drawn by the same code and settings; lesson 1."""
+    return made(dest, _draw, standin, *pets.DRAWING, what=f"Synthetic dogs vs cats, seed {seed}. " + HOW_TO_GET,
+                seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Draw the stand-in's photos into Kaggle's two zips and write its sample submission."""
     rng = np.random.default_rng(seed)
-    with zipfile.ZipFile(dest / "train.zip.tmp", "w") as z:
-        for i in range(n_train):
+    with zipfile.ZipFile(dest / "train.zip", "w") as z:
+        for i in range(standin.n_train):
             kind = ("cat", "dog")[i % 2]
             # A few photos under the other class's name, as Kaggle's training set has.
-            drawn = ("dog", "cat")[i % 2] if rng.random() < MISLABELLED else kind
-            z.writestr(f"train/{kind}.{i // 2}.jpg", jpeg_bytes(pets.pet_photo(drawn, rng, size)))
-    with zipfile.ZipFile(dest / "test.zip.tmp", "w") as z:
-        for i in range(1, n_test + 1):
+            drawn = ("dog", "cat")[i % 2] if rng.random() < standin.mislabelled else kind
+            z.writestr(f"train/{kind}.{i // 2}.jpg", jpeg_bytes(pets.pet_photo(drawn, rng, standin.size)))
+    with zipfile.ZipFile(dest / "test.zip", "w") as z:
+        for i in range(1, standin.n_test + 1):
             kind = ("cat", "dog")[int(rng.integers(2))]
-            z.writestr(f"test/{i}.jpg", jpeg_bytes(pets.pet_photo(kind, rng, size)))
-    pd.DataFrame({"id": range(1, n_test + 1), "label": 0.5}).to_csv(
+            z.writestr(f"test/{i}.jpg", jpeg_bytes(pets.pet_photo(kind, rng, standin.size)))
+    pd.DataFrame({"id": range(1, standin.n_test + 1), "label": 0.5}).to_csv(
         dest / "sample_submission.csv", index=False)
-    mark(dest, f"Synthetic dogs vs cats, seed {seed}. " + HOW_TO_GET, made_by)
-    for name in ("train.zip", "test.zip"):  # renamed last: a half-written stand-in is redone
-        (dest / f"{name}.tmp").rename(dest / name)
-    return dest
 
 
-def get(data="auto", path=None, n_valid=2000, n_sample=(200, 50, 50), standin=(800, 100, 64),
-        seed=0):
+def get(data="auto", *, path=None, valid_size=2000, n_sample=(200, 50, 50), standin=Standin(), seed=0):
     """Dogs vs cats as a Data record: the real data (all of it or its sample), or the stand-in;
     lessons 1-3."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, n_valid, n_sample, seed),
+    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_size, n_sample, seed),
                            lambda: _get_standin(standin, seed))
 
 
@@ -180,18 +186,17 @@ def _data(folder, mode, standin):
     return record(COMPETITION, folder, mode, standin, parts, folder / SAMPLE_SUBMISSION)
 
 
-def _get_real(path, mode, n_valid, n_sample, seed):
+def _get_real(path, mode, valid_size, n_sample, seed):
     """The real competition data, fetched and prepared; its sample/ for mode 'sample'."""
-    folder = prepare(fetch(COMPETITION, path), n_valid, n_sample, seed)
+    folder = prepare(fetch(COMPETITION, path), valid_size, n_sample, seed)
     return _data(folder / "sample" if mode == "sample" else folder, mode, False)
 
 
 def _get_standin(standin, seed):
-    """The stand-in, written once, then put through the same fetch and prepare as real data."""
-    n_train, n_test, size = standin
-    dest = make_standin(standin_dir() / COMPETITION, n_train, n_test, size, seed)
+    """The stand-in, drawn once, then put through the same fetch and prepare as real data."""
+    dest = make_standin(standin_dir() / COMPETITION, standin, seed)
+    n_train, n_test = standin.n_train, standin.n_test
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
-    folder = prepare(fetch(COMPETITION, dest, use_mounted=False), n_valid=n_train // 4,
+    folder = prepare(fetch(COMPETITION, dest, use_mounted=False), valid_size=n_train // 4,
                      n_sample=(n_train // 10, n_train // 20, n_test // 4), seed=seed)
-    banner(TITLE, HOW_TO_GET)
-    return _data(folder, "standin", True)
+    return with_banner(_data(folder, "standin", True), TITLE, HOW_TO_GET)

@@ -30,14 +30,14 @@ import pandas as pd
 import py7zr
 from PIL import Image
 
+from utils.datasets.base import valid_count
 from utils.datasets.competition import count_images, place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, jpeg_bytes, mark, renew
+from utils.datasets.standin import jpeg_bytes, made, with_banner
 from utils.download import download
 from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import MARKER, fetch
 from utils.paths import data_dir, standin_dir
 from utils.standins import boats
-from utils.standins.recipe import recipe
 
 COMPETITION = "the-nature-conservancy-fisheries-monitoring"
 TITLE = "Kaggle's Fisheries Monitoring"
@@ -64,12 +64,13 @@ HOW_TO_GET = how_to_get(COMPETITION)
 # Folders
 
 
-def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
+def prepare(path, valid_size=0.15, n_sample=(12, 4, 40), seed=0):
     """Move a seeded share of each class into valid/, link both test stages into test/ and make
     a small sample/; lesson 7.
 
-    `n_sample` counts the sample's training and validation photos per class, and its test photos
-    of each stage.
+    `valid_size` is the share of each class to validate on (a count is taken as its share of all
+    the photos); `n_sample` counts the sample's training and validation photos per class, and its
+    test photos of each stage.
     """
     path = Path(path)
     # A folder prepared before the kit knew stage 2 has no test/: it is prepared again.
@@ -80,12 +81,14 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
         raise FileNotFoundError(f"{path}/train lacks the class folders {missing}: is this the "
                                 f"Fisheries data? Expected train/{{{','.join(CLASSES)}}}/.")
     _check_stage2(path)
+    # A re-run after an interruption plans the same split from the union of both folders.
+    labelled = {c: sorted(p.name for split in ("train", "valid") for p in (path / split / c).glob("*.jpg"))
+                for c in CLASSES}
+    share = _valid_share(path, valid_size, sum(map(len, labelled.values())))
     rng = np.random.default_rng(seed)
-    for c in CLASSES:
-        # A re-run after an interruption plans the same split from the union of both folders.
-        files = sorted(p.name for split in ("train", "valid")
-                       for p in (path / split / c).glob("*.jpg"))
-        n_valid = max(1, round(len(files) * valid_frac)) if len(files) > 1 else 0
+    for c, files in labelled.items():
+        # Every class with two photos or more gives at least one to valid/, and keeps one.
+        n_valid = min(len(files) - 1, max(1, round(len(files) * share))) if len(files) > 1 else 0
         valid = set(rng.permutation(files)[:n_valid])
         for name in files:
             split = "valid" if name in valid else "train"
@@ -109,6 +112,16 @@ def prepare(path, valid_frac=0.15, n_sample=(12, 4, 40), seed=0):
     counts["test"] = count_images(path / TESTS)
     (path / DONE).write_text(json.dumps(counts))
     return path
+
+
+def _valid_share(path, valid_size, total):
+    """The share of each class that `valid_size` (a share, or a count of all `total` photos)
+    holds out, or a ValueError saying why it cannot, before anything moves."""
+    try:
+        n_valid = valid_count(valid_size, total)
+    except ValueError as err:
+        raise ValueError(f"{path} has {total} training photos: {err}.") from None
+    return valid_size if isinstance(valid_size, float) else n_valid / total
 
 
 def _check_stage2(path):
@@ -298,26 +311,39 @@ def _box_entry(name, box):
             "class": "image", "filename": name}
 
 
-def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
+@dataclass(frozen=True)
+class Standin:
+    """The Fisheries stand-in's size: training photos, test photos of stage 1 and of stage 2, and
+    how many times smaller than the real cameras' its photos are."""
+    n_train: int = 320
+    n_test: int = 80
+    n_test2: int = 40
+    scale: int = 8
+
+
+# The code that draws the stand-in: an edit to any of it draws the stand-in anew.
+DRAWING = (boats.rgb, boats.boat_view, boats.deck_photo, boats.boat_weights, _box_entry)
+
+
+def make_standin(dest, standin=Standin(), seed=0):
     """Write a learnable Fisheries stand-in as Kaggle ships it, both test stages and box files
-    included; lesson 7."""
-    made_by = recipe(boats.boat_view, boats.deck_photo, boats.boat_weights, make_standin, n_train=n_train,
-                     n_test=n_test, n_test2=n_test2, scale=scale, seed=seed)
-    dest = renew(Path(dest), made_by)  # an older kit's stand-in, drawn otherwise, is made anew
-    archives = ("train.zip", f"{TEST}.zip", f"{TEST2}.7z")
-    if all((dest / name).exists() for name in archives):
-        return dest
-    dest.mkdir(parents=True, exist_ok=True)
+    included, unless the one in `dest` was drawn by the same code and settings; lesson 7."""
+    return made(dest, _draw, standin, *DRAWING, seed=seed,
+                what=f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET)
+
+
+def _draw(dest, standin, seed):
+    """Draw the stand-in's photos into Kaggle's zips and 7z, its sample submissions and box files."""
     rng = np.random.default_rng(seed)
     weights = boats.boat_weights(len(CLASSES))
     entries = {c: [] for c in CLASSES}
-    with zipfile.ZipFile(dest / "train.zip.tmp", "w") as z:
-        for i in range(n_train):
+    with zipfile.ZipFile(dest / "train.zip", "w") as z:
+        for i in range(standin.n_train):
             boat = int(rng.integers(len(boats.BOAT_SIZES)))
             # every class appears at least a few times, the rest follows the boat's habits
             cls = CLASSES[i % len(CLASSES)] if i < 4 * len(CLASSES) else str(
                 rng.choice(CLASSES, p=weights[boat]))
-            im, box = boats.deck_photo(cls, boat, rng, scale)
+            im, box = boats.deck_photo(cls, boat, rng, standin.scale)
             name = f"img_{i:05d}.jpg"
             z.writestr(f"train/{cls}/{name}", jpeg_bytes(im))
             if box is not None and cls != "OTHER":
@@ -325,22 +351,22 @@ def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
                 shown = f"../data/fish/train/{cls}/{name}" if i % 5 == 0 else name
                 entries[cls].append(_box_entry(shown, box))
     test_names = []
-    with zipfile.ZipFile(dest / f"{TEST}.zip.tmp", "w") as z:
-        for i in range(n_test):
+    with zipfile.ZipFile(dest / f"{TEST}.zip", "w") as z:
+        for i in range(standin.n_test):
             boat = int(rng.integers(len(boats.BOAT_SIZES)))
             cls = str(rng.choice(CLASSES, p=weights[boat]))
-            name = f"img_{n_train + 1000 + i:05d}.jpg"
-            z.writestr(f"{TEST}/{name}", jpeg_bytes(boats.deck_photo(cls, boat, rng, scale)[0]))
+            name = f"img_{standin.n_train + 1000 + i:05d}.jpg"
+            z.writestr(f"{TEST}/{name}", jpeg_bytes(boats.deck_photo(cls, boat, rng, standin.scale)[0]))
             test_names.append(name)
     stage2 = []
     # Kaggle's file is 7z; LZMA, as it is said to be compressed (unconfirmed: see lesson 7's notes).
     lzma_only = [{"id": py7zr.FILTER_LZMA}]
-    with py7zr.SevenZipFile(dest / f"{TEST2}.7z.tmp", "w", filters=lzma_only) as z:
-        for i in range(n_test2):
+    with py7zr.SevenZipFile(dest / f"{TEST2}.7z", "w", filters=lzma_only) as z:
+        for i in range(standin.n_test2):
             boat = int(rng.integers(len(boats.BOAT_SIZES)))
             cls = str(rng.choice(CLASSES, p=weights[boat]))
             name = f"{TEST2}/image_{i + 1:05d}.jpg"
-            z.writestr(jpeg_bytes(boats.deck_photo(cls, boat, rng, scale)[0]), name)
+            z.writestr(jpeg_bytes(boats.deck_photo(cls, boat, rng, standin.scale)[0]), name)
             stage2.append(name)
     uniform = {c: 1 / len(CLASSES) for c in CLASSES}
     pd.DataFrame({"image": test_names, **uniform}).to_csv(dest / STAGE1_SAMPLE, index=False)
@@ -351,10 +377,6 @@ def make_standin(dest, n_train=320, n_test=80, n_test2=40, scale=8, seed=0):
         folder.mkdir(parents=True, exist_ok=True)
         cls = name.split("_")[0].upper()
         (folder / name).write_text(json.dumps(entries[cls], indent=1))
-    mark(dest, f"Synthetic fishing-boat photos, seed {seed}. " + HOW_TO_GET, made_by)
-    for name in archives:  # renamed last: a half-written stand-in is redone
-        (dest / f"{name}.tmp").rename(dest / name)
-    return dest
 
 
 def standin_box_files(dest):
@@ -370,15 +392,13 @@ def standin_box_files(dest):
 # Entry points
 
 
-def get(data="auto", path=None, valid_frac=0.15, n_sample=(12, 4, 40), standin=(320, 80, 40),
-        seed=0):
+def get(data="auto", *, path=None, valid_size=0.15, n_sample=(12, 4, 40), standin=Standin(), seed=0):
     """Fisheries as a Data record: the real data (all of it or its sample), or the stand-in;
     lesson 7. `data['test']` holds both stages' test photos (test/test_stg1/, test/test_stg2/)
-    and `sample_submission` is the stage-2 one; `standin` counts the stand-in's training photos
-    and its test photos of each stage."""
+    and `sample_submission` is the stage-2 one."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_frac, n_sample, seed),
-                           lambda: _get_standin(standin, valid_frac, seed))
+    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_size, n_sample, seed),
+                           lambda: _get_standin(standin, valid_size, seed))
 
 
 def _data(folder, mode, standin):
@@ -387,26 +407,24 @@ def _data(folder, mode, standin):
     return record(COMPETITION, folder, mode, standin, parts, folder / SAMPLE_SUBMISSION)
 
 
-def _get_real(path, mode, valid_frac, n_sample, seed):
+def _get_real(path, mode, valid_size, n_sample, seed):
     """The real competition data, fetched and prepared; its sample/ for mode 'sample'."""
-    folder = prepare(fetch(COMPETITION, path), valid_frac, n_sample, seed)
+    folder = prepare(fetch(COMPETITION, path), valid_size, n_sample, seed)
     return _data(folder / "sample" if mode == "sample" else folder, mode, False)
 
 
-def _get_standin(standin, valid_frac, seed):
-    """The stand-in, written once, then put through the same fetch and prepare as real data."""
-    folder = prepared_standin(standin_dir() / COMPETITION, standin, valid_frac, seed)
-    banner(TITLE, HOW_TO_GET)
-    return _data(folder, "standin", True)
+def _get_standin(standin, valid_size, seed):
+    """The stand-in, drawn once, then put through the same fetch and prepare as real data."""
+    folder = prepared_standin(standin_dir() / COMPETITION, standin, valid_size, seed)
+    return with_banner(_data(folder, "standin", True), TITLE, HOW_TO_GET)
 
 
-def prepared_standin(dest, standin=(320, 80, 40), valid_frac=0.15, seed=0):
-    """A stand-in written in `dest` (once) and fetched and prepared as real data is; lesson 7."""
-    n_train, n_test, n_test2 = standin
-    make_standin(dest, n_train, n_test, n_test2, seed=seed)
+def prepared_standin(dest, standin=Standin(), valid_size=0.15, seed=0):
+    """A stand-in drawn in `dest` (once) and fetched and prepared as real data is; lesson 7."""
+    make_standin(dest, standin, seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
-    return prepare(fetch(COMPETITION, dest, use_mounted=False), valid_frac,
-                   n_sample=(2, 1, max(1, n_test // 4)), seed=seed)
+    return prepare(fetch(COMPETITION, dest, use_mounted=False), valid_size,
+                   n_sample=(2, 1, max(1, standin.n_test // 4)), seed=seed)
 
 
 def get_boxes(folder, standin):

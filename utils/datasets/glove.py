@@ -21,19 +21,19 @@ optional packages fugashi and unidic-lite (`pip install fugashi unidic-lite`; Su
 choice). The kit itself never needs them.
 """
 import gzip
-import hashlib
 import itertools
 import json
 import zipfile
 import zlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from utils.datasets import imdb
 from utils.datasets.base import Data
-from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.datasets.standin import by_mode, kind, made, with_banner
 from utils.download import DownloadError, download
 from utils.paths import data_dir, standin_dir
 
@@ -41,12 +41,13 @@ GLOVE_URL = "https://nlp.stanford.edu/data/glove.6B.zip"
 ARCHIVE = "glove.6B.zip"
 GLOVE_6B_WORDS = 400_000
 SAMPLE_WORDS = 50_000  # DATA='sample': the most frequent words, the file's first lines
-COUNTS = "COUNTS.json"  # the stand-in's expected number of lines per file
+COUNTS = "COUNTS.json"  # the stand-in's number of lines per file, checked as it is read
+TITLE = "The GloVe 6B word-vector file"
 DIM_LINES = 100  # a headerless file's numbers per word: what most of its first lines have
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads\n"
               f"{GLOVE_URL} (822 MB) into data/glove/ once.")
 FASTTEXT_URL = "https://dl.fbaipublicfiles.com/fasttext/vectors-crawl/cc.{lang}.300.vec.gz"
-FASTTEXT_HOW_TO_GET = ("Real vectors: get_fasttext('full', '{lang}') on a machine with internet downloads\n"
+FASTTEXT_HOW_TO_GET = ("Real vectors: get_fasttext('full', lang='{lang}') on a machine with internet downloads\n"
                        "cc.{lang}.300.vec.gz (1-2 GB) from dl.fbaipublicfiles.com into data/fasttext/ once.")
 # The stand-in's words: groups of related meaning, so nearest neighbours have something to find.
 STANDIN_GROUPS = [["犬", "猫", "動物", "ペット"], ["東京", "大阪", "京都", "都市"],
@@ -67,13 +68,17 @@ def filename(dim=50):
 def download_glove(dim=50, origin=GLOVE_URL, cache_dir=None, file_hash=None,
                    expected_words=GLOVE_6B_WORDS):
     """Download glove.6B.zip (kept once whole), check it, extract one file; lesson 5."""
-    cache_dir = Path(cache_dir or data_dir())
+    return _fetch_glove(Path(cache_dir or data_dir()) / "glove", dim, origin, file_hash,
+                        expected_words)
+
+
+def _fetch_glove(folder, dim, origin, file_hash=None, expected_words=GLOVE_6B_WORDS):
+    """The GloVe file with `dim` numbers per word in `folder`, downloaded and extracted once."""
     name = filename(dim)
-    txt = cache_dir / "glove" / name
+    txt = folder / name
     if txt.exists():
         return txt
-    archive = download(origin, cache_dir / "glove" / ARCHIVE, file_hash=file_hash,
-                       check=_whole_zip)
+    archive = download(origin, folder / ARCHIVE, file_hash=file_hash, check=_whole_zip)
     try:
         extract(archive, name, txt, expected_words)
     except GloveFileError:
@@ -132,6 +137,14 @@ def load_vectors(path, dim=None, expected_words=None, limit=None):
     fastText and gensim do. The file is read one line at a time, so a cap of 200,000 lines on a
     file of 2,000,000 reads and keeps only those.
     """
+    words, rows, notes = _read_vectors(path, dim, expected_words, limit)
+    for note in notes:
+        print(note)  # called on its own; `get` keeps it among its record's notes instead
+    return words, rows
+
+
+def _read_vectors(path, dim=None, expected_words=None, limit=None):
+    """`load_vectors`' words and vectors, and its notes (a word listed twice) as text."""
     path = Path(path)
     advice = f"The file looks truncated or damaged: delete {path} and download it again."
     words, seen, doubled, rows, total, last, n_read = [], set(), [], None, None, "", 0
@@ -183,11 +196,10 @@ def load_vectors(path, dim=None, expected_words=None, limit=None):
         # Both formats end every line with a newline; a cut in the middle of the last number
         # still parses, and only the missing newline tells
         raise GloveFileError(f"{path} ends in the middle of a line. {advice}")
-    if doubled:
-        print(f"{path}: {len(doubled):,} word(s) listed more than once (e.g. {doubled[0]!r}); the"
-              " first vector of each is kept, as fastText and gensim do.")
+    notes = (f"{path}: {len(doubled):,} word(s) listed more than once (e.g. {doubled[0]!r}); the"
+             " first vector of each is kept, as fastText and gensim do.",) if doubled else ()
     rows.resize((len(words), dim), refcheck=False)  # the unused tail goes, in place
-    return words, rows
+    return words, rows, notes
 
 
 load_glove = load_vectors  # the name lesson 5 first meets it by
@@ -298,7 +310,6 @@ STANDIN_DOCS = 6000   # documents of the stand-in's "pretraining" writing
 STANDIN_WINDOW = 10   # words either side that count as context, as GloVe's default
 STANDIN_CONTEXTS = 1000  # the commonest words, whose company each word's vector describes
 STANDIN_SPREAD = 0.4  # each number's spread, as in GloVe 6B's 50-number vectors
-STANDIN_VERSION = 2   # 2: vectors learnt from co-occurrence counts, no longer placed by hand
 
 
 def cooccurrence(docs, vocab, window=STANDIN_WINDOW):
@@ -319,7 +330,7 @@ def cooccurrence(docs, vocab, window=STANDIN_WINDOW):
     return counts + counts.T
 
 
-def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS):
+def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS, spread=STANDIN_SPREAD):
     """Word vectors from co-occurrence counts: the positive pointwise mutual information of each
     word with each of the `n_contexts` commonest words, squeezed to `dim` numbers per word by a
     truncated SVD (a close cousin of GloVe's own fit), at GloVe's spread; lesson 5."""
@@ -337,11 +348,28 @@ def learn_vectors(counts, dim=50, seed=0, n_contexts=STANDIN_CONTEXTS):
     # every direction weighted alike (the singular values left out), so the few largest, which
     # say mostly how common a word is and whether it is an opinion, do not drown the rest
     vectors = u - u.mean(axis=0)
-    return (vectors * STANDIN_SPREAD / vectors.std()).astype(np.float32)
+    return (vectors * spread / vectors.std()).astype(np.float32)
 
 
-def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0):
-    """Write a glove.6B-format stand-in for `vocab_words` (a few left out on purpose); lesson 5.
+# The functions that draw the stand-in's vectors, the reviews' writing included: an edit to any
+# of them draws it anew.
+DRAWING = (cooccurrence, learn_vectors, imdb.writing, *imdb.DRAWING)
+
+
+@dataclass(frozen=True)
+class Standin:
+    """The GloVe stand-in's settings: the writing its vectors are learnt from, and its words."""
+    n_docs: int = STANDIN_DOCS
+    window: int = STANDIN_WINDOW
+    n_contexts: int = STANDIN_CONTEXTS
+    spread: float = STANDIN_SPREAD
+    drop: float = 0.03   # share of the vocabulary left out, as real GloVe lacks some words
+    n_extra: int = 500   # words no review uses, as GloVe holds many more words than reviews
+
+
+def make_standin(vocab_words, dest=None, standin=Standin(), *, dim=50, seed=0):
+    """Write a glove.6B-format stand-in for `vocab_words` (a few left out on purpose), unless the
+    one in `dest` was drawn by the same code, settings and words; its file; lesson 5.
 
     Like GloVe, the vectors are learnt, not placed: from which words appear near which in other
     writing in the stand-in reviews' language (`imdb.writing`: opinions of films, unlabelled,
@@ -349,67 +377,70 @@ def make_standin(vocab_words, dest=None, dim=50, drop=0.03, n_extra=500, seed=0)
     writing never uses get random vectors (meaning nothing), and a few of `vocab_words` (never
     a word of opinion or about films) are left out, as real GloVe lacks some words of reviews.
     """
-    dest = Path(dest or standin_dir() / "glove")
-    path = dest / filename(dim)
-    settings = repr((list(vocab_words), dim, drop, n_extra, seed, STANDIN_DOCS, STANDIN_WINDOW,
-                     STANDIN_CONTEXTS, STANDIN_SPREAD, STANDIN_VERSION, imdb.VERSION))
-    recipe = hashlib.sha256(settings.encode()).hexdigest()
-    if path.exists() and (dest / COUNTS).exists():
-        if json.loads((dest / COUNTS).read_text()).get("recipe") == recipe:
-            return path  # written before for this vocabulary; another one is written afresh
+    name = filename(dim)
+    dest = made(Path(dest or standin_dir() / "glove"), _draw, standin, *DRAWING,
+                what=f"Synthetic GloVe-format vectors, seed {seed}, learnt from co-occurrences in "
+                     "synthetic writing.\n" + HOW_TO_GET,
+                vocab_words=list(vocab_words), dim=dim, seed=seed)
+    return dest / name
+
+
+def _draw(dest, standin, vocab_words, dim, seed):
+    """Learn vectors from the stand-in reviews' writing and write them, a word a line, with the
+    file's line count."""
     rng = np.random.default_rng(seed)
-    docs = imdb.writing(STANDIN_DOCS, seed)
+    docs = imdb.writing(standin.n_docs, seed)
     seen = sorted({w for d in docs for w in d})
-    learnt = dict(zip(seen, learn_vectors(cooccurrence(docs, seen), dim, seed)))
+    counts = cooccurrence(docs, seen, standin.window)
+    learnt = dict(zip(seen, learn_vectors(counts, dim, seed, standin.n_contexts, standin.spread)))
     known = {*imdb.POSITIVE, *imdb.NEGATIVE, *imdb.MOVIE_WORDS, imdb.NEGATION}  # English words
-    words = [w for w in vocab_words if w in known or rng.random() > drop]
-    words += [f"{w}{w[-1]}s" for w in vocab_words[:n_extra]]  # words no review uses
+    words = [w for w in vocab_words if w in known or rng.random() > standin.drop]
+    words += [f"{w}{w[-1]}s" for w in vocab_words[:standin.n_extra]]  # words no review uses
     lines = []
     for w in words:
-        v = learnt[w] if w in learnt else rng.normal(0, STANDIN_SPREAD, dim)
+        v = learnt[w] if w in learnt else rng.normal(0, standin.spread, dim)
         lines.append(w + " " + " ".join(f"{x:.5f}" for x in v) + "\n")
-    dest.mkdir(parents=True, exist_ok=True)
-    mark(dest, f"Synthetic GloVe-format vectors, seed {seed}, learnt from co-occurrences in "
-               "synthetic writing.\n" + HOW_TO_GET)
-    path.with_suffix(".tmp").write_text("".join(lines), encoding="utf-8")
-    path.with_suffix(".tmp").rename(path)
-    (dest / COUNTS).write_text(json.dumps({path.name: len(lines), "recipe": recipe}))
-    return path
+    (dest / filename(dim)).write_text("".join(lines), encoding="utf-8")
+    (dest / COUNTS).write_text(json.dumps({filename(dim): len(lines)}))
 
 
-def get(data="auto", dim=50, vocab_words=None, origin=GLOVE_URL, n_sample=SAMPLE_WORDS):
+def get(data="auto", *, dim=50, vocab_words=None, path=None, origin=GLOVE_URL,
+        n_sample=SAMPLE_WORDS, standin=Standin(), seed=0):
     """GloVe 6B as a Data record with parts 'words' and 'vectors'; lesson 5.
 
-    'full': all 400,000 words; 'sample': the `n_sample` most frequent; 'standin': vectors for
-    `vocab_words` (the stand-in reviews' words); 'auto': the real ones, else the stand-in.
+    'full': all 400,000 words, downloaded from `origin` into `path` (default: data/glove/);
+    'sample': the `n_sample` most frequent; 'standin': vectors for `vocab_words` (the stand-in
+    reviews' words), drawn from `seed`; 'auto': the real ones, else the stand-in.
     """
-    return by_mode(data, "GloVe", lambda mode: _get_real(mode, dim, origin, n_sample),
-                   lambda: _get_standin(dim, vocab_words), (DownloadError, GloveFileError))
+    return by_mode(data, "GloVe", lambda mode: _get_real(mode, dim, path, origin, n_sample),
+                   lambda: _get_standin(dim, vocab_words, standin, seed),
+                   (DownloadError, GloveFileError))
 
 
-def _get_real(mode, dim, origin, n_sample):
+def _get_real(mode, dim, path, origin, n_sample):
     """The real vectors, all of them or the first `n_sample` words'."""
-    path = download_glove(dim, origin, expected_words=GLOVE_6B_WORDS)
-    words, vectors = load_glove(path, dim, GLOVE_6B_WORDS,
-                                limit=n_sample if mode == "sample" else None)
-    return _record(path, mode, False, words, vectors)
+    file = _fetch_glove(Path(path or data_dir() / "glove"), dim, origin,
+                        expected_words=GLOVE_6B_WORDS)
+    read = _read_vectors(file, dim, GLOVE_6B_WORDS, limit=n_sample if mode == "sample" else None)
+    return _record(file, mode, False, *read)
 
 
-def _get_standin(dim, vocab_words):
-    """The stand-in vectors for `vocab_words`, written once, with its banner."""
+def _get_standin(dim, vocab_words, standin, seed):
+    """The stand-in vectors for `vocab_words`, drawn once, with its banner."""
     if vocab_words is None:
         raise ValueError("The GloVe stand-in needs the words of the stand-in reviews: "
                          "pass vocab_words.")
-    path = make_standin(vocab_words, dim=dim)
-    banner("The GloVe 6B word-vector file", HOW_TO_GET)
-    expected = json.loads((path.parent / COUNTS).read_text())[path.name]
-    return _record(path, "standin", True, *load_glove(path, dim, expected))
+    file = make_standin(vocab_words, standin=standin, dim=dim, seed=seed)
+    expected = json.loads((file.parent / COUNTS).read_text())[file.name]
+    record = _record(file, "standin", True, *_read_vectors(file, dim, expected))
+    return with_banner(record, TITLE, HOW_TO_GET)
 
 
-def _record(path, mode, standin, words, vectors):
-    """The Data record of a word-vector file."""
+def _record(path, mode, standin, words, vectors, notes=()):
+    """The Data record of a GloVe file; `notes` say what reading it found (a word listed twice)."""
     return Data(name="glove", path=Path(path), standin=standin, mode=mode,
                 parts={"words": words, "vectors": vectors}, info={"dim": vectors.shape[1]},
+                notes=tuple(notes),
                 summary=f"GloVe 6B: {kind(mode, standin)}, {len(words):,} words of "
                         f"{vectors.shape[1]} numbers, at {path}")
 
@@ -427,9 +458,14 @@ def fasttext_url(lang):
 
 def download_fasttext(lang="ja", origin=None, cache_dir=None, file_hash=None):
     """Download `cc.<lang>.300.vec.gz` once into data/fasttext/ (1-2 GB, kept compressed); lesson 5."""
+    return _fetch_fasttext(Path(cache_dir or data_dir()) / "fasttext", lang, origin, file_hash)
+
+
+def _fetch_fasttext(folder, lang, origin=None, file_hash=None):
+    """`cc.<lang>.300.vec.gz` in `folder`, downloaded once from `origin` (default: fastText's)."""
     url = origin or fasttext_url(lang)
-    dest = Path(cache_dir or data_dir()) / "fasttext" / f"cc.{lang}.300.vec.gz"
-    return download(url, dest, file_hash=file_hash, check=_fasttext_start)
+    return download(url, folder / f"cc.{lang}.300.vec.gz", file_hash=file_hash,
+                    check=_fasttext_start)
 
 
 def _fasttext_start(path):
@@ -443,63 +479,74 @@ def _fasttext_start(path):
         raise GloveFileError("its first line is not fastText's header `<words> <dim>`")
 
 
-def make_fasttext_standin(dest=None, lang="ja", dim=300, n_noise=1000, seed=0):
+@dataclass(frozen=True)
+class FastTextStandin:
+    """The fastText stand-in's size: numbers per word, and the noise words after the groups."""
+    dim: int = 300
+    n_noise: int = 1000
+
+
+def make_fasttext_standin(dest=None, standin=FastTextStandin(), *, lang="ja", seed=0):
     """Write a small stand-in in the `cc.<lang>.300.vec.gz` format: header, gzip, trailing spaces,
-    Japanese words in a few groups of related meaning plus noise words; lesson 5."""
-    dest = Path(dest or standin_dir() / "fasttext")
-    path = dest / f"cc.{lang}.300.vec.gz"
-    if path.exists():
-        return path
+    Japanese words in a few groups of related meaning plus noise words, unless the one in `dest`
+    was drawn by the same code and settings; its file; lesson 5."""
+    dest = made(Path(dest or standin_dir() / "fasttext"), _draw_fasttext, standin, STANDIN_GROUPS,
+                what=f"Synthetic fastText-format vectors, seed {seed}.\n"
+                     + FASTTEXT_HOW_TO_GET.format(lang=lang), lang=lang, seed=seed)
+    return dest / f"cc.{lang}.300.vec.gz"
+
+
+def _draw_fasttext(dest, standin, lang, seed):
+    """Draw each group's words near a centre of its own, and noise words anywhere; write them."""
     rng = np.random.default_rng(seed)
+    dim = standin.dim
     centres = rng.normal(0, 1, (len(STANDIN_GROUPS), dim))
     words, vecs = [], []
     for centre, group in zip(centres, STANDIN_GROUPS):
         for w in group:
             words.append(w)
             vecs.append(centre + rng.normal(0, 0.4, dim))
-    words += [f"語{i}" for i in range(n_noise)]
-    vecs += list(rng.normal(0, 1, (n_noise, dim)))
-    dest.mkdir(parents=True, exist_ok=True)
-    mark(dest, f"Synthetic fastText-format vectors, seed {seed}.\n"
-               + FASTTEXT_HOW_TO_GET.format(lang=lang))
-    tmp = path.with_name(f".{path.name}.tmp")
-    with gzip.open(tmp, "wt", encoding="utf-8", newline="\n") as f:
+    words += [f"語{i}" for i in range(standin.n_noise)]
+    vecs += list(rng.normal(0, 1, (standin.n_noise, dim)))
+    with gzip.open(dest / f"cc.{lang}.300.vec.gz", "wt", encoding="utf-8", newline="\n") as f:
         f.write(f"{len(words)} {dim}\n")
         for w, v in zip(words, vecs):
             f.write(w + " " + "".join(f"{x:.4f} " for x in v) + "\n")
-    tmp.rename(path)  # last: a half-written stand-in is written again
-    return path
 
 
-def get_fasttext(data="auto", lang="ja", limit=200_000, origin=None):
+def get_fasttext(data="auto", *, lang="ja", limit=200_000, path=None, origin=None,
+                 n_sample=SAMPLE_WORDS, standin=FastTextStandin(), seed=0):
     """fastText's vectors for a language as a Data record ('words', 'vectors'); lesson 5.
 
-    'full': the first `limit` (most frequent) words of the real file; 'sample': the first
-    SAMPLE_WORDS of those; 'standin': a small file in the same format; 'auto': the real
-    vectors, else the stand-in.
+    'full': the first `limit` (most frequent) words of the real file, downloaded from `origin`
+    into `path` (default: data/fasttext/); 'sample': the first `n_sample` of those; 'standin': a
+    small file in the same format, drawn from `seed`; 'auto': the real vectors, else the stand-in.
     """
     return by_mode(data, f"fastText's {lang} vectors",
-                   lambda mode: _get_real_fasttext(lang, mode, limit, origin),
-                   lambda: _get_fasttext_standin(lang), (DownloadError, GloveFileError))
+                   lambda mode: _get_real_fasttext(lang, mode, limit, path, origin, n_sample),
+                   lambda: _get_fasttext_standin(lang, standin, seed),
+                   (DownloadError, GloveFileError))
 
 
-def _get_real_fasttext(lang, mode, limit, origin):
+def _get_real_fasttext(lang, mode, limit, path, origin, n_sample):
     """The real vectors, read up to `limit` words straight from the gzip file."""
-    path = download_fasttext(lang, origin)
-    cap = min(filter(None, (limit, SAMPLE_WORDS if mode == "sample" else None)), default=None)
-    words, vectors = load_vectors(path, limit=cap)
-    return _vector_record(f"fasttext-{lang}", path, mode, False, words, vectors)
+    file = _fetch_fasttext(Path(path or data_dir() / "fasttext"), lang, origin)
+    cap = min(filter(None, (limit, n_sample if mode == "sample" else None)), default=None)
+    return _vector_record(f"fasttext-{lang}", file, mode, False, *_read_vectors(file, limit=cap))
 
 
-def _get_fasttext_standin(lang):
-    path = make_fasttext_standin(lang=lang)
-    banner(f"fastText's cc.{lang}.300.vec.gz", FASTTEXT_HOW_TO_GET.format(lang=lang))
-    return _vector_record(f"fasttext-{lang}", path, "standin", True, *load_vectors(path))
+def _get_fasttext_standin(lang, standin, seed):
+    """The stand-in vectors, drawn once for these settings, with its banner."""
+    file = make_fasttext_standin(standin=standin, lang=lang, seed=seed)
+    record = _vector_record(f"fasttext-{lang}", file, "standin", True, *_read_vectors(file))
+    return with_banner(record, f"fastText's cc.{lang}.300.vec.gz", FASTTEXT_HOW_TO_GET.format(lang=lang))
 
 
-def _vector_record(name, path, mode, standin, words, vectors):
+def _vector_record(name, path, mode, standin, words, vectors, notes=()):
+    """The Data record of a fastText file; `notes` say what reading it found (a word listed twice)."""
     return Data(name=name, path=Path(path), standin=standin, mode=mode,
                 parts={"words": words, "vectors": vectors}, info={"dim": vectors.shape[1]},
+                notes=tuple(notes),
                 summary=f"{name}: {kind(mode, standin)}, {len(words):,} words of "
                         f"{vectors.shape[1]} numbers, at {path}")
 

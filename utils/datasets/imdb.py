@@ -19,18 +19,18 @@ the first 2,500 training and 2,500 test reviews (after Keras's shuffle, so both 
 import json
 import re
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from utils.datasets.base import Data
-from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.datasets.standin import by_mode, kind, made, with_banner
 from utils.download import DownloadError, download as fetch, keras_cache
 from utils.paths import standin_dir
 
 START, OOV, INDEX_FROM = 1, 2, 3
-RECIPE = "recipe.json"  # the stand-in's settings, so a change of size rewrites it
 KERAS_SEED = 113  # the seed keras.datasets.imdb shuffles with
 BASE_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 # Keras's own hashes of its two files (keras.datasets.imdb): sha256 and md5.
@@ -38,7 +38,7 @@ FILES = {"imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4
          "imdb_word_index.json": "bfafd718b763782e994055a2d397834f"}
 SAMPLE_REVIEWS = 2500  # DATA='sample': this many training and test reviews
 N_FILLER = 3000  # the stand-in's ordinary words
-VERSION = 2  # of the stand-in's recipe: 2 has negation and a long tail of sentiment words
+TITLE = "The IMDB review dataset"
 HOW_TO_GET = ("Real data: run with DATA='full' on a machine with internet; it downloads the\n"
               "IMDB reviews (imdb.npz, imdb_word_index.json) into ~/.keras/datasets/ once.")
 
@@ -70,11 +70,11 @@ NEGATED = 0.25    # of the sentiment words, this share comes negated ("not borin
 MIXED = 0.1       # of the opinions, this share points the other way (a good film, a dull ending)
 
 
-def download(base_url=None, cache_dir=None, files=None):
+def download(base_url=None, cache_dir=None, files=None, quiet=False):
     """Fetch Keras's two IMDB files (hash-checked, cached); the folder holding them; lesson 5."""
     folder = Path(cache_dir or keras_cache())
     for name, file_hash in (files or FILES).items():
-        fetch((base_url or BASE_URL) + name, folder / name, file_hash=file_hash)
+        fetch((base_url or BASE_URL) + name, folder / name, file_hash=file_hash, quiet=quiet)
     return folder
 
 
@@ -195,50 +195,59 @@ def _ragged(lists):
     return out
 
 
-def make_standin(dest=None, n_train=2500, n_test=2500, n_filler=N_FILLER, seed=0):
-    """Write a learnable stand-in as Keras ships IMDB: imdb.npz + imdb_word_index.json; lesson 5."""
+# The functions that draw the stand-in's reviews: an edit to any of them draws it anew.
+DRAWING = (_review, _filler_words, _zipf, _ragged)
+
+
+@dataclass(frozen=True)
+class Standin:
+    """The IMDB stand-in's size: training and test reviews, and its ordinary (filler) words."""
+    n_train: int = 2500
+    n_test: int = 2500
+    n_filler: int = N_FILLER
+
+
+def make_standin(dest=None, standin=Standin(), seed=0):
+    """Write a learnable stand-in as Keras ships IMDB (imdb.npz + imdb_word_index.json), unless
+    the one in `dest` was drawn by the same code and settings; lesson 5."""
     dest = Path(dest or standin_dir() / "imdb")
-    recipe = json.dumps({"n_train": n_train, "n_test": n_test, "n_filler": n_filler, "seed": seed,
-                         "version": VERSION})
-    if ((dest / "imdb.npz").exists() and (dest / "imdb_word_index.json").exists()
-            and (dest / RECIPE).exists() and (dest / RECIPE).read_text() == recipe):
-        return dest
+    return made(dest, _draw, standin, *DRAWING, POSITIVE, NEGATIVE, NEGATED, MIXED,
+                what=f"Synthetic IMDB-format reviews, seed {seed}.\n" + HOW_TO_GET, seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Draw the labelled reviews and write them, with their word index, in Keras's format."""
     rng = np.random.default_rng(seed)
-    filler = np.array(_filler_words(n_filler))  # an array: rng.choice need not convert it
+    filler = np.array(_filler_words(standin.n_filler))  # an array: rng.choice need not convert it
     weights = _zipf(len(filler))  # Zipf: a few words are very common
-    labels = rng.permutation(np.arange(n_train + n_test) % 2)
+    labels = rng.permutation(np.arange(standin.n_train + standin.n_test) % 2)
     reviews = [_review(rng, y, filler, weights) for y in labels]
     counts = Counter(w for r in reviews for w in r)
     # ranks by frequency, ties by word, as in Keras's index: rank 1 is the most frequent word
     ranked = sorted(counts, key=lambda w: (-counts[w], w))
     word_index = {w: i + 1 for i, w in enumerate(ranked)}
     ids = _ragged([[word_index[w] for w in r] for r in reviews])
-    arrays = {"x_train": ids[:n_train], "y_train": labels[:n_train],
-              "x_test": ids[n_train:], "y_test": labels[n_train:]}
-    dest.mkdir(parents=True, exist_ok=True)
-    mark(dest, f"Synthetic IMDB-format reviews, seed {seed}.\n" + HOW_TO_GET)
-    (dest / "imdb_word_index.json.tmp").write_text(json.dumps(word_index))
-    with open(dest / "imdb.npz.tmp", "wb") as f:
-        np.savez(f, **arrays)
-    for name in ("imdb_word_index.json", "imdb.npz"):  # renamed last: half-written is redone
-        (dest / f"{name}.tmp").rename(dest / name)
-    (dest / RECIPE).write_text(recipe)  # other sizes asked for later are written afresh
-    return dest
+    n = standin.n_train
+    (dest / "imdb_word_index.json").write_text(json.dumps(word_index))
+    with open(dest / "imdb.npz", "wb") as f:
+        np.savez(f, x_train=ids[:n], y_train=labels[:n], x_test=ids[n:], y_test=labels[n:])
 
 
-def get(data="auto", num_words=5000, standin=(2500, 2500), n_sample=SAMPLE_REVIEWS):
+def get(data="auto", *, num_words=5000, path=None, n_sample=SAMPLE_REVIEWS, standin=Standin(),
+        seed=0):
     """IMDB as a Data record: parts 'train' and 'test' as (x, y), info 'word_index'; lesson 5.
 
-    'full': Keras's 25,000 + 25,000 reviews; 'sample': the first `n_sample` of each; 'standin':
-    synthetic reviews in the same format; 'auto': the real ones, else the stand-in.
+    'full': Keras's 25,000 + 25,000 reviews, downloaded into `path` (default: Keras's cache);
+    'sample': the first `n_sample` of each; 'standin': synthetic reviews in the same format,
+    drawn from `seed`; 'auto': the real ones, else the stand-in.
     """
-    return by_mode(data, "the IMDB reviews", lambda mode: _get_real(mode, num_words, n_sample),
-                   lambda: _get_standin(num_words, standin), DownloadError)
+    return by_mode(data, "the IMDB reviews", lambda mode: _get_real(mode, num_words, path, n_sample),
+                   lambda: _get_standin(num_words, standin, seed), DownloadError)
 
 
-def _get_real(mode, num_words, n_sample):
+def _get_real(mode, num_words, path, n_sample):
     """The real reviews, all of them or the first `n_sample` of each part."""
-    folder = download()
+    folder = download(cache_dir=path, quiet=True)  # get prints nothing: its record says what it got
     (x_train, y_train), (x_test, y_test), word_index = load_real(num_words, folder)
     if mode == "sample":
         x_train, y_train = x_train[:n_sample], y_train[:n_sample]
@@ -246,12 +255,12 @@ def _get_real(mode, num_words, n_sample):
     return _record(folder, mode, False, (x_train, y_train), (x_test, y_test), word_index)
 
 
-def _get_standin(num_words, sizes):
-    """The stand-in reviews, written once for these sizes, with its banner."""
-    dest = make_standin(n_train=sizes[0], n_test=sizes[1])
-    banner("The IMDB review dataset", HOW_TO_GET)
+def _get_standin(num_words, standin, seed):
+    """The stand-in reviews, drawn once for these settings, with its banner."""
+    dest = make_standin(standin=standin, seed=seed)
     word_index = json.loads((dest / "imdb_word_index.json").read_text())
-    return _record(dest, "standin", True, *load_npz(dest / "imdb.npz", num_words), word_index)
+    record = _record(dest, "standin", True, *load_npz(dest / "imdb.npz", num_words), word_index)
+    return with_banner(record, TITLE, HOW_TO_GET)
 
 
 def _record(folder, mode, standin, train, test, word_index):

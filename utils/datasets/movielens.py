@@ -23,13 +23,14 @@ import json
 import os
 import shutil
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from utils.datasets.base import Data
-from utils.datasets.standin import banner, by_mode, is_standin, kind, mark
+from utils.datasets.base import Data, valid_count
+from utils.datasets.standin import by_mode, is_standin, kind, made, with_banner
 from utils.download import DownloadError, download as fetch
 from utils.paths import data_dir, standin_dir
 
@@ -53,10 +54,15 @@ def download(origin=URL, cache_dir=None, file_hash=None, rows=None, stars=True):
     Returns the extracted folder holding ratings.csv. A cut-off or damaged download raises
     DownloadError and leaves no zip behind that the next run would trust.
     """
+    return _download(origin, cache_dir, file_hash, rows, stars, quiet=False)
+
+
+def _download(origin, cache_dir, file_hash, rows, stars, quiet):
+    """`download`, with Keras's progress shown or not (`get` prints nothing)."""
     cache_dir = Path(cache_dir or data_dir() / "movielens")
     rows = REAL_ROWS if rows is None else rows
     zpath = fetch(origin, cache_dir / f"{NAME}.zip", file_hash=file_hash,
-                  check=lambda path: check_zip(path, rows, stars))
+                  check=lambda path: check_zip(path, rows, stars), quiet=quiet)
     return find_folder(_extract(zpath, cache_dir / f"{NAME}_extracted"))
 
 
@@ -129,29 +135,42 @@ def read(folder, rows=REAL_ROWS, stars=True):
     return ratings, movies
 
 
-def split(ratings, valid_frac=0.2, seed=0, user="userId", item="movieId"):
-    """Random train/valid split; valid rows of users or movies absent from train move back; lesson 4."""
-    rng = np.random.default_rng(seed)
-    is_valid = rng.random(len(ratings)) < valid_frac
+def split(ratings, valid_size=0.2, seed=0, user="userId", item="movieId"):
+    """(train, valid, moved): a random split of `valid_size` ratings (share or count), less the
+    `moved` validation ratings of users or movies absent from train, moved back; lesson 4."""
+    draws = np.random.default_rng(seed).random(len(ratings))
+    # The rows of the smallest draws: for a share, nearly the rows drawn below it, as before.
+    is_valid = np.zeros(len(ratings), bool)
+    is_valid[np.argsort(draws, kind="stable")[:valid_count(valid_size, len(ratings))]] = True
     train = ratings[~is_valid]
     # A model knows nothing of a user or movie it never trained on, so such a validation row
     # measures nothing; it is moved to training, and counted.
-    unseen = is_valid & (~ratings[user].isin(train[user]) | ~ratings[item].isin(train[item]))
-    if unseen.any():
-        print(f"Moved {int(unseen.sum())} validation ratings of users or movies with no other "
-              "rating into the training set.")
+    unseen = is_valid & (~ratings[user].isin(train[user]) | ~ratings[item].isin(train[item])).to_numpy()
     is_valid &= ~unseen
-    return ratings[~is_valid].reset_index(drop=True), ratings[is_valid].reset_index(drop=True)
+    return (ratings[~is_valid].reset_index(drop=True), ratings[is_valid].reset_index(drop=True),
+            int(unseen.sum()))
 
 
-def make_standin(dest, n_users=200, n_movies=120, n_factors=3, sigma=0.5, per_user=(50, 110),
-                 seed=0):
-    """Write a MovieLens-layout zip of ratings = low-rank truth + N(0, sigma); path; lesson 4."""
-    dest = Path(dest)
-    zpath = dest / f"{NAME}.zip"
-    if zpath.exists():
-        return zpath
-    dest.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class Standin:
+    """The MovieLens stand-in's size and truth: users, movies, factors, noise, ratings per user."""
+    n_users: int = 200
+    n_movies: int = 120
+    n_factors: int = 3
+    sigma: float = 0.5
+    per_user: tuple = (50, 110)
+
+
+def make_standin(dest, standin=Standin(), seed=0):
+    """Write a MovieLens-layout zip of ratings = low-rank truth + N(0, sigma) into `dest`, unless
+    the one there was drawn by the same code and settings; lesson 4."""
+    return made(dest, _draw, standin, _standin_title,
+                what=f"Synthetic MovieLens ratings, seed {seed}. " + HOW_TO_GET, seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Draw the ratings and titles into the zip, and the truth they come from beside it."""
+    n_users, n_movies, n_factors, sigma = standin.n_users, standin.n_movies, standin.n_factors, standin.sigma
     rng = np.random.default_rng(seed)
     scale = (0.25 / n_factors) ** 0.25  # factor dot products with a spread of about 0.5
     users = rng.normal(0, scale, (n_users, n_factors))
@@ -160,7 +179,7 @@ def make_standin(dest, n_users=200, n_movies=120, n_factors=3, sigma=0.5, per_us
     popularity = rng.pareto(1.5, n_movies) + 1  # a few films are rated by many, most by few
     rows = []
     for u in range(n_users):
-        n = min(int(rng.integers(*per_user)), n_movies)
+        n = min(int(rng.integers(*standin.per_user)), n_movies)
         for m in rng.choice(n_movies, n, replace=False, p=popularity / popularity.sum()):
             rows.append((u, m))
     u, m = np.array(rows).T
@@ -172,7 +191,7 @@ def make_standin(dest, n_users=200, n_movies=120, n_factors=3, sigma=0.5, per_us
     movies_csv = pd.DataFrame({"movieId": movie_ids, "title": [
         _standin_title(i, f, b) for i, f, b in zip(movie_ids, movies, movie_bias)],
         "genres": "(stand-in)"})
-    with zipfile.ZipFile(dest / f"{NAME}.zip.tmp", "w", zipfile.ZIP_DEFLATED) as z:
+    with zipfile.ZipFile(dest / f"{NAME}.zip", "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"{NAME}/ratings.csv", ratings.to_csv(index=False))
         z.writestr(f"{NAME}/movies.csv", movies_csv.to_csv(index=False))
     truth = {"sigma": sigma, "n_factors": n_factors, "n_users": n_users, "n_movies": n_movies,
@@ -181,9 +200,6 @@ def make_standin(dest, n_users=200, n_movies=120, n_factors=3, sigma=0.5, per_us
     np.savez(dest / "truth.npz", user_ids=np.arange(1, n_users + 1), movie_ids=movie_ids,
              user_factors=users, movie_factors=movies, user_bias=user_bias, movie_bias=movie_bias,
              mean=3.5)
-    mark(dest, f"Synthetic MovieLens ratings, seed {seed}. " + HOW_TO_GET)
-    (dest / f"{NAME}.zip.tmp").rename(zpath)  # last: a half-written stand-in is redone
-    return zpath
 
 
 def _standin_title(movie_id, factors, bias):
@@ -192,38 +208,39 @@ def _standin_title(movie_id, factors, bias):
     return f"Film {movie_id} [{tags}]{' (liked)' if bias > 0.4 else ''}"
 
 
-def get(data="auto", standin=None, seed=0, origin=None, n_sample=SAMPLE_RATINGS):
+def get(data="auto", *, path=None, origin=URL, n_sample=SAMPLE_RATINGS, standin=Standin(), seed=0):
     """MovieLens as a Data record with parts 'ratings' and 'movies'; lesson 4.
 
-    'full': all of ml-latest-small; 'sample': its first `n_sample` ratings and the films they
-    rate; 'standin': synthetic ratings of known noise (info: sigma, n_factors, ...); 'auto': the
-    real data, else the stand-in with the reason printed.
+    'full': all of ml-latest-small, downloaded from `origin` into `path`; 'sample': its first
+    `n_sample` ratings and the films they rate; 'standin': synthetic ratings of known noise (info:
+    sigma, n_factors, ...); 'auto': the real data, else the stand-in with the reason in its notes.
     """
-    return by_mode(data, "MovieLens", lambda mode: _get_real(mode, origin or URL, n_sample),
-                   lambda: _get_standin(standin or {}, seed), (DownloadError, MovieLensError))
+    path = Path(path or data_dir() / "movielens")
+    return by_mode(data, "MovieLens", lambda mode: _get_real(mode, path, origin, n_sample),
+                   lambda: _get_standin(standin, seed), (DownloadError, MovieLensError))
 
 
-def _get_real(mode, origin, n_sample):
+def _get_real(mode, path, origin, n_sample):
     """The real ratings, all of them or the first `n_sample` with the films they rate."""
-    folder = download(origin)
+    folder = _download(origin, path, None, REAL_ROWS, True, quiet=True)
     ratings, movies = read(folder, rows=REAL_ROWS)
     if mode == "sample":
         ratings = ratings.head(n_sample)
         movies = movies[movies.movieId.isin(ratings.movieId)].reset_index(drop=True)
-    return _record(folder, mode, False, ratings, movies, {"sigma": None})
+    return _record(folder, mode, False, ratings, movies, {"sigma": None, "origin": origin})
 
 
-def _get_standin(params, seed):
-    """The stand-in written once, then downloaded from a file:// URL and checked like the real one."""
-    dest = standin_dir() / "movielens"
-    zpath = make_standin(dest, seed=seed, **params)
+def _get_standin(standin, seed):
+    """The stand-in drawn once, then downloaded from a file:// URL and checked like the real one."""
+    dest = make_standin(standin_dir() / "movielens", standin, seed)
     truth = json.loads((dest / "truth.json").read_text())
     n = truth["n_ratings"]
-    folder = download(zpath.resolve().as_uri(), cache_dir=dest / "cache", rows=(n, n), stars=False)
+    origin = (dest / f"{NAME}.zip").resolve().as_uri()
+    folder = _download(origin, dest / "cache", None, (n, n), False, quiet=True)
     assert is_standin(folder)
     ratings, movies = read(folder, rows=(n, n), stars=False)
-    banner("MovieLens ml-latest-small", HOW_TO_GET)
-    return _record(folder, "standin", True, ratings, movies, truth)
+    record = _record(folder, "standin", True, ratings, movies, {**truth, "origin": origin})
+    return with_banner(record, "MovieLens ml-latest-small", HOW_TO_GET)
 
 
 def _record(folder, mode, standin, ratings, movies, info):

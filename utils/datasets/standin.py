@@ -1,15 +1,22 @@
-"""What every stand-in dataset shares: its marker on disk, its banner, and when to fall back to it.
+"""What every stand-in dataset shares: its marker, the one rule for when it is drawn anew, its banner.
 
 A stand-in is small, seeded, learnable data written in exactly the real dataset's layout, so a
 lesson runs its real code path on a machine without the real data. It must never be taken for
-the real thing: it lives under `data/standin/`, carries a STANDIN.txt marker, and the lesson
-prints a banner saying how to get the real data.
+the real thing: it lives under `data/standin/`, carries a STANDIN.txt marker, and its record
+carries a banner saying how to get the real data.
+
+One rule keeps every stand-in fresh (`made`): the marker names a recipe, a hash of the settings
+and of the code that draws it; a stand-in from another recipe is removed and drawn anew, and a
+folder without the marker is never touched.
 """
 import io
+import os
 import shutil
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from utils.paths import cannot_write, standin_dir
+from utils.standins.recipe import recipe
 
 DATA_MODES = ("auto", "full", "sample", "standin")
 MARKER = "STANDIN.txt"
@@ -19,25 +26,42 @@ class StandinError(RuntimeError):
     """A stand-in that cannot be written where the data folder is; the message says what to do."""
 
 
-def mark(folder, what, recipe=None):
-    """Write the marker that labels a folder as stand-in data (and the recipe it came from)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    line = f"recipe {recipe}\n" if recipe else ""
-    (folder / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\n{line}")
+def made(dest, draw, settings, *code, what, **extra):
+    """The stand-in folder `dest`: kept if its marker names this recipe, else drawn anew by
+    `draw(folder, settings, **extra)` into a fresh folder that takes `dest`'s name when complete.
 
-
-def renew(folder, made_by):
-    """Delete a stand-in folder another recipe wrote (an older kit's), so it is written anew.
-
-    Only a folder whose marker says it is a stand-in is ever removed: real data has no marker.
+    The recipe hashes `settings` (a dataclass), `extra`, the source of `draw` and of `code` (the
+    drawing functions it calls) and any tables in `code` (word lists they draw from), so a change
+    to any of them draws the stand-in again. A folder holding files but no marker is not a
+    stand-in: it is left as it is and said in a StandinError.
     """
-    folder = Path(folder)
-    marker = folder / MARKER
-    if marker.exists() and f"recipe {made_by}\n" not in marker.read_text():
-        print(f"The stand-in in {folder} was made by another version of the kit: making it anew.")
-        shutil.rmtree(folder)
-    return folder
+    dest = Path(dest)
+    made_by = recipe(draw, *code, **asdict(settings), **extra)
+    if recipe_of(dest) == made_by:
+        return dest
+    if dest.is_dir() and any(dest.iterdir()):
+        if not (dest / MARKER).exists():
+            raise StandinError(f"{dest} holds files but no {MARKER}, so it is not a stand-in and is "
+                               "left as it is: move it away, or set DL1_DATA to another data folder.")
+        shutil.rmtree(dest)  # a stand-in from another recipe: an older kit's, or other settings
+    part = dest.with_name(f".{dest.name}.part")
+    shutil.rmtree(part, ignore_errors=True)  # a drawing cut short before
+    part.mkdir(parents=True)
+    draw(part, settings, **extra)
+    (part / MARKER).write_text(f"STAND-IN DATA, not the real dataset.\n{what}\nrecipe {made_by}\n")
+    if dest.is_dir():
+        dest.rmdir()  # empty, as checked above
+    os.replace(part, dest)  # last: a half-drawn stand-in never takes the name
+    return dest
+
+
+def recipe_of(folder):
+    """The recipe a stand-in folder's marker names, or None (no marker, or one without a recipe)."""
+    marker = Path(folder) / MARKER
+    if not marker.is_file():
+        return None
+    lines = [line for line in marker.read_text().splitlines() if line.startswith("recipe ")]
+    return lines[-1].removeprefix("recipe ") if lines else None
 
 
 def is_standin(folder):
@@ -53,9 +77,12 @@ def banner(name, how_to_get, what="a small synthetic dataset"):
              *how_to_get.splitlines()]
     width = max(map(len, lines)) + 4
     box = ["#" * width, *[f"# {line:<{width - 4}} #" for line in lines], "#" * width]
-    text = "\n".join(box)
-    print(text)
-    return text
+    return "\n".join(box)
+
+
+def with_banner(record, name, how_to_get, what="a small synthetic dataset"):
+    """A stand-in's Data record with its banner among the notes it is printed with."""
+    return replace(record, notes=(*record.notes, banner(name, how_to_get, what)))
 
 
 def check_mode(data):
@@ -73,12 +100,12 @@ def kind(mode, standin):
 
 
 def by_mode(mode, name, get_real, get_standin, errors):
-    """Any dataset by data mode: 'auto' tries the real one, else says why and uses the stand-in.
+    """Any dataset by data mode: 'auto' tries the real one, else the stand-in, saying why.
 
     'full' and 'sample' insist on the real data (`get_real(mode)`), 'standin' forces the stand-in
     (`get_standin()`). In 'auto' one of `errors` (the real data cannot be had: no network, a cut-off
-    download, a damaged file) is printed and the stand-in used; any other error is a bug and raises.
-    A data folder the stand-in cannot be written to is one StandinError saying what to do.
+    download, a damaged file) becomes the first note of the stand-in's record; any other error is a
+    bug and raises. A data folder the stand-in cannot be written to is one StandinError.
     """
     mode = check_mode(mode)
     if mode == "standin":
@@ -88,8 +115,11 @@ def by_mode(mode, name, get_real, get_standin, errors):
     try:
         return get_real("full")
     except errors as err:
-        print(f"Could not get {name}, so using the stand-in:\n{err}")
-        return _written(get_standin)
+        try:
+            record = _written(get_standin)
+        except StandinError as cannot:
+            raise StandinError(f"Could not get {name}:\n{err}\nNor can the stand-in be written: {cannot}") from None
+        return replace(record, notes=(f"Could not get {name}, so using the stand-in:\n{err}", *record.notes))
 
 
 def _written(get_standin):
@@ -108,3 +138,4 @@ def jpeg_bytes(im):
     buf = io.BytesIO()
     im.save(buf, "JPEG", quality=90)
     return buf.getvalue()
+

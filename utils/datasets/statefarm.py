@@ -12,8 +12,9 @@ the test set holds. So `prepare` splits BY DRIVER: every photo of a validation d
 
 The driver list and the image folders must agree. A photo listed but missing, one on disk but
 listed for no driver, or one listed under another class than its folder cannot be placed safely:
-with `on_mismatch='skip'` (the default) they are left out of both sets, counted and reported;
-with `on_mismatch='error'` preparing stops and says what is wrong. Nothing is dropped silently.
+with `on_mismatch='skip'` (the default) they are left out of both sets, counted and said in a
+note of the record; with `on_mismatch='error'` preparing stops and says what is wrong. Nothing is
+dropped silently.
 
 `prepare` links (or copies) the photos into `bydriver/{train,valid}/c0..c9/` and
 `bydriver/test/unknown/`, leaving Kaggle's folders as they were, so a new split is cheap, and
@@ -23,14 +24,16 @@ submission for exactly those). `get` returns it as a `Data` record.
 import json
 import shutil
 import zipfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
+from utils.datasets.base import valid_count
 from utils.datasets.competition import place, real_or_standin, record, sample_test
-from utils.datasets.standin import banner, is_standin, jpeg_bytes, mark
+from utils.datasets.standin import jpeg_bytes, made, with_banner
 from utils.kaggle.api import how_to_get
 from utils.kaggle.fetching import fetch
 from utils.paths import data_dir, standin_dir
@@ -101,26 +104,29 @@ def audit(root, drivers):
 
 
 def _report(problems, on_mismatch):
-    """Raise or print the mismatches between the driver list and the folders."""
+    """The mismatches between the driver list and the folders: raised, or a note (none if none)."""
     found = {k: v for k, v in problems.items() if v}
     if not found:
-        return
+        return []
     lines = [f"{len(v)} image(s) {k} (e.g. {', '.join(v[:3])})" for k, v in found.items()]
     if on_mismatch == "error":
         raise StateFarmError("driver_imgs_list.csv and the image folders disagree:\n  - "
                              + "\n  - ".join(lines) + "\nFetch the data again, or pass "
                              "on_mismatch='skip' to leave these images out of both sets.")
-    print("Left out of both training and validation, as they cannot be placed by driver:\n  - "
-          + "\n  - ".join(lines))
+    return ["Left out of both training and validation, as they cannot be placed by driver:\n  - "
+            + "\n  - ".join(lines)]
 
 
-def split_by_driver(drivers, n_valid=3, seed=0, valid_drivers=None):
-    """(train rows, valid rows, validation drivers): whole drivers go to validation; lesson 4."""
+def split_by_driver(drivers, valid_size=3, seed=0, valid_drivers=None):
+    """(train rows, valid rows, validation drivers): `valid_size` whole drivers (a count, or a
+    share of them) go to validation; lesson 4."""
     subjects = sorted(drivers.subject.unique())
     if valid_drivers is None:
-        if not 0 < n_valid < len(subjects):
-            raise StateFarmError(f"n_valid={n_valid} drivers, but there are {len(subjects)}: "
-                                 "both sets need at least one.")
+        try:
+            n_valid = valid_count(valid_size, len(subjects))
+        except ValueError:
+            raise StateFarmError(f"valid_size={valid_size!r} does not split the {len(subjects)} drivers: "
+                                 "both sets need at least one (give a count or a share).") from None
         valid_drivers = sorted(np.random.default_rng(seed).choice(subjects, n_valid,
                                                                   replace=False).tolist())
     unknown = sorted(set(valid_drivers) - set(subjects))
@@ -132,17 +138,19 @@ def split_by_driver(drivers, n_valid=3, seed=0, valid_drivers=None):
     return train.reset_index(drop=True), valid.reset_index(drop=True), list(valid_drivers)
 
 
-def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip",
+def prepare(path, valid_size=3, seed=0, valid_drivers=None, on_mismatch="skip",
             n_sample=(20, 10, 50)):
     """Split the training photos by driver into bydriver/train, valid, test and sample; lesson 4.
 
-    `n_sample` counts the sample's training and validation photos per class, and its test photos.
+    `valid_size` counts the validation drivers (or is their share); `n_sample` counts the
+    sample's training and validation photos per class, and its test photos. The returned info
+    holds the split's drivers and counts, and `notes` on the photos left out.
     """
     if on_mismatch not in ("skip", "error"):
         raise ValueError(f"on_mismatch must be 'skip' or 'error', not {on_mismatch!r}")
     path = Path(path)
     out = path / OUT
-    wanted = {"n_valid": n_valid, "seed": seed, "valid_drivers": valid_drivers,
+    wanted = {"valid_size": valid_size, "seed": seed, "valid_drivers": valid_drivers,
               "n_sample": list(n_sample)}
     if (out / DONE).exists():
         done = json.loads((out / DONE).read_text())
@@ -151,8 +159,8 @@ def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip",
         shutil.rmtree(out)  # another split was asked for: only links are deleted
     root = images_root(path)
     good, problems = audit(root, read_driver_list(path / "driver_imgs_list.csv"))
-    _report(problems, on_mismatch)
-    train, valid, chosen = split_by_driver(good, n_valid, seed, valid_drivers)
+    notes = _report(problems, on_mismatch)
+    train, valid, chosen = split_by_driver(good, valid_size, seed, valid_drivers)
     for split, rows in (("train", train), ("valid", valid)):
         for r in rows.itertuples():
             place(root / "train" / r.classname / r.img, out / split / r.classname / r.img)
@@ -169,7 +177,7 @@ def prepare(path, n_valid=3, seed=0, valid_drivers=None, on_mismatch="skip",
             "train_drivers": sorted(train.subject.unique().tolist()),
             "counts": {"train": len(train), "valid": len(valid),
                        "test": len(list((out / "test" / "unknown").glob("*")))},
-            "skipped": {k: len(v) for k, v in problems.items()}}
+            "skipped": {k: len(v) for k, v in problems.items()}, "notes": notes}
     check_split(out, path / "driver_imgs_list.csv")
     (out / DONE).write_text(json.dumps(info, indent=1))
     return info
@@ -196,34 +204,39 @@ def check_split(out, driver_list):
 
 
 TRUTH = "test_truth.csv"  # beside the stand-in's zip: its test photos' classes and drivers
-STANDIN_SETTINGS = "standin.json"  # what a stand-in was made with; other settings remake it
-STANDIN_VERSION = 2  # bump when the drawing changes, so stand-ins made before are remade
 
 
-def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), seed=0):
+@dataclass(frozen=True)
+class Standin:
+    """The State Farm stand-in's size: drivers, photos per class per driver, test photos, and the
+    photos' (width, height) in pixels."""
+    n_drivers: int = 16
+    per_class: int = 3
+    n_test: int = 200
+    size: tuple = (64, 48)
+
+
+def make_standin(dest, standin=Standin(), seed=0):
     """Write a learnable State Farm stand-in as Kaggle ships it: one zip with imgs/ and CSVs; lesson 4.
 
     The test photos show as many new drivers as training has, never seen in training, as on
     Kaggle. Their classes and drivers, which Kaggle keeps to itself, are written beside the zip
     (`test_truth.csv`), so the claims can measure accuracy on new drivers. A stand-in already
-    there is kept if it was made with the same settings and drawing, and made again if not.
+    there is kept if it was drawn by the same code and settings, and drawn again if not.
     """
-    dest = Path(dest)
-    zpath = dest / f"{COMPETITION}.zip"
-    settings = {"version": STANDIN_VERSION, "n_drivers": n_drivers, "per_class": per_class,
-                "n_test": n_test, "size": list(size), "seed": seed}
-    if zpath.exists():
-        made = dest / STANDIN_SETTINGS
-        if not is_standin(dest) or (made.exists() and json.loads(made.read_text()) == settings):
-            return dest
-        shutil.rmtree(dest)  # a stand-in made by other settings or older drawing code: redone
-    dest.mkdir(parents=True, exist_ok=True)
+    return made(dest, _draw, standin, drivers.driver_look, drivers.dashboard_photo,
+                what=f"Synthetic State Farm photos, seed {seed}. " + HOW_TO_GET, seed=seed)
+
+
+def _draw(dest, standin, seed):
+    """Draw the drivers' photos into Kaggle's zip, and the test photos' truth beside it."""
+    n_drivers, per_class, n_test, size = standin.n_drivers, standin.per_class, standin.n_test, tuple(standin.size)
     rng = np.random.default_rng(seed)
     looks = {f"p{100 + 2 * i:03d}": drivers.driver_look(rng) for i in range(2 * n_drivers)}
     train_drivers, test_drivers = list(looks)[:n_drivers], list(looks)[n_drivers:]
     rows, truth = [], []
     ids = iter(rng.permutation(10 * n_drivers * per_class + n_test) + 1)
-    with zipfile.ZipFile(dest / f"{zpath.name}.tmp", "w") as z:
+    with zipfile.ZipFile(dest / f"{COMPETITION}.zip", "w") as z:
         for subject in train_drivers:
             for cls in range(10):
                 for _ in range(per_class):
@@ -241,10 +254,6 @@ def make_standin(dest, n_drivers=16, per_class=3, n_test=200, size=(64, 48), see
         sample = pd.DataFrame({"img": [t[2] for t in truth], **{c: 0.1 for c in CLASSES}})
         z.writestr("sample_submission.csv", sample.to_csv(index=False))
     pd.DataFrame(truth, columns=LIST_COLUMNS).to_csv(dest / TRUTH, index=False)
-    (dest / STANDIN_SETTINGS).write_text(json.dumps(settings))
-    mark(dest, f"Synthetic State Farm photos, seed {seed}. " + HOW_TO_GET)
-    (dest / f"{zpath.name}.tmp").rename(zpath)  # last: a half-written stand-in is redone
-    return dest
 
 
 def read_standin(dest):
@@ -263,37 +272,38 @@ def read_standin(dest):
     return out
 
 
-def get(data="auto", path=None, n_valid=3, seed=0, n_sample=(20, 10, 50),
-        standin=(16, 3, 200, (64, 48)), **kwargs):
+def get(data="auto", *, path=None, valid_size=3, n_sample=(20, 10, 50), standin=Standin(), seed=0,
+        valid_drivers=None, on_mismatch="skip"):
     """State Farm split by driver as a Data record: the real data (all of it or its sample), or
-    the stand-in; the split's drivers and counts are in `info`; lesson 4."""
+    the stand-in; `valid_size` counts the validation drivers (or is their share), `valid_drivers`
+    names them instead; the split's drivers and counts are in `info`; lesson 4."""
     path = Path(path or data_dir() / COMPETITION)
-    return real_or_standin(
-        data, TITLE, lambda m: _get_real(path, m, n_valid, seed, n_sample=n_sample, **kwargs),
-        lambda: _get_standin(standin, seed, **kwargs))
+    split = {"valid_drivers": valid_drivers, "on_mismatch": on_mismatch}
+    return real_or_standin(data, TITLE, lambda m: _get_real(path, m, valid_size, seed, n_sample, split),
+                           lambda: _get_standin(standin, seed, split))
 
 
 def _data(out, mode, standin, info):
-    """The Data record of bydriver/ (or its sample/): train, valid and test/ (unknown/ inside)."""
+    """The Data record of bydriver/ (or its sample/): train, valid and test/ (unknown/ inside),
+    with the notes of the split (photos left out)."""
     parts = {part: out / part for part in ("train", "valid", "test")}
-    return record(COMPETITION, out, mode, standin, parts, out / SAMPLE_SUBMISSION
+    data = record(COMPETITION, out, mode, standin, parts, out / SAMPLE_SUBMISSION
                   if mode == "sample" else Path(info["data"]) / SAMPLE_SUBMISSION, info)
+    return replace(data, notes=(*data.notes, *info.get("notes", ())))
 
 
-def _get_standin(standin, seed, **kwargs):
-    """The stand-in, written once, then fetched and split by driver like the real data."""
-    n_drivers, per_class, n_test, size = standin
-    dest = make_standin(standin_dir() / COMPETITION, n_drivers, per_class, n_test, size, seed)
+def _get_standin(standin, seed, split):
+    """The stand-in, drawn once, then fetched and split by driver like the real data."""
+    dest = make_standin(standin_dir() / COMPETITION, standin, seed)
     # Never the Kaggle Notebooks mount: real files must not mix into the stand-in's folder.
-    info = prepare(fetch(COMPETITION, dest, use_mounted=False), n_valid=max(1, n_drivers // 4),
-                   seed=seed, n_sample=(2, 1, max(1, n_test // 4)), **kwargs)
-    banner(TITLE, HOW_TO_GET)
-    return _data(dest / OUT, "standin", True, info)
+    info = prepare(fetch(COMPETITION, dest, use_mounted=False), valid_size=max(1, standin.n_drivers // 4),
+                   seed=seed, n_sample=(2, 1, max(1, standin.n_test // 4)), **split)
+    return with_banner(_data(dest / OUT, "standin", True, info), TITLE, HOW_TO_GET)
 
 
-def _get_real(path, mode, n_valid, seed, **kwargs):
+def _get_real(path, mode, valid_size, seed, n_sample, split):
     """The real competition data, fetched and split by driver; its sample/ for mode 'sample'."""
     folder = fetch(COMPETITION, path)
-    info = prepare(folder, n_valid, seed, **kwargs)
+    info = prepare(folder, valid_size, seed, n_sample=n_sample, **split)
     out = folder / OUT
     return _data(out / "sample" if mode == "sample" else out, mode, False, info)

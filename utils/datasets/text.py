@@ -6,12 +6,13 @@ reference documentation, which every Python ships in `pydoc_data.topics` (about 
 characters): real prose with a similar alphabet, but not Nietzsche, and labelled as such.
 `DATA='sample'` is the real corpus's first 100,000 characters.
 """
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from utils.datasets.base import Data
-from utils.datasets.standin import banner, by_mode, kind, mark
+from utils.datasets.standin import by_mode, kind, made, with_banner
 from utils.download import DownloadError, download
 from utils.paths import data_dir, standin_dir
 
@@ -42,9 +43,14 @@ def check_text(path, min_chars=MIN_CHARS):
 
 def download_nietzsche(origin=NIETZSCHE_URL, cache_dir=None, min_chars=MIN_CHARS):
     """Download the Nietzsche corpus (cached once whole), return its text; lesson 6."""
-    cache_dir = Path(cache_dir or data_dir())
-    path = download(origin, cache_dir / "nietzsche" / FILENAME,
-                    check=lambda part: check_text(part, min_chars))
+    return _downloaded(origin, Path(cache_dir or data_dir()) / "nietzsche", min_chars)
+
+
+def _downloaded(origin, folder, min_chars):
+    """The corpus's text, downloaded into `folder` unless a whole copy is there."""
+    # quiet: Keras's progress bar would be printed by `get`, which says everything in its record
+    path = download(origin, Path(folder) / FILENAME, check=lambda part: check_text(part, min_chars),
+                    quiet=True)
     return check_text(path, min_chars)
 
 
@@ -54,42 +60,51 @@ def standin_text():
     return "\n".join(topics[key] for key in sorted(topics))
 
 
-def write_standin(dest=None):
-    """Write the stand-in corpus as a plain text file like nietzsche.txt, marked; lesson 6."""
+@dataclass(frozen=True)
+class Standin:
+    """The text stand-in: Python's reference documentation, whole; it has no size to set."""
+
+
+def make_standin(dest=None, standin=Standin()):
+    """The stand-in corpus, a plain text file like nietzsche.txt, written unless the one in `dest`
+    holds the same text; lesson 6."""
     dest = Path(dest or standin_dir() / "nietzsche")
-    path = dest / FILENAME
-    if not path.exists():
-        mark(dest, "The English text of Python's reference documentation (pydoc_data.topics), "
-                   "standing in for Nietzsche.\n" + HOW_TO_GET)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(standin_text(), encoding="utf-8")
-        tmp.rename(path)  # renamed last: a half-written file is never taken for the corpus
-    return path
+    # The text itself is in the recipe: another Python's documentation draws the stand-in anew.
+    made(dest, _draw, standin, text=standin_text(),
+         what="Python's reference documentation (pydoc_data.topics), standing in for Nietzsche.\n"
+              + HOW_TO_GET)
+    return dest / FILENAME
 
 
-def get(data="auto", origin=NIETZSCHE_URL, n_sample=SAMPLE_CHARS):
+def _draw(dest, standin, text):
+    """Write the stand-in's text where nietzsche.txt would be."""
+    (dest / FILENAME).write_text(text, encoding="utf-8")
+
+
+def get(data="auto", *, path=None, origin=NIETZSCHE_URL, n_sample=SAMPLE_CHARS, standin=Standin()):
     """The lesson's corpus as a Data record with the part 'text'; lesson 6.
 
-    'full': all of Nietzsche; 'sample': its first `n_sample` characters; 'standin': Python's
-    documentation; 'auto': Nietzsche, else the stand-in with the reason printed.
+    'full': all of Nietzsche, downloaded from `origin` into the folder `path`; 'sample': its first
+    `n_sample` characters; 'standin': Python's documentation; 'auto': Nietzsche, else the
+    stand-in with the reason in its notes.
     """
-    return by_mode(data, "the Nietzsche corpus", lambda mode: _get_real(mode, origin, n_sample),
-                   _get_standin, (DownloadError, TextError))
+    path = Path(path or data_dir() / "nietzsche")
+    return by_mode(data, "the Nietzsche corpus", lambda mode: _get_real(mode, path, origin, n_sample),
+                   lambda: _get_standin(standin), (DownloadError, TextError))
 
 
-def _get_real(mode, origin, n_sample):
+def _get_real(mode, path, origin, n_sample):
     """Nietzsche, whole or its first `n_sample` characters."""
-    text = download_nietzsche(origin, min_chars=MIN_CHARS)
-    return _record(data_dir() / "nietzsche" / FILENAME, mode, False,
-                   text[:n_sample] if mode == "sample" else text)
+    text = _downloaded(origin, path, MIN_CHARS)
+    return _record(path / FILENAME, mode, False, text[:n_sample] if mode == "sample" else text)
 
 
-def _get_standin():
+def _get_standin(standin):
     """The stand-in corpus, written once, with its banner."""
-    path = write_standin()
-    banner("The Nietzsche corpus", HOW_TO_GET,
-           what="the English text of Python's reference documentation")
-    return _record(path, "standin", True, path.read_text(encoding="utf-8"))
+    path = make_standin(standin=standin)
+    record = _record(path, "standin", True, path.read_text(encoding="utf-8"))
+    return with_banner(record, "The Nietzsche corpus", HOW_TO_GET,
+                       what="the English text of Python's reference documentation")
 
 
 def _record(path, mode, standin, text):

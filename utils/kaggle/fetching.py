@@ -17,6 +17,7 @@ it stopped. (A folder you extracted yourself, with no zip left in it, is taken a
 import errno
 import os
 import shutil
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -58,7 +59,9 @@ def _fetch(competition, path, use_mounted):
     if (path / MARKER).exists():
         return path
     if path.is_dir() and not _zips(path) and _extracted_by_hand(path):
-        print(f"Using the files already extracted in {path} (no zip to check them against).")
+        # A warning, not a print: the datasets' `get` prints nothing, yet this must be seen.
+        warnings.warn(f"Using the files already extracted in {path} (no zip to check them against).",
+                      stacklevel=2)
         _write_marker(path, set())
         return path
     mounted = mounted_input(competition) if use_mounted else None

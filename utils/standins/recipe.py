@@ -3,7 +3,8 @@ import hashlib
 import inspect
 
 
-def recipe(*functions, **settings):
-    """A short hash of a stand-in's generating code and settings: it changes when either does."""
-    text = "".join(inspect.getsource(f) for f in functions) + repr(sorted(settings.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def recipe(*code, **settings):
+    """A short hash of a stand-in's generating code (functions, or the tables they draw from) and
+    settings: it changes when any of them does."""
+    text = "".join(inspect.getsource(c) if callable(c) else repr(c) for c in code)
+    return hashlib.sha256((text + repr(sorted(settings.items()))).encode()).hexdigest()[:16]
