@@ -16,7 +16,7 @@ LESSONS := lesson1 lesson2 lesson3 lesson4 lesson5 lesson6 lesson7
 # `make lesson1 DATA=full` passes the data mode into the notebook's parameters cell.
 PARAMS := $(if $(DATA),-p DATA=$(DATA))
 
-.PHONY: $(LESSONS) notes check test bench bench-suite doctor clean
+.PHONY: $(LESSONS) notes sync check test bench bench-suite doctor clean
 
 $(STAMP): pyproject.toml $(wildcard requirements*.txt)
 	@if [ -x $(PY) ]; then echo "dl1-kit: installing into $(VENV), which has $$($(PY) -V)"; \
@@ -34,6 +34,10 @@ $(LESSONS): $(STAMP)
 
 notes: $(STAMP)
 	$(PY) -m utils.runner notes $(PARAMS)
+
+# `make sync`: the cells the notes mark `#| export` -> utils/lessons/lessonN.py (generated; never edit them).
+sync: $(STAMP)
+	$(PY) -m tools.sync
 
 # Tests import the kit as installed: -P keeps the current folder off sys.path, so a broken install fails.
 # `make check`: lint and every test but those marked `notebook` (lesson notebooks, claims rows).
