@@ -39,9 +39,12 @@ def main(budget_s=450.0):
 
     from utils.env import setup
     setup(quiet=True)
-    from utils.models.text import char_log2_probs, char_rnn, seq_windows
+    from utils.lessons.lesson6 import char_rnn, seq_windows
+    from utils.models.text import char_log2_probs
+    from utils.training import compile_model
 
-    model = char_rnn(len(chars), n_fac=42, n_hidden=256, cell="GRU", lr=0.003)
+    model = compile_model(char_rnn(len(chars), n_fac=42, n_hidden=256, cell="GRU"), 0.003,
+                          "sparse_categorical_crossentropy")
     x, y = seq_windows(train, 128, 128)
     best, best_w, epoch = np.inf, None, 0
     train_start = time.time()

@@ -1,4 +1,5 @@
-"""utils/datasets/text.py and the character-model helpers of utils/models/text.py; lesson 6."""
+"""utils/datasets/text.py, lesson 6's character windows, layouts and models (utils.lessons.lesson6),
+and the helpers around them in utils/models/text.py."""
 import functools
 import http.server
 import threading
@@ -10,8 +11,10 @@ import pytest
 from utils.datasets import text as textdata
 from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
+from utils.lessons import lesson6
 from utils.models import text as tm
 from utils.paths import data_dir
+from utils.training import compile_model
 
 CORPUS = "It was the best of times, it was the worst of times. " * 40
 
@@ -146,27 +149,43 @@ def test_char_vocab_encode_decode_and_split():
         textdata.split_text(idx[:5])
 
 
+def char_model(model, lr=0.002):
+    """A lesson 6 model compiled as the notes compile it: Adam at `lr`, sparse cross-entropy."""
+    return compile_model(model, lr, "sparse_categorical_crossentropy")
+
+
+def gru():
+    """The section 5 GRU at toy size, with dropout, compiled."""
+    return char_model(lesson6.char_rnn(vocab=5, n_fac=3, n_hidden=6, dropout=0.3))
+
+
 def test_windows_for_next_char_models():
     idx = np.arange(20)
-    x, y = tm.char_windows(idx, 3)
+    x, y = lesson6.char_windows(idx, 3)
     assert x.shape == (17, 3) and list(x[0]) == [0, 1, 2] and y[0] == 3 and y[-1] == 19
-    xs, ys = tm.seq_windows(idx, 4, 2)
+    columns = lesson6.as_columns(x)
+    assert len(columns) == 3 and columns[2].shape == (17, 1) and columns[2][0, 0] == 2
+    xs, ys = lesson6.seq_windows(idx, 4, 2)
     assert list(xs[1]) == [2, 3, 4, 5] and list(ys[1]) == [3, 4, 5, 6]
+    with pytest.raises(ValueError, match="no 3-character windows"):
+        lesson6.char_windows(idx[:3], 3)
 
 
 def test_stateful_layout_continues_each_row_in_the_next_batch():
     idx = np.arange(1000)
-    x, y = tm.stateful_layout(idx, batch_size=4, cs=10)
+    x, y = lesson6.stateful_layout(idx, batch_size=4, cs=10)
     assert len(x) % 4 == 0 and np.array_equal(y, x + 1)
     batches = x.reshape(-1, 4, 10)
     for b in range(4):  # row b of batch i+1 starts where row b of batch i stopped
         assert np.all(batches[1:, b, 0] == batches[:-1, b, -1] + 1)
+    with pytest.raises(ValueError, match="too short"):
+        lesson6.stateful_layout(idx[:30], batch_size=4, cs=10)
 
 
 def test_stateful_model_fits_and_its_state_resets_per_layer():
     keras.utils.set_random_seed(0)
-    model = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8)
-    x, y = tm.stateful_layout(np.arange(400) % 5, batch_size=4, cs=6)
+    model = char_model(lesson6.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8))
+    x, y = lesson6.stateful_layout(np.arange(400) % 5, batch_size=4, cs=6)
     model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0,
               callbacks=[tm.ResetStatesEachEpoch()])
     assert tm.reset_states(model) == 1
@@ -179,9 +198,9 @@ def test_stateful_model_fits_and_its_state_resets_per_layer():
 
 def test_the_stateless_twin_has_the_same_weights_and_forgets_between_batches():
     keras.utils.set_random_seed(0)
-    stateful = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8)
-    stateless = tm.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8,
-                                  stateful=False)
+    stateful = lesson6.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8)
+    stateless = lesson6.stateful_model(vocab=5, batch_size=4, cs=6, n_fac=3, n_hidden=8,
+                                       stateful=False)
     assert [w.shape for w in stateful.weights] == [w.shape for w in stateless.weights]
     assert tm.reset_states(stateless) == 0
     x = (np.arange(48) % 5).reshape(8, 6)
@@ -196,18 +215,18 @@ def test_start_over_trains_as_a_freshly_built_model_would():
         model.fit(x, x, batch_size=8, epochs=2, shuffle=False, verbose=0)
         return model.predict(x[:8], verbose=0)
     keras.utils.set_random_seed(3)
-    fresh = trained(tm.char_rnn(vocab=5, n_fac=3, n_hidden=6, dropout=0.3))
-    used = tm.char_rnn(vocab=5, n_fac=3, n_hidden=6, dropout=0.3)
+    fresh = trained(gru())
+    used = gru()
     trained(used)  # trained once already: moved weights, Adam's moments, dropout's random state
     keras.utils.set_random_seed(3)
-    again = trained(tm.start_over(used, tm.char_rnn(vocab=5, n_fac=3, n_hidden=6, dropout=0.3)))
+    again = trained(tm.start_over(used, gru()))
     assert np.allclose(again, fresh, atol=1e-5)
     assert float(keras.ops.convert_to_numpy(used.optimizer.learning_rate)) == pytest.approx(0.002)
 
 
 def test_char_log2_probs_scores_every_char_after_the_burn_in_exactly_once():
     keras.utils.set_random_seed(0)
-    model = tm.char_rnn(vocab=4, n_fac=3, n_hidden=6)
+    model = lesson6.char_rnn(vocab=4, n_fac=3, n_hidden=6)
     idx = np.random.default_rng(0).integers(0, 4, 37)
     got = tm.char_log2_probs(model, idx, burn=5, score=6)
     assert got.shape == (37 - 5,)
@@ -223,11 +242,16 @@ def test_char_log2_probs_scores_every_char_after_the_burn_in_exactly_once():
 
 def test_small_char_models_build_and_sample():
     chars = list("abc ")
-    m3 = tm.char3_model(4, n_fac=3, n_hidden=8)
+    m3 = lesson6.char3_model(4, n_fac=3, n_hidden=8)
     assert m3.predict([np.zeros((2, 1))] * 3, verbose=0).shape == (2, 4)
-    unrolled = tm.unrolled_rnn(4, cs=5, n_fac=3, n_hidden=8)
+    unrolled = lesson6.unrolled_rnn(4, cs=5, n_fac=3, n_hidden=8)
     assert unrolled.predict(np.zeros((2, 5)), verbose=0).shape == (2, 4)
-    seq = tm.simple_rnn_model(4, cs=5, n_fac=3, n_hidden=8, return_sequences=True)
+    seq = lesson6.simple_rnn_model(4, cs=5, n_fac=3, n_hidden=8, return_sequences=True)
     assert seq.predict(np.zeros((2, 5)), verbose=0).shape == (2, 5, 4)
-    out = tm.sample_text(unrolled, "abcab", 7, chars, temperature=0.8, cs=5)
+    out = lesson6.sample_text(unrolled, "abcab", 7, chars, temperature=0.8, cs=5)
     assert out.startswith("abcab") and len(out) == 12 and set(out) <= set(chars)
+    # one input per character, and a guess per step from which the last is kept
+    assert len(lesson6.sample_text(m3, "abc", 4, chars, cs=3)) == 7
+    again = lesson6.sample_text(seq, "abcab", 7, chars, temperature=0.8, cs=5, rng=np.random.default_rng(2))
+    assert again == lesson6.sample_text(seq, "abcab", 7, chars, temperature=0.8, cs=5,
+                                        rng=np.random.default_rng(2))

@@ -1,11 +1,10 @@
 """Lesson 4's ideas as the notes write them (each tagged cell's own source, executed) compute what
-the kit's helpers compute on the same inputs: the hand convolution, the six optimizer rules, the
-crosstab fitted by gradient descent, and the three Keras collaborative-filtering models."""
-import keras
+the kit's helpers compute on the same inputs: the hand convolution, the six optimizer rules and the
+crosstab fitted by gradient descent. (The three Keras collaborative-filtering models are the notes'
+export cells themselves, utils.lessons.lesson4: tests/models/test_collab.py checks them.)"""
 import numpy as np
 import pytest
 
-from utils.models import collab as kit_collab
 from utils.scratch import collab as kit_crosstab, conv, optimizers as opt
 
 from notebook_cells import run_cell
@@ -53,7 +52,7 @@ def test_hand_convolution_cell_on_the_lessons_digit():
 # The optimizer rules
 
 X, Y = opt.make_line(n=40, a=3.0, b=8.0, noise=0.3, seed=1)
-PAIRS = [("sgd", opt.SGD, 0.3), ("momentum", opt.Momentum, 0.1), ("adagrad", opt.Adagrad, 3.0),
+PAIRS = [("plain_sgd", opt.SGD, 0.3), ("momentum", opt.Momentum, 0.1), ("adagrad", opt.Adagrad, 3.0),
          ("rmsprop", opt.RMSProp, 0.1), ("adam", opt.Adam, 1.0), ("eve", opt.Eve, 1.0)]
 
 
@@ -123,67 +122,3 @@ def test_crosstab_cell_fit_is_the_kits_fit_crosstab():
     np.testing.assert_allclose(ours["loss"], kit["loss"], rtol=1e-9)
     np.testing.assert_allclose(ours["pred"], kit["pred"], rtol=1e-9)
     assert ours["loss"][-1] < 0.5 * ours["loss"][0]  # it really fitted
-
-
-# ---------------------------------------------------------------------------------------------
-# The Keras collaborative-filtering models
-
-N_USERS, N_MOVIES, N_FACTORS, MEAN = 13, 17, 4, 3.5
-
-
-def cf_cells():
-    """The namespace of the notes' cf-dot cell, then their cf-bias-nn cell."""
-    dot = run_cell("lesson4", "cf-dot", keras=keras)
-    names = {k: v for k, v in dot.items() if not k.startswith("__")}  # keras included
-    return run_cell("lesson4", "cf-bias-nn", collab=kit_collab, **names)
-
-
-def randomise(model, seed=0):
-    """Weights far from their initial values, so that any difference in the maths shows."""
-    rng = np.random.default_rng(seed)
-    model.set_weights([rng.uniform(-0.6, 0.6, w.shape) for w in model.get_weights()])
-
-
-def copy_by_layer(src, dst):
-    """Copy weights layer by layer between two models built from the same kinds of layer."""
-    a, b = [l for l in src.layers if l.weights], [l for l in dst.layers if l.weights]
-    assert [type(x) for x in a] == [type(y) for y in b]
-    for x, y in zip(a, b):
-        y.set_weights(x.get_weights())
-
-
-CASES = [("dot_model", {}, {}), ("bias_model", {"mean": MEAN}, {"mean": MEAN}),
-         ("nn_model", {"mean": MEAN}, {"mean": MEAN})]
-
-
-@pytest.mark.parametrize("name, ours_kw, kit_kw", CASES, ids=[c[0] for c in CASES])
-def test_collab_model_cell_is_the_kits_builder(name, ours_kw, kit_kw):
-    ours = cf_cells()[name](N_USERS, N_MOVIES, N_FACTORS, l2=1e-4, **ours_kw)
-    kit = getattr(kit_collab, name)(N_USERS, N_MOVIES, N_FACTORS, l2=1e-4, **kit_kw)
-    assert ours.count_params() == kit.count_params()
-    assert ours.name == kit.name
-    # Same layers in the same order, dropout rates included (they act only in training).
-    assert [type(l) for l in ours.layers] == [type(l) for l in kit.layers]
-    assert [l.rate for l in ours.layers if isinstance(l, keras.layers.Dropout)] == \
-        [l.rate for l in kit.layers if isinstance(l, keras.layers.Dropout)]
-    assert sorted(l.name for l in ours.layers if "factors" in l.name or "bias" in l.name) == \
-        sorted(l.name for l in kit.layers if "factors" in l.name or "bias" in l.name)
-    randomise(kit)
-    copy_by_layer(kit, ours)
-    rng = np.random.default_rng(1)
-    users = rng.integers(0, N_USERS, (50, 1)).astype("int32")
-    movies = rng.integers(0, N_MOVIES, (50, 1)).astype("int32")
-    np.testing.assert_allclose(ours.predict([users, movies], verbose=0),
-                               kit.predict([users, movies], verbose=0), rtol=1e-5, atol=1e-6)
-    # The same L2 penalty: Keras 3 adds it to the loss it reports, as Keras 1 did to val_loss.
-    ours([users, movies]), kit([users, movies])
-    np.testing.assert_allclose(float(sum(ours.losses)), float(sum(kit.losses)), rtol=1e-5)
-
-
-@pytest.mark.parametrize("name", ["dot_model", "bias_model", "nn_model"])
-def test_collab_model_cells_rate_in_float32_under_mixed_precision(name):
-    keras.config.set_dtype_policy("mixed_bfloat16")
-    kwargs = {} if name == "dot_model" else {"mean": MEAN}
-    model = cf_cells()[name](N_USERS, N_MOVIES, N_FACTORS, l2=1e-4, **kwargs)
-    out = model.predict([np.zeros((3, 1), "int32"), np.ones((3, 1), "int32")], verbose=0)
-    assert out.dtype == np.float32 and out.shape == (3, 1)

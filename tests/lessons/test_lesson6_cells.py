@@ -1,5 +1,6 @@
-"""Lesson 6's models as the notes write them (each tagged cell's own source, executed) compute
-what the kit's helpers compute, given the same weights and inputs."""
+"""Lesson 6's models as the notes write them: the exported definitions (utils.lessons.lesson6) share
+their weights, keep their state, read any length of text; the notes' own cells (each tagged cell's
+source, executed) compute what Keras and the numpy RNN compute, given the same weights and inputs."""
 import copy
 
 import keras
@@ -8,6 +9,7 @@ import pytest
 import tensorflow as tf
 from keras import layers
 
+from utils.lessons import lesson6
 from utils.models import text as tm
 from utils.scratch import rnn as nprnn
 
@@ -55,45 +57,23 @@ def assert_same(ours, theirs):
     np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), rtol=1e-5, atol=1e-6)
 
 
-def test_three_char_cell_is_the_helpers_model():
-    ours = cell("def-char3")["char3_model"](VOCAB, N_FAC, N_HIDDEN)
-    ref = tm.char3_model(VOCAB, N_FAC, N_HIDDEN)
-    randomise(ref)
-    copy_into(ref, ours)
-    x = tm.as_columns(chars((7, 3)))
-    assert ours.count_params() == ref.count_params()
-    assert_same(ours.predict(x, verbose=0), ref.predict(x, verbose=0))
+def test_three_char_model_reads_each_character_with_the_same_layers():
+    model = lesson6.char3_model(VOCAB, N_FAC, N_HIDDEN)
+    assert [layer.name for layer in weighted(model)] == ["embed", "to_hidden", "hidden_to_hidden", "next_char"]
+    x = lesson6.as_columns(chars((7, 3)))
+    assert len(x) == 3 and x[0].shape == (7, 1)
+    assert model.predict(x, verbose=0).shape == (7, VOCAB)
 
 
-@pytest.mark.parametrize("cs", [2, 8])
-def test_unrolled_cell_is_the_helpers_model(cs):
-    ours = cell("def-unrolled-rnn")["unrolled_rnn"](VOCAB, cs, N_FAC, N_HIDDEN)
-    ref = tm.unrolled_rnn(VOCAB, cs, N_FAC, N_HIDDEN)
-    randomise(ref)
-    copy_into(ref, ours)
-    x = chars((7, cs))
-    assert_same(ours.predict(x, verbose=0), ref.predict(x, verbose=0))
-
-
-def test_unrolled_cell_shares_its_weights_across_steps():
-    build = cell("def-unrolled-rnn")["unrolled_rnn"]
+def test_unrolled_rnn_shares_its_weights_across_steps():
+    build = lesson6.unrolled_rnn
     assert build(VOCAB, 3, N_FAC, N_HIDDEN).count_params() == \
         build(VOCAB, 16, N_FAC, N_HIDDEN).count_params()
 
 
-@pytest.mark.parametrize("return_sequences", [False, True])
-def test_simple_rnn_cell_is_the_helpers_model(return_sequences):
-    ours = cell("def-simple-rnn")["simple_rnn_model"](VOCAB, CS, N_FAC, N_HIDDEN, return_sequences)
-    ref = tm.simple_rnn_model(VOCAB, CS, N_FAC, N_HIDDEN, return_sequences=return_sequences)
-    randomise(ref)
-    copy_into(ref, ours)
-    x = chars((7, CS))
-    assert_same(ours.predict(x, verbose=0), ref.predict(x, verbose=0))
-
-
 def keras_sequence_model(seed=0):
-    """The helper's SimpleRNN with return_sequences, weights randomised; and its weights."""
-    ref = tm.simple_rnn_model(VOCAB, CS, N_FAC, N_HIDDEN, return_sequences=True)
+    """Lesson 6's SimpleRNN with return_sequences, weights randomised; and its weights."""
+    ref = lesson6.simple_rnn_model(VOCAB, CS, N_FAC, N_HIDDEN, return_sequences=True)
     randomise(ref, seed)
     (embedding,), (kernel, recurrent, bias), (w_out, b_out) = \
         [layer.get_weights() for layer in weighted(ref)]
@@ -123,32 +103,28 @@ def test_one_hot_cell_is_an_embedding_folded_into_the_input_weights():
     assert_same(ours.predict(one_hot, verbose=0), ref.predict(x, verbose=0))
 
 
-def test_stateful_cell_is_the_helpers_model_and_carries_its_state():
+def test_stateful_model_carries_its_state_and_the_stateless_one_does_not():
     batch = 3
-    ours = cell("def-stateful")["stateful_model"](VOCAB, batch, CS, N_FAC, N_HIDDEN)
-    ref = tm.stateful_model(VOCAB, batch, CS, N_FAC, N_HIDDEN, cell="LSTM")
-    randomise(ref)
-    copy_into(ref, ours)
     first, second = chars((batch, CS), 1), chars((batch, CS), 2)
-    for model in (ours, ref):
-        tm.reset_states(model)
-    outs = {id(m): [m.predict_on_batch(first), m.predict_on_batch(second)] for m in (ours, ref)}
-    for a, b in zip(outs[id(ours)], outs[id(ref)]):
-        assert_same(a, b)
-    tm.reset_states(ours)
-    fresh = ours.predict_on_batch(second)
-    assert not np.allclose(fresh, outs[id(ours)][1], atol=1e-4)  # the first batch was remembered
+    stateful = lesson6.stateful_model(VOCAB, batch, CS, N_FAC, N_HIDDEN)
+    stateless = lesson6.stateful_model(VOCAB, batch, CS, N_FAC, N_HIDDEN, stateful=False)
+    randomise(stateful)
+    copy_into(stateful, stateless)
+    assert tm.reset_states(stateful) == 1 and tm.reset_states(stateless) == 0
+    assert_same(stateful.predict_on_batch(first), stateless.predict_on_batch(first))  # both from zero
+    carried = stateful.predict_on_batch(second)
+    assert not np.allclose(carried, stateless.predict_on_batch(second), atol=1e-4)  # the first batch was remembered
+    tm.reset_states(stateful)
+    assert_same(stateful.predict_on_batch(second), stateless.predict_on_batch(second))
 
 
-def test_char_rnn_cell_is_the_helpers_two_layer_lstm():
-    ours = cell("def-char-rnn")["char_rnn"](VOCAB, N_FAC, N_HIDDEN)
-    ref = tm.char_rnn(VOCAB, None, N_FAC, N_HIDDEN, n_layers=2, cell="LSTM", dropout=0.2)
-    randomise(ref)
-    copy_into(ref, ours)
-    assert len([l for l in weighted(ours) if isinstance(l, layers.LSTM)]) == 2
+def test_char_rnn_recipe_is_two_lstm_layers_reading_any_length_of_text():
+    model = lesson6.char_rnn(VOCAB, N_FAC, N_HIDDEN, cell="LSTM", n_layers=2, dropout=0.2)
+    assert len([l for l in weighted(model) if isinstance(l, layers.LSTM)]) == 2
+    assert len([l for l in weighted(lesson6.char_rnn(VOCAB, N_FAC, N_HIDDEN)) if isinstance(l, layers.GRU)]) == 1
     for length in (CS, 2 * CS):  # any length of text
         x = chars((4, length), length)
-        assert_same(ours.predict(x, verbose=0), ref.predict(x, verbose=0))
+        assert model.predict(x, verbose=0).shape == (4, length, VOCAB)
 
 
 def float64_rnn(seed=0):
@@ -162,7 +138,7 @@ def float64_rnn(seed=0):
 def test_tensorflow_rnn_cell_gives_the_numpy_rnns_loss_gradients_and_state():
     ns = cell("def-tf-rnn", tf=tf)
     params, x, y, h0 = float64_rnn()
-    loss, grads, h = nprnn.loss_and_grads(params, x, y, h0)
+    loss, grads, h = lesson6.rnn_loss_and_grads(params, x, y, h0)
     w = {k: tf.Variable(v) for k, v in params.items()}
     tf_loss, tf_grads, tf_h = ns["tf_rnn_grads"](w, x, y, tf.constant(h0))
     np.testing.assert_allclose(float(tf_loss), loss, rtol=1e-12)
@@ -178,38 +154,9 @@ def test_tensorflow_rnn_update_is_the_numpy_sgd_step():
     w = {k: tf.Variable(v) for k, v in params.items()}
     loss, h = ns["tf_rnn_update"](w, x, y, tf.constant(h0), tf.constant(0.3, tf.float64))
     expected = copy.deepcopy(params)
-    ref_loss, grads, ref_h = nprnn.loss_and_grads(params, x, y, h0)
+    ref_loss, grads, ref_h = lesson6.rnn_loss_and_grads(params, x, y, h0)
     nprnn.sgd_step(expected, grads, 0.3, clip=5.0)
     np.testing.assert_allclose(float(loss), ref_loss, rtol=1e-12)
     for k in nprnn.PARAMS:
         assert not np.allclose(expected[k], params[k]), k  # the step moved every weight
         np.testing.assert_allclose(w[k].numpy(), expected[k], atol=1e-12, err_msg=k)
-
-
-def numpy_cells():
-    """The namespace after lesson 6's numpy forward and backward cells, run in order."""
-    ns = run_cell("lesson6", "def-numpy-forward", np=np, nprnn=nprnn)
-    return run_cell("lesson6", "def-numpy-backward", **ns)
-
-
-def test_numpy_cells_are_the_helpers_forward_and_backward_passes():
-    ns = numpy_cells()
-    params, x, y, h0 = float64_rnn()
-    loss, cache = ns["rnn_forward"](params, x, y, h0)
-    ref_loss, ref_cache = nprnn.rnn_forward(params, x, y, h0)
-    assert loss == pytest.approx(ref_loss, rel=1e-13)
-    for a, b in zip(cache["hs"] + cache["ps"], ref_cache["hs"] + ref_cache["ps"]):
-        np.testing.assert_allclose(a, b, atol=1e-13)
-    grads = ns["rnn_backward"](params, cache)
-    ref_grads = nprnn.rnn_backward(params, ref_cache)
-    for k in nprnn.PARAMS:
-        np.testing.assert_allclose(grads[k], ref_grads[k], atol=1e-13, err_msg=k)
-
-
-def test_numpy_cells_backward_pass_passes_the_gradient_check():
-    ns = numpy_cells()
-    params, x, y, _ = float64_rnn(5)
-    _, analytic, _ = ns["loss_and_grads"](params, x, y)
-    numeric = nprnn.central_differences(ns["rnn_forward"], nprnn.PARAMS, params, x, y)
-    for k in nprnn.PARAMS:
-        assert nprnn.relative_error(analytic[k], numeric[k]) < 1e-6, k

@@ -1,9 +1,11 @@
-"""utils/models/collab.py: id mapping with unknown ids, the three models, training, analysis."""
+"""Lesson 4's three models (utils.lessons.lesson4, from the notes' export cells) and utils/models/collab.py
+around them: id mapping with unknown ids, the models, training, analysis."""
 import keras
 import numpy as np
 import pandas as pd
 import pytest
 
+from utils.lessons import lesson4 as L4
 from utils.models import collab as cm
 
 
@@ -40,7 +42,7 @@ def test_unknown_ids_can_be_skipped_and_are_counted(capsys):
 
 def test_predict_ratings_skips_unknown_rows_and_returns_the_mask():
     ids = cm.Ids(TRAIN)
-    model = cm.bias_model(ids.n_users, ids.n_movies, 2, mean=3.0)
+    model = L4.bias_model(ids.n_users, ids.n_movies, 2, mean=3.0)
     with pytest.raises(cm.UnknownIdError):
         cm.predict_ratings(model, ids, ratings_frame([5, 77], [7, 7]))
     pred, keep = cm.predict_ratings(model, ids, ratings_frame([5, 77], [7, 7]), unknown="skip")
@@ -49,7 +51,7 @@ def test_predict_ratings_skips_unknown_rows_and_returns_the_mask():
 
 def test_the_models_compute_what_they_say():
     rng = np.random.default_rng(0)
-    dot, bias = cm.dot_model(4, 6, 3, l2=0), cm.bias_model(4, 6, 3, l2=0, mean=2.5)
+    dot, bias = L4.dot_model(4, 6, 3, l2=0), L4.bias_model(4, 6, 3, l2=0, mean=2.5)
     uf, mf = rng.normal(size=(4, 3)), rng.normal(size=(6, 3))
     ub, mb = rng.normal(size=(4, 1)), rng.normal(size=(6, 1))
     for model in (dot, bias):
@@ -62,8 +64,37 @@ def test_the_models_compute_what_they_say():
     np.testing.assert_allclose(dot.predict([u, m], verbose=0).ravel(), expected, rtol=1e-5)
     np.testing.assert_allclose(bias.predict([u, m], verbose=0).ravel(),
                                expected + ub[u, 0] + mb[m, 0] + 2.5, rtol=1e-5)
-    nn = cm.nn_model(4, 6, 3, hidden=8)
+    nn = L4.nn_model(4, 6, 3, hidden=8)
     assert nn.predict([u, m], verbose=0).shape == (3, 1)
+
+
+def test_the_models_keep_the_courses_layers_defaults_and_l2_penalty():
+    """50 factors and l2 1e-4 by default, dropout 0.3 then 0.75 in the net, and the L2 penalty on
+    the factor embeddings only (Keras adds it to the loss it reports, as Keras 1 did to val_loss)."""
+    rng = np.random.default_rng(2)
+    u, m = np.array([[0], [3], [2]], "int32"), np.array([[5], [0], [2]], "int32")
+    for name in ("dot_model", "bias_model", "nn_model"):
+        model = getattr(L4, name)(4, 6)
+        assert model.get_layer("user_factors").get_weights()[0].shape == (4, 50)
+        model.set_weights([rng.uniform(-0.6, 0.6, w.shape) for w in model.get_weights()])
+        model([u, m])
+        factors = sum(float(np.sum(model.get_layer(n).get_weights()[0] ** 2))
+                      for n in ("user_factors", "movie_factors"))
+        np.testing.assert_allclose(float(sum(model.losses)), 1e-4 * factors, rtol=1e-5)
+    nn = L4.nn_model(4, 6, 3)
+    assert [l.rate for l in nn.layers if isinstance(l, keras.layers.Dropout)] == [0.3, 0.75]
+    assert [L4.dot_model(4, 6).name, L4.bias_model(4, 6).name, nn.name] == \
+        ["dot_product", "dot_with_biases", "neural_net"]
+
+
+@pytest.mark.usefixtures("float32_policy")
+@pytest.mark.parametrize("name", ["dot_model", "bias_model", "nn_model"])
+def test_the_models_rate_in_float32_under_mixed_precision(name):
+    keras.config.set_dtype_policy("mixed_bfloat16")  # the fixture puts the policy back after
+    kwargs = {} if name == "dot_model" else {"mean": 3.5}
+    model = getattr(L4, name)(13, 17, 4, l2=1e-4, **kwargs)
+    out = model.predict([np.zeros((3, 1), "int32"), np.ones((3, 1), "int32")], verbose=0)
+    assert out.dtype == np.float32 and out.shape == (3, 1)
 
 
 def test_bias_model_learns_user_and_movie_effects():
@@ -73,7 +104,7 @@ def test_bias_model_learns_user_and_movie_effects():
     df = ratings_frame(users, movies, truth + rng.normal(0, 0.1, 3000))
     train, valid = df[:2400], df[2400:]
     ids = cm.Ids(train)
-    model = cm.compile_collab(cm.bias_model(ids.n_users, ids.n_movies, 2, l2=0,
+    model = cm.compile_collab(L4.bias_model(ids.n_users, ids.n_movies, 2, l2=0,
                                             mean=train.rating.mean()), lr=0.05)
     history = cm.fit_ratings(model, ids, train, valid, epochs=6, batch_size=128, verbose=0)
     assert history.history["val_loss"][-1] < 0.1 * np.var(valid.rating)
@@ -84,7 +115,7 @@ def test_bias_model_learns_user_and_movie_effects():
 
 
 def test_models_with_the_offset_layer_save_and_load(tmp_path):
-    model = cm.bias_model(3, 4, 2, mean=3.7)
+    model = L4.bias_model(3, 4, 2, mean=3.7)
     model.save(tmp_path / "m.keras")
     again = keras.models.load_model(tmp_path / "m.keras")
     u, m = np.array([0, 2]), np.array([1, 3])

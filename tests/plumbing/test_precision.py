@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from utils.env import POLICIES, precision_scope
+from utils.lessons import lesson4, lesson6
 from utils.models import collab, fisheries as fm, inception, mnist, surgery, text as tm
 from utils.models.resnet50 import Resnet50
 from utils.models.vgg16 import Vgg16, by_hand_gap
 from utils.models.vgg16bn import Vgg16BN
 from utils.paths import ROOT
+from utils.training import compile_model
 
 RNG = np.random.default_rng(0)
 
@@ -37,6 +39,11 @@ def vgg_like(cls, **kw):
     return obj.model, floats(2, 32, 32, 3) * 50 + 128, onehot(2, 2)
 
 
+def chars(model):
+    """A lesson 6 character model compiled as the notes compile it."""
+    return compile_model(model, 0.001, "sparse_categorical_crossentropy")
+
+
 # Every builder in utils/models that returns a compiled model: (model, x, y) at toy sizes.
 BUILDERS = {
     "sentiment_nn": lambda: (tm.sentiment_nn(20, 6, dim=4), ints(20, 4, 6), ints(2, 4)),
@@ -47,16 +54,17 @@ BUILDERS = {
                                ints(2, 4)),
     "unfreeze_embedding": lambda: (tm.unfreeze_embedding(tm.sentiment_conv1d(
         20, 6, dim=4, trainable=False)), ints(20, 4, 6), ints(2, 4)),
-    "char3_model": lambda: (tm.char3_model(5, 3, 8), [ints(5, 4, 1)] * 3, ints(5, 4)),
-    "unrolled_rnn": lambda: (tm.unrolled_rnn(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4)),
-    "simple_rnn_model": lambda: (tm.simple_rnn_model(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4)),
-    "stateful_model": lambda: (tm.stateful_model(5, 4, 4, 3, 8), ints(5, 4, 4), ints(5, 4, 4)),
-    "char_rnn": lambda: (tm.char_rnn(5, 4, 3, 8), ints(5, 4, 4), ints(5, 4, 4)),
-    "collab.dot_model": lambda: (collab.compile_collab(collab.dot_model(6, 7, 3)),
+    # lesson 6's exported builders, compiled as its notes compile them
+    "char3_model": lambda: (chars(lesson6.char3_model(5, 3, 8)), [ints(5, 4, 1)] * 3, ints(5, 4)),
+    "unrolled_rnn": lambda: (chars(lesson6.unrolled_rnn(5, 4, 3, 8)), ints(5, 4, 4), ints(5, 4)),
+    "simple_rnn_model": lambda: (chars(lesson6.simple_rnn_model(5, 4, 3, 8)), ints(5, 4, 4), ints(5, 4)),
+    "stateful_model": lambda: (chars(lesson6.stateful_model(5, 4, 4, 3, 8)), ints(5, 4, 4), ints(5, 4, 4)),
+    "char_rnn": lambda: (chars(lesson6.char_rnn(5, 3, 8)), ints(5, 4, 4), ints(5, 4, 4)),
+    "collab.dot_model": lambda: (collab.compile_collab(lesson4.dot_model(6, 7, 3)),
                                  [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
-    "collab.bias_model": lambda: (collab.compile_collab(collab.bias_model(6, 7, 3, mean=3.5)),
+    "collab.bias_model": lambda: (collab.compile_collab(lesson4.bias_model(6, 7, 3, mean=3.5)),
                                   [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
-    "collab.nn_model": lambda: (collab.compile_collab(collab.nn_model(6, 7, 3, hidden=5)),
+    "collab.nn_model": lambda: (collab.compile_collab(lesson4.nn_model(6, 7, 3, hidden=5)),
                                 [ints(6, 4, 1), ints(7, 4, 1)], floats(4, 1)),
     "fm.bn_head": lambda: (fm.bn_head((2, 2, 6), 3, 4, 8), floats(4, 2, 2, 6), onehot(4, 3)),
     "fm.size_head": lambda: (fm.size_head((2, 2, 6), 2, 3, 4, 8),

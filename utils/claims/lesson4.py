@@ -20,7 +20,7 @@ is validation accuracy. Both sides share the first epochs exactly (same seed).
 
 "cf-bias": the MovieLens stand-in (ratings = 3.5 + user bias + movie bias + 3 factors . 3
 factors + noise of sigma 0.5), split at random as the lesson splits it, and the lesson's dot
-product and bias models (`utils.models.collab`) with the lesson's stand-in settings; the figure is
+product and bias models (`utils.lessons.lesson4`) with the lesson's stand-in settings; the figure is
 validation MSE. "cf-nn", the neural net against the dot product the same way, is a MISS: measured
 and shown, not asserted (see MISSES).
 """
@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 from utils.claims import Claim
 from utils.datasets import movielens, statefarm
 from utils.env import precision_scope
+from utils.lessons import lesson4
 from utils.models import collab
 from utils.paths import standin_dir
 from utils.pseudo import MixIterator, mix_with_pseudo, predict_rows, pseudo_label
@@ -164,8 +165,8 @@ def cf_mse(side, seed):
     ids = collab.Ids(train)
     keras.utils.set_random_seed(seed)
     kwargs = {} if side == "dot product" else {"mean": float(train.rating.mean())}
-    build = {"dot product": collab.dot_model, "with biases": collab.bias_model,
-             "neural net": collab.nn_model}[side]
+    build = {"dot product": lesson4.dot_model, "with biases": lesson4.bias_model,
+             "neural net": lesson4.nn_model}[side]
     with precision_scope("float32"):
         model = build(ids.n_users, ids.n_movies, n_factors, l2=0.0, **kwargs)
     collab.compile_collab(model, CF_LR)

@@ -20,8 +20,10 @@ import numpy as np
 from utils.claims import Claim
 from utils.datasets import text as textdata
 from utils.env import precision_scope
+from utils.lessons import lesson6
 from utils.models import text as tm
 from utils.ngram import best_ngram
+from utils.training import compile_model
 
 TRAIN, TUNE, TEST = 30_000, 5_000, 10_000   # characters
 STREAMS, CS = 64, 8                         # the stateful layout: streams side by side, chars each
@@ -50,14 +52,14 @@ def layout(part, folder):
 @lru_cache(maxsize=4)
 def _layout(folder, part):
     vocab, train, _, test = slices(folder)
-    return tm.stateful_layout(train if part == "train" else test, STREAMS, CS)
+    return lesson6.stateful_layout(train if part == "train" else test, STREAMS, CS)
 
 
 def _build(vocab, stateful):
     """The lesson's stateful model, or the same one starting each batch from zero, in float32."""
     with precision_scope("float32"):
-        return tm.stateful_model(vocab, STREAMS, CS, N_FAC, N_HIDDEN, cell="LSTM", lr=LR,
-                                 stateful=stateful)
+        model = lesson6.stateful_model(vocab, STREAMS, CS, N_FAC, N_HIDDEN, stateful=stateful)
+        return compile_model(model, LR, "sparse_categorical_crossentropy")
 
 
 @lru_cache(maxsize=4)

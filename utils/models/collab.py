@@ -1,16 +1,14 @@
-"""Collaborative filtering models in Keras: dot product, with biases, and a neural net; lesson 4.
+"""Collaborative filtering in Keras around lesson 4's models: ids, training, scoring, analysis.
 
 Every user and every movie gets a short vector of learned numbers (an *embedding*, "latent
-factors"). The dot product model predicts a rating as user vector . movie vector; the bias model
-adds a learned number per user (some people rate everything high) and per movie (some films are
-liked by nearly everyone), plus the overall average; the neural net puts the two vectors side by
-side and lets dense layers find the rating.
+factors"). The three models (dot product, with biases, a neural net: `dot_model`, `bias_model`,
+`nn_model`, and the `Offset` layer) are defined once, in lesson 4's notes, and built from
+`utils.lessons.lesson4`; this module maps ids, compiles, trains, scores and looks inside them.
 
 Embeddings need consecutive row numbers, while MovieLens ids have gaps (movieId goes to 193,609
 for 9,742 movies). `Ids` makes the mapping from the training ratings, and refuses, or skips and
 counts, users and movies it never saw: a model has learned nothing about them.
 """
-import keras
 import numpy as np
 import pandas as pd
 
@@ -57,72 +55,6 @@ class Ids:
                                      " that include them, or pass unknown='skip' to leave them out.")
             print(f"Skipped {what}.")
         return u[keep], m[keep], keep
-
-
-@keras.saving.register_keras_serializable(package="dl1kit")
-class Offset(keras.layers.Layer):
-    """Adds one learned number to its input: the average rating; lesson 4."""
-
-    def __init__(self, initial=0.0, **kwargs):
-        super().__init__(**kwargs)
-        self.initial = float(initial)
-
-    def build(self, input_shape):
-        self.offset = self.add_weight(shape=(), initializer=keras.initializers.Constant(
-            self.initial), name="offset")
-
-    def call(self, x):
-        return x + self.offset
-
-    def get_config(self):
-        return {**super().get_config(), "initial": self.initial}
-
-
-def _inputs():
-    return keras.Input((1,), dtype="int32", name="user"), keras.Input((1,), dtype="int32",
-                                                                      name="movie")
-
-
-# Each model's rating comes out in float32 under mixed precision too: numpy code such as rmse()
-# and the lesson's tables read it, and float16 would round a 4.5-star rating to 0.004.
-
-def _embed(x, n, dim, name, l2):
-    reg = keras.regularizers.l2(l2) if l2 else None
-    emb = keras.layers.Embedding(n, dim, embeddings_regularizer=reg, name=name)(x)
-    return keras.layers.Flatten(name=f"{name}_flat")(emb)
-
-
-def dot_model(n_users, n_movies, n_factors=50, l2=1e-4):
-    """Rating = user factors . movie factors; lesson 4."""
-    user, movie = _inputs()
-    u = _embed(user, n_users, n_factors, "user_factors", l2)
-    m = _embed(movie, n_movies, n_factors, "movie_factors", l2)
-    out = keras.layers.Dot(axes=1, name="rating", dtype="float32")([u, m])
-    return keras.Model([user, movie], out, name="dot_product")
-
-
-def bias_model(n_users, n_movies, n_factors=50, l2=1e-4, mean=0.0):
-    """Rating = factors . factors + user bias + movie bias + average; lesson 4."""
-    user, movie = _inputs()
-    u = _embed(user, n_users, n_factors, "user_factors", l2)
-    m = _embed(movie, n_movies, n_factors, "movie_factors", l2)
-    dot = keras.layers.Dot(axes=1)([u, m])
-    ub = _embed(user, n_users, 1, "user_bias", 0)
-    mb = _embed(movie, n_movies, 1, "movie_bias", 0)
-    out = Offset(mean, name="rating", dtype="float32")(keras.layers.Add()([dot, ub, mb]))
-    return keras.Model([user, movie], out, name="dot_with_biases")
-
-
-def nn_model(n_users, n_movies, n_factors=50, hidden=70, dropout=(0.3, 0.75), l2=1e-4, mean=0.0):
-    """A dense net on the user and movie factors side by side; lesson 4."""
-    user, movie = _inputs()
-    u = _embed(user, n_users, n_factors, "user_factors", l2)
-    m = _embed(movie, n_movies, n_factors, "movie_factors", l2)
-    x = keras.layers.Dropout(dropout[0])(keras.layers.Concatenate()([u, m]))
-    x = keras.layers.Dense(hidden, activation="relu")(x)
-    x = keras.layers.Dropout(dropout[1])(x)
-    out = Offset(mean, name="rating", dtype="float32")(keras.layers.Dense(1)(x))
-    return keras.Model([user, movie], out, name="neural_net")
 
 
 def compile_collab(model, lr=0.001):

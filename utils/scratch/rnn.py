@@ -1,17 +1,19 @@
-"""A character RNN in plain numpy: forward pass, backprop through time, SGD; lesson 6.
+"""The numpy RNN's weights and the loops around it: batching text, SGD, gradient checks; lessons 6-7.
 
-The model reads one character at a time. Each step mixes the new character with a hidden state
-that carries what it has read so far, then scores every character of the alphabet as the next one:
+Lesson 6's character RNN reads one character at a time. Each step mixes the new character with a
+hidden state that carries what it has read so far, then scores every character of the alphabet as
+the next one:
 
     h[t] = tanh(Wxh[:, x[t]] + Whh @ h[t-1] + bh)      (a one-hot input selects a column of Wxh)
     p[t] = softmax(Why @ h[t] + by)
     loss = mean over t and batch of -log p[t][y[t]]
 
-Backprop through time runs the same steps backwards, adding up each weight's share of the loss
-at every step. Arrays are laid out (batch, ...) so a batch of sequences trains at once.
-
-The loops that train, evaluate, sample and check gradients take the model's own functions as
-arguments, so lesson 7's GRU (`utils.scratch.gru`) runs through the very same loops.
+The RNN itself, its step, forward pass, backprop through time and `rnn_loss_and_grads`, is defined in
+nbs/lesson6.ipynb (section 8), whose export cells `make sync` writes into `utils.lessons.lesson6`.
+Here are its starting weights, and the loops that train, evaluate, sample and check gradients:
+they take the model's own functions as arguments, so lesson 6's RNN and lesson 7's GRU
+(`utils.scratch.gru`) run through the very same loops. Arrays are laid out (batch, ...) so a batch
+of sequences trains at once.
 """
 import numpy as np
 
@@ -37,58 +39,6 @@ def softmax(z):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def rnn_step(params, x, h):
-    """One step for a batch of character indices `x`: the new hidden state; lesson 6."""
-    return np.tanh(params["Wxh"][:, x].T + h @ params["Whh"].T + params["bh"])
-
-
-def rnn_forward(params, inputs, targets, h0=None):
-    """Mean cross-entropy of next-char predictions, and what backprop needs; lesson 6."""
-    inputs, targets = np.atleast_2d(inputs), np.atleast_2d(targets)
-    batch, steps = inputs.shape
-    hidden = params["Whh"].shape[0]
-    h = np.zeros((batch, hidden), params["Whh"].dtype) if h0 is None else h0
-    hs, ps = [h], []
-    loss = 0.0
-    rows = np.arange(batch)
-    for t in range(steps):
-        h = rnn_step(params, inputs[:, t], h)
-        p = softmax(h @ params["Why"].T + params["by"])
-        loss -= np.log(p[rows, targets[:, t]]).sum()
-        hs.append(h)
-        ps.append(p)
-    cache = {"inputs": inputs, "targets": targets, "hs": hs, "ps": ps}
-    return loss / (batch * steps), cache
-
-
-def rnn_backward(params, cache):
-    """Gradients of the mean loss for every weight, by backprop through time; lesson 6."""
-    inputs, targets, hs, ps = cache["inputs"], cache["targets"], cache["hs"], cache["ps"]
-    batch, steps = inputs.shape
-    grads = {k: np.zeros_like(params[k]) for k in PARAMS}
-    dh_next = np.zeros_like(hs[0])
-    rows = np.arange(batch)
-    for t in reversed(range(steps)):
-        dy = ps[t].copy()
-        dy[rows, targets[:, t]] -= 1  # softmax + cross-entropy: p minus the one-hot truth
-        dy /= batch * steps
-        grads["Why"] += dy.T @ hs[t + 1]
-        grads["by"] += dy.sum(axis=0)
-        dh = dy @ params["Why"] + dh_next  # this step's own error plus what later steps sent back
-        draw = dh * (1 - hs[t + 1] ** 2)  # through tanh
-        grads["bh"] += draw.sum(axis=0)
-        grads["Whh"] += draw.T @ hs[t]
-        np.add.at(grads["Wxh"].T, inputs[:, t], draw)  # one-hot input: only its column moves
-        dh_next = draw @ params["Whh"]
-    return grads
-
-
-def loss_and_grads(params, inputs, targets, h0=None):
-    """Loss, gradients and the last hidden state for one batch; lesson 6."""
-    loss, cache = rnn_forward(params, inputs, targets, h0)
-    return loss, rnn_backward(params, cache), cache["hs"][-1]
-
-
 def sgd_step(params, grads, lr, clip=5.0):
     """Move every weight against its gradient, clipping exploding gradients; lessons 6-7."""
     for k in grads:
@@ -96,22 +46,10 @@ def sgd_step(params, grads, lr, clip=5.0):
     return params
 
 
-def numerical_grads(params, inputs, targets, eps=1e-5):
-    """Gradients by central differences, slow but obviously right, to check backprop; lesson 6."""
-    return central_differences(rnn_forward, PARAMS, params, inputs, targets, eps)
-
-
 def relative_error(a, b):
     """|a - b| / (|a| + |b|) over whole arrays: 0 when equal, 1 when unrelated; lesson 6."""
     denom = np.linalg.norm(a) + np.linalg.norm(b)
     return 0.0 if denom == 0 else float(np.linalg.norm(a - b) / denom)
-
-
-def grad_check(params, inputs, targets, eps=1e-5):
-    """Relative error between backprop's and numerical gradients, per weight; lesson 6."""
-    _, analytic, _ = loss_and_grads(params, inputs, targets)
-    numeric = numerical_grads(params, inputs, targets, eps)
-    return {k: relative_error(analytic[k], numeric[k]) for k in PARAMS}
 
 
 def batches_of(idx, batch, steps):
@@ -126,25 +64,9 @@ def batches_of(idx, batch, steps):
         yield x[:, start:start + steps], y[:, start:start + steps]
 
 
-def train_rnn(params, idx, epochs=1, batch=32, steps=25, lr=0.3, clip=5.0, max_updates=None):
-    """Truncated BPTT with SGD over an encoded text; the hidden state flows on; lesson 6."""
-    return train_bptt(loss_and_grads, sgd_step, params, idx, epochs, batch, steps, lr, clip,
-                      max_updates)
-
-
-def evaluate(params, idx, batch=32, steps=100):
-    """Mean cross-entropy (nats per character) on an encoded text; lesson 6."""
-    return mean_loss(rnn_forward, params, idx, batch, steps)
-
-
-def sample(params, seed_idx, n, temperature=1.0, rng=None):
-    """Generate `n` characters after reading `seed_idx`; lower temperature, safer; lesson 6."""
-    return sample_chars(rnn_step, params, seed_idx, n, temperature, rng)
-
-
 # The loops below serve any character model given its functions: forward(params, inputs,
 # targets, h0) -> (loss, cache with "hs"), step(params, x, h) -> new h, and the names of its
-# weights. The RNN above and lesson 7's GRU both use them.
+# weights. Lesson 6's RNN (`utils.lessons.lesson6`) and lesson 7's GRU both use them.
 
 def central_differences(forward, names, params, inputs, targets, eps=1e-5):
     """Each named weight's gradient of `forward`'s loss by central differences; lessons 6-7."""
