@@ -43,12 +43,12 @@ sync: $(STAMP)
 # `make check`: lint and every test but those marked `notebook` (lesson notebooks, claims rows).
 check: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -P -m pytest -q -m "not notebook"
+	$(PY) -P -m pytest -q -n auto -m "not notebook"
 
 # `make test` (CI runs it): lint and everything.
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(PY) -P -m pytest -q --durations=15
+	$(PY) -P -m pytest -q -n auto --durations=15
 
 bench: $(STAMP)
 	@for name in $(basename $(notdir $(wildcard bench/bench_*.py))) gpu_throughput; do \
