@@ -6,8 +6,9 @@ parts by name, and (for Kaggle competitions) the sample submission and the test 
 never works out a path of its own: it asks the record, and prints it to say what it got.
 
 `get` prints nothing: why it fell back to the stand-in, and the stand-in's banner, are the
-record's `notes`, shown when the record is printed. After `data` every argument is keyword-only,
-and the same idea has the same name in every module:
+record's `notes`, shown when the record is printed. (Only a download that takes minutes, GloVe's or
+fastText's vectors, shows Keras's progress bar, and a cached file found damaged is a warning.)
+After `data` every argument is keyword-only, and the same idea has the same name in every module:
 - `path`: the folder the real data is read from, or fetched into (default: under the data folder);
 - `origin`: the URL a downloaded dataset comes from;
 - `valid_size`: how much of the training data to hold out for validation: a float below 1 is a
