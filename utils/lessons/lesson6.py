@@ -49,10 +49,12 @@ def sample_text(model, seed, n, chars, temperature=1.0, cs=None, rng=None):
         x = np.array([ids[-cs:] if cs else ids])             # the characters the model reads
         if len(model.inputs) > 1:                            # one input per character
             x = as_columns(x)
-        probs = np.asarray(model.predict_on_batch(x))[0]     # one compiled graph while the length stays
+        # fast for one row; a fixed cs keeps the input length, so Keras compiles once
+        probs = np.asarray(model.predict_on_batch(x))[0]
         probs = probs[-1] if probs.ndim == 2 else probs      # a guess per step: keep the last
+        # log-probabilities over the temperature; at least 1e-12 first, as log(0) would be -inf
         logits = np.log(np.maximum(probs.astype(np.float64), 1e-12)) / temperature
-        p = np.exp(logits - logits.max())
+        p = np.exp(logits - logits.max())                    # back to probabilities, without overflow
         ids.append(int(rng.choice(len(p), p=p / p.sum())))  # pick at random, likelier more often
     return seed + "".join(chars[i] for i in ids[len(seed):])
 
@@ -110,8 +112,9 @@ def stateful_layout(idx, batch_size, cs):
 # %% ../../nbs/lesson6.ipynb #a62242bb
 # Defined in nbs/lesson6.ipynb, section "A stateful RNN".
 def stateful_model(vocab, batch_size, cs, n_fac, n_hidden, stateful=True):
-    '''An LSTM whose state carries on from one batch to the next, batch norm on its inputs.'''
-    inputs = keras.Input(batch_shape=(batch_size, cs), dtype="int32", name="chars")   # a fixed batch size
+    '''An LSTM over fixed batches, batch norm on its inputs; stateful=True carries its state from batch to batch.'''
+    inputs = keras.Input(batch_shape=(batch_size, cs),  # fixed: a stateful layer keeps one state per row
+                         dtype="int32", name="chars")
     x = layers.Embedding(vocab, n_fac, name="embed")(inputs)
     x = layers.BatchNormalization()(x)
     x = layers.LSTM(n_hidden, return_sequences=True, stateful=stateful, name="stateful_rnn")(x)
@@ -137,7 +140,8 @@ from utils.scratch import rnn as nprnn
 
 def rnn_step(params, x, h):
     '''The new state after reading a batch of characters `x`, from the old state `h`.'''
-    return np.tanh(params["Wxh"][:, x].T + h @ params["Whh"].T + params["bh"])   # one-hot: a column
+    # Wxh times a one-hot x picks column x of Wxh
+    return np.tanh(params["Wxh"][:, x].T + h @ params["Whh"].T + params["bh"])
 
 
 def rnn_forward(params, inputs, targets, h0=None):
