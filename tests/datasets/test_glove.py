@@ -11,6 +11,7 @@ import pytest
 from utils.datasets import glove
 from utils.datasets.standin import StandinError, is_standin
 from utils.download import DownloadError
+from utils.lessons.lesson5 import glove_matrix
 
 WORDS = ["the", "good", "bad", "film", "great"]
 SMALL = glove.Standin(n_docs=400, n_contexts=200, n_extra=5)  # a stand-in learnt in a moment
@@ -102,14 +103,14 @@ def test_glove_matrix_fills_known_words_and_counts_missing_ones(tmp_path):
     words, vecs = glove.load_glove(path)
     id_to_word = {0: "<pad>", 1: "<start>", 2: "<unk>", 4: "the", 5: "Good", 6: "zyzzyva",
                   7: "great"}
-    matrix, missing = glove.glove_matrix(id_to_word, 9, words, vecs)
+    matrix, missing = glove_matrix(id_to_word, 9, words, vecs)
     assert matrix.shape == (9, 4) and matrix.dtype == np.float32
     assert np.all(matrix[0] == 0)
     assert np.allclose(matrix[4], vecs[0]) and np.allclose(matrix[5], vecs[1])  # lowercased
     assert np.allclose(matrix[7], vecs[4])
     assert missing == ["zyzzyva"]  # reserved ids and unnamed ids are not words
     assert not np.allclose(matrix[6], 0) and np.all(np.isfinite(matrix))
-    again, _ = glove.glove_matrix(id_to_word, 9, words, vecs)
+    again, _ = glove_matrix(id_to_word, 9, words, vecs)
     assert np.array_equal(matrix, again)  # seeded
 
 
@@ -320,7 +321,7 @@ def test_a_word_listed_twice_keeps_its_first_vector_as_fasttext_and_gensim_do(tm
     vecs = write_vec(path, JA + ["犬"])  # cc.ja.300.vec lists some words twice
     words, got = glove.load_vectors(path)
     assert words == JA and np.allclose(got, vecs[:len(JA)], atol=1e-6)
-    matrix, _ = glove.glove_matrix({1: "犬"}, 2, words, got)
+    matrix, _ = glove_matrix({1: "犬"}, 2, words, got)
     assert np.allclose(matrix[1], vecs[1], atol=1e-6)
     assert "1 word(s) listed more than once (e.g. '犬'); the first vector of each" in capsys.readouterr().out
 

@@ -1,12 +1,14 @@
-"""Lesson 5's models and GloVe matrix as the notes write them (each tagged cell's own source,
-executed) compute what the kit's helpers compute, given the same weights and inputs."""
+"""Lesson 5's models, GloVe matrix and batch-norm step as the notes define them (utils.lessons.lesson5,
+generated from the notes' export cells): what each model reads and returns, the vectors it starts
+from, the precision its LSTM keeps, and the rows of the GloVe matrix."""
+import keras
 import numpy as np
 import pytest
 
-from utils.datasets import glove, imdb
+from utils.datasets import imdb
+from utils.env import precision_scope
+from utils.lessons import lesson5
 from utils.models import text as tm
-
-from notebook_cells import run_cell
 
 VOCAB, SEQ_LEN, DIM = 40, 12, 6
 
@@ -15,89 +17,70 @@ VOCAB, SEQ_LEN, DIM = 40, 12, 6
 pytestmark = pytest.mark.usefixtures("float32_policy")
 
 
-def model_cells():
-    """The namespace after lesson 5's model-definition cells, run in the notebook's order."""
-    ns = run_cell("lesson5", "def-sentiment-nn")
-    for tag in ("def-sentiment-conv1d", "def-sentiment-multi-cnn", "def-sentiment-lstm"):
-        ns = run_cell("lesson5", tag, **ns)
-    return ns
-
-
-def randomise(model, seed=0):
-    """Weights far from their initial values, so that any difference in the maths shows."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.weights and layer.trainable:
-            layer.set_weights([rng.uniform(-0.5, 0.5, w.shape) for w in layer.get_weights()])
-
-
-def copy_into(src, dst):
-    """Copy weights layer by layer between two models built from the same kinds of layer."""
-    a, b = ([layer for layer in m.layers if layer.weights] for m in (src, dst))
-    assert [type(x) for x in a] == [type(x) for x in b]
-    assert [x.trainable for x in a] == [x.trainable for x in b]
-    for x, y in zip(a, b):
-        y.set_weights(x.get_weights())
-
-
 def reviews(n=9, seed=1):
     return np.random.default_rng(seed).integers(0, VOCAB, (n, SEQ_LEN)).astype("int32")
 
 
-def assert_same_model(ours, ref):
-    assert ours.count_params() == ref.count_params()
-    assert len(ours.trainable_weights) == len(ref.trainable_weights)
-    randomise(ref)
-    copy_into(ref, ours)
-    x = reviews()
-    np.testing.assert_allclose(ours.predict(x, verbose=0), ref.predict(x, verbose=0),
-                               rtol=1e-5, atol=1e-6)
+def vectors(seed=2):
+    return np.random.default_rng(seed).normal(size=(VOCAB, DIM)).astype("float32")
 
 
-def test_one_hidden_layer_cell_is_the_helpers_model():
-    ns = model_cells()
-    assert_same_model(ns["sentiment_nn"](VOCAB, SEQ_LEN, DIM), tm.sentiment_nn(VOCAB, SEQ_LEN, DIM))
+BUILDERS = {
+    "sentiment_nn": lambda: lesson5.sentiment_nn(VOCAB, SEQ_LEN, DIM),
+    "sentiment_conv1d": lambda: lesson5.sentiment_conv1d(VOCAB, SEQ_LEN, DIM),
+    "sentiment_multi_cnn": lambda: lesson5.sentiment_multi_cnn(VOCAB, SEQ_LEN, DIM),
+    "sentiment_lstm": lambda: lesson5.sentiment_lstm(VOCAB, SEQ_LEN, DIM, units=7),
+}
 
 
-def test_conv1d_cell_is_the_helpers_model():
-    ns = model_cells()
-    assert_same_model(ns["sentiment_conv1d"](VOCAB, SEQ_LEN, DIM),
-                      tm.sentiment_conv1d(VOCAB, SEQ_LEN, DIM))
+@pytest.mark.parametrize("name", BUILDERS)
+def test_each_model_reads_word_ids_and_gives_a_probability_uncompiled(name):
+    keras.utils.set_random_seed(0)
+    model = BUILDERS[name]()
+    assert not model.compiled  # the caller compiles it, at its own rate (the notes: `compiled`)
+    assert model.get_layer("embedding").input_dim == VOCAB  # the name unfreeze_embedding finds
+    p = model.predict(reviews(), verbose=0)
+    assert p.shape == (9, 1) and p.dtype == np.float32 and ((p > 0) & (p < 1)).all()
 
 
 @pytest.mark.parametrize("trainable", [False, True])
-def test_conv1d_cell_starts_from_the_given_vectors_like_the_helper(trainable):
-    ns = model_cells()
-    matrix = np.random.default_rng(2).normal(size=(VOCAB, DIM)).astype("float32")
-    ours = ns["sentiment_conv1d"](1, SEQ_LEN, weights=matrix, trainable=trainable)
-    ref = tm.sentiment_conv1d(1, SEQ_LEN, weights=matrix, trainable=trainable)
-    assert ours.get_layer("embedding").trainable is trainable
-    np.testing.assert_array_equal(ours.get_layer("embedding").get_weights()[0], matrix)
-    assert_same_model(ours, ref)
+def test_conv1d_net_starts_from_the_given_vectors(trainable):
+    matrix = vectors()
+    model = lesson5.sentiment_conv1d(1, SEQ_LEN, weights=matrix, trainable=trainable)  # sizes from the matrix
+    emb = model.get_layer("embedding")
+    assert emb.trainable is trainable and (emb.input_dim, emb.output_dim) == matrix.shape
+    np.testing.assert_array_equal(emb.get_weights()[0], matrix)
+    if not trainable:  # a frozen embedding can be let go, at a lower rate, as the notes do
+        tm.unfreeze_embedding(model)
+        assert emb.trainable and emb.embeddings.path in [w.path for w in model.trainable_weights]
 
 
-def test_multi_size_cnn_cell_is_the_helpers_model():
-    ns = model_cells()
-    matrix = np.random.default_rng(3).normal(size=(VOCAB, DIM)).astype("float32")
-    assert_same_model(ns["sentiment_multi_cnn"](VOCAB, SEQ_LEN, weights=matrix),
-                      tm.sentiment_multi_cnn(VOCAB, SEQ_LEN, weights=matrix))
+def test_multi_size_cnn_runs_one_convolution_per_width_on_the_given_vectors():
+    matrix = vectors(3)
+    model = lesson5.sentiment_multi_cnn(1, SEQ_LEN, weights=matrix, widths=(2, 3, 5))
+    assert [l.kernel_size for l in model.layers if isinstance(l, keras.layers.Conv1D)] == [(2,), (3,), (5,)]
+    np.testing.assert_array_equal(model.get_layer("embedding").get_weights()[0], matrix)
+    assert model.get_layer("embedding").trainable  # the notes keep training GloVe here
 
 
-def test_lstm_cell_is_the_helpers_model():
-    ns = model_cells()
-    assert_same_model(ns["sentiment_lstm"](VOCAB, SEQ_LEN, DIM, units=7),
-                      tm.sentiment_lstm(VOCAB, SEQ_LEN, DIM, units=7))
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+def test_the_lstm_keeps_its_state_in_float32_under_mixed_precision(policy):
+    with precision_scope(policy):
+        model = lesson5.sentiment_lstm(VOCAB, SEQ_LEN, DIM, units=7)
+    [lstm] = [l for l in model.layers if isinstance(l, keras.layers.LSTM)]
+    assert lstm.compute_dtype == "float32"
+    assert model.get_layer("embedding").compute_dtype == policy.removeprefix("mixed_")  # the rest in 16 bits
 
 
-def test_glove_matrix_cell_is_the_helpers_recipe():
-    ns = run_cell("lesson5", "def-glove-matrix", np=np)
+def test_glove_matrix_rows_follow_kerass_word_ids():
     word_index = {"the": 1, "Film": 2, "zzyzx": 3, "great": 4, "awful": 5}  # Keras's ranks
     id_to_word = imdb.index_to_word(word_index)
     words = ["the", "film", "great", "awful", "plot"]  # GloVe is lowercase; "zzyzx" is missing
-    vectors = np.random.default_rng(4).normal(size=(len(words), 8)).astype("float32")
-    matrix, missing = ns["glove_matrix"](id_to_word, 10, words, vectors, seed=5)
-    ref_matrix, ref_missing = glove.glove_matrix(id_to_word, 10, words, vectors, seed=5)
-    np.testing.assert_array_equal(matrix, ref_matrix)
-    assert missing == ref_missing == ["zzyzx"]
-    np.testing.assert_array_equal(matrix[2 + imdb.INDEX_FROM], vectors[1])  # "Film" -> "film"
+    vecs = np.random.default_rng(4).normal(size=(len(words), 8)).astype("float32")
+    matrix, missing = lesson5.glove_matrix(id_to_word, 10, words, vecs, seed=5)
+    assert missing == ["zzyzx"]
+    np.testing.assert_array_equal(matrix[2 + imdb.INDEX_FROM], vecs[1])  # "Film" -> "film"
+    np.testing.assert_array_equal(matrix[4 + imdb.INDEX_FROM], vecs[2])
     assert not matrix[0].any()  # padding
+    again, _ = lesson5.glove_matrix(id_to_word, 10, words, vecs, seed=5)
+    np.testing.assert_array_equal(matrix, again)  # seeded

@@ -1,10 +1,13 @@
-"""utils/models/vgg16bn.py: batch norm added to VGG16 leaves its output unchanged at first."""
+"""Batch norm added to VGG16 (the notes' add_batchnorm, utils.lessons.lesson5) leaves its output
+unchanged at first; utils/models/vgg16bn.py gives it the course's Vgg16 API."""
 import keras
 import numpy as np
 import pytest
 
+from utils.lessons.lesson5 import DENSE_LAYERS, add_batchnorm
+from utils.models import vgg16bn
 from utils.models.vgg16 import vgg16_model
-from utils.models.vgg16bn import DENSE_LAYERS, Vgg16BN, add_batchnorm, random_images
+from utils.models.vgg16bn import Vgg16BN, random_images
 
 SIZE = (48, 48)
 
@@ -50,6 +53,10 @@ def test_statistics_come_from_the_activations(pair):
     train_out = bn(stats, training=True)
     assert np.allclose(keras.ops.convert_to_numpy(train_out), base.predict(stats, verbose=0),
                        rtol=1e-3, atol=1e-5)
+
+
+def test_vgg16bn_adds_batch_norm_with_the_notes_step():
+    assert vgg16bn.add_batchnorm is add_batchnorm  # one definition: the notes'
 
 
 def test_vgg16bn_has_the_vgg16_api():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from utils.env import POLICIES, precision_scope
-from utils.lessons import lesson4, lesson6
+from utils.lessons import lesson4, lesson5, lesson6
 from utils.models import collab, fisheries as fm, inception, mnist, surgery, text as tm
 from utils.models.resnet50 import Resnet50
 from utils.models.vgg16 import Vgg16, by_hand_gap
@@ -39,6 +39,11 @@ def vgg_like(cls, **kw):
     return obj.model, floats(2, 32, 32, 3) * 50 + 128, onehot(2, 2)
 
 
+def sentiment(model):
+    """A lesson 5 sentiment model compiled as the notes compile it."""
+    return compile_model(model, 0.001, "binary_crossentropy", metrics=["accuracy"])
+
+
 def chars(model):
     """A lesson 6 character model compiled as the notes compile it."""
     return compile_model(model, 0.001, "sparse_categorical_crossentropy")
@@ -46,13 +51,14 @@ def chars(model):
 
 # Every builder in utils/models that returns a compiled model: (model, x, y) at toy sizes.
 BUILDERS = {
-    "sentiment_nn": lambda: (tm.sentiment_nn(20, 6, dim=4), ints(20, 4, 6), ints(2, 4)),
-    "sentiment_conv1d": lambda: (tm.sentiment_conv1d(20, 6, dim=4), ints(20, 4, 6), ints(2, 4)),
-    "sentiment_multi_cnn": lambda: (tm.sentiment_multi_cnn(20, 6, dim=4), ints(20, 4, 6),
+    # lesson 5's exported builders, compiled as its notes compile them
+    "sentiment_nn": lambda: (sentiment(lesson5.sentiment_nn(20, 6, dim=4)), ints(20, 4, 6), ints(2, 4)),
+    "sentiment_conv1d": lambda: (sentiment(lesson5.sentiment_conv1d(20, 6, dim=4)), ints(20, 4, 6), ints(2, 4)),
+    "sentiment_multi_cnn": lambda: (sentiment(lesson5.sentiment_multi_cnn(20, 6, dim=4)), ints(20, 4, 6),
                                     ints(2, 4)),
-    "sentiment_lstm": lambda: (tm.sentiment_lstm(20, 6, dim=4, units=4), ints(20, 4, 6),
+    "sentiment_lstm": lambda: (sentiment(lesson5.sentiment_lstm(20, 6, dim=4, units=4)), ints(20, 4, 6),
                                ints(2, 4)),
-    "unfreeze_embedding": lambda: (tm.unfreeze_embedding(tm.sentiment_conv1d(
+    "unfreeze_embedding": lambda: (tm.unfreeze_embedding(lesson5.sentiment_conv1d(
         20, 6, dim=4, trainable=False)), ints(20, 4, 6), ints(2, 4)),
     # lesson 6's exported builders, compiled as its notes compile them
     "char3_model": lambda: (chars(lesson6.char3_model(5, 3, 8)), [ints(5, 4, 1)] * 3, ints(5, 4)),
@@ -178,13 +184,12 @@ def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_class_maps_and_batchnorm_statistics_are_float_numpy_under_mixed_precision(policy):
     """Class activation maps (plotted) and VGG's batch-norm statistics leave 16 bits behind."""
-    from utils.models.vgg16bn import activation_stats
     keras.utils.set_random_seed(0)
     with precision_scope(policy):
         fcn, x, _ = BUILDERS["fm.fcn_head"]()
         head = surgery.dense_head((2, 2, 6), 3, units=8, name="probe")
     assert fm.class_maps(fcn, x).dtype == np.float32
-    mean, var = activation_stats(head, ["probe_fc1"], floats(8, 2, 2, 6))["probe_fc1"]
+    mean, var = lesson5.activation_stats(head, ["probe_fc1"], floats(8, 2, 2, 6))["probe_fc1"]
     assert mean.dtype == var.dtype == np.float64
 
 

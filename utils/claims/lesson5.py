@@ -24,8 +24,10 @@ import numpy as np
 from utils.claims import Claim
 from utils.datasets import glove, imdb
 from utils.env import precision_scope
+from utils.lessons.lesson5 import glove_matrix, sentiment_conv1d, sentiment_nn
 from utils.models import text as tm
 from utils.paths import standin_dir
+from utils.training import compile_model
 
 STANDIN = (1024, 1000)    # reviews the claims' stand-in holds: training, test
 TEST, SEQ_LEN = 1000, 100
@@ -48,19 +50,21 @@ def reviews(folder):
     vocab_words = sorted(word_index, key=word_index.get)[:VOCAB]
     path = glove.make_standin(vocab_words, folder.parent / "glove", dim=DIM)
     words, vectors = glove.load_glove(path, DIM)
-    matrix, _ = glove.glove_matrix(imdb.index_to_word(word_index), VOCAB, words, vectors)
+    matrix, _ = glove_matrix(imdb.index_to_word(word_index), VOCAB, words, vectors)
     return (imdb.pad(x_train, SEQ_LEN), np.asarray(y_train),
             imdb.pad(x_test[:TEST], SEQ_LEN), np.asarray(y_test[:TEST]), matrix)
 
 
 def _build(kind, matrix):
-    """One of the lesson's nets in float32, at GloVe's 50 numbers per word: 'nn' (one hidden
-    layer), 'conv1d' (the Conv1D net from random numbers) or 'glove' (from the GloVe vectors)."""
+    """One of the lesson's nets in float32, at GloVe's 50 numbers per word, compiled as the notes
+    compile it: 'nn' (one hidden layer), 'conv1d' (the Conv1D net from random numbers) or 'glove'
+    (from the GloVe vectors)."""
     with precision_scope("float32"):
         if kind == "nn":
-            return tm.sentiment_nn(VOCAB, SEQ_LEN, DIM, lr=LR)
-        return tm.sentiment_conv1d(VOCAB, SEQ_LEN, DIM, lr=LR,
-                                   weights=matrix if kind == "glove" else None)
+            model = sentiment_nn(VOCAB, SEQ_LEN, DIM)
+        else:
+            model = sentiment_conv1d(VOCAB, SEQ_LEN, DIM, weights=matrix if kind == "glove" else None)
+        return compile_model(model, LR, "binary_crossentropy", metrics=["accuracy"])
 
 
 @lru_cache(maxsize=6)

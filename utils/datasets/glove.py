@@ -1,13 +1,13 @@
-"""Word vectors (lesson 5): GloVe and fastText, downloaded, loaded with care, and made into an
-embedding matrix for a vocabulary.
+"""Word vectors (lesson 5): GloVe and fastText, downloaded and loaded with care.
 
 Stanford's GloVe 6B vectors were learnt from 6 billion words of Wikipedia and news: 400,000
 lowercase words, each a line `word v1 v2 ... v50` (or 100, 200, 300 numbers) in the files of
 `glove.6B.zip` (about 822 MB). Words used in similar ways get similar vectors, which gives a
 sentiment model a head start: it already knows "superb" is like "excellent".
 
-Two promises: a word of our vocabulary that GloVe lacks gets a documented random vector and is
-counted, and a truncated or damaged file raises an error before any matrix is built.
+A truncated or damaged file raises an error before any matrix is built. The embedding matrix for a
+vocabulary, in which a word GloVe lacks gets a documented random vector and is counted, is the
+lesson's `glove_matrix` (nbs/lesson5.ipynb, generated into `utils.lessons.lesson5`).
 The file lists words from the most to the least frequent, so `DATA='sample'` is its first 50,000
 words: the vectors of the commonest words, which is most of what a review uses.
 
@@ -258,33 +258,6 @@ def _grow(rows, n, dim, known):
         return rows
     rows.resize((2 * len(rows), dim), refcheck=False)  # in place: no second copy alive
     return rows
-
-
-def glove_matrix(id_to_word, n_rows, words, vectors, seed=0):
-    """Embedding rows for model ids 0..n_rows-1 from GloVe; returns (matrix, missing); lesson 5.
-
-    Row i holds the GloVe vector of word `id_to_word[i]` (looked up as is, then lowercased).
-    Row 0 is padding and stays zero. A word GloVe lacks, and the reserved ids (start of review,
-    unknown word), get a random vector drawn from a normal distribution with the mean and spread
-    of each GloVe dimension: it looks like an ordinary word vector, carries no meaning, and
-    training can move it. The words GloVe lacks are returned, so they can be counted and shown.
-    """
-    lookup = {w: i for i, w in enumerate(words)}
-    rng = np.random.default_rng(seed)
-    matrix = rng.normal(vectors.mean(axis=0), vectors.std(axis=0),
-                        (n_rows, vectors.shape[1])).astype(np.float32)
-    matrix[0] = 0.0
-    missing = []
-    for i in range(1, n_rows):
-        word = id_to_word.get(i)
-        if word is None or word.startswith("<"):  # a reserved id, not a word
-            continue
-        j = lookup.get(word, lookup.get(word.lower()))
-        if j is None:
-            missing.append(word)
-        else:
-            matrix[i] = vectors[j]
-    return matrix, missing
 
 
 def nearest(word, words, vectors, n=8):

@@ -1,83 +1,17 @@
-"""Keras models for text: IMDB sentiment (lesson 5), and the helpers around lesson 6's character models.
+"""Keras helpers for text: around lesson 5's sentiment models and lesson 6's character models.
 
-Each sentiment builder returns a compiled Keras model, ready to fit; the lessons read them as the
-architecture of the step they teach, so each stays a few lines. Lesson 6's character models, the
-windows and the stateful layout they train on, and the loop that writes text with them are defined
-in nbs/lesson6.ipynb (`utils.lessons.lesson6`); here is what runs around them: resetting the state
-of stateful layers, scoring in bits per character, and starting a compiled model over.
+Lesson 5's sentiment models and lesson 6's character models, with the windows and the stateful
+layout they train on and the loop that writes text with them, are defined in the notes
+(nbs/lesson5.ipynb and nbs/lesson6.ipynb, generated into `utils.lessons.lesson5` and `lesson6`).
+Here is what runs around them: letting a frozen embedding train, starting a compiled model over,
+resetting the state of stateful layers, and scoring in bits per character.
 """
 import keras
 import numpy as np
-from keras import layers
 
 from utils.training import compile_model
 
-# ---------------------------------------------------------------- lesson 5: sentiment
-
-
-def _sentiment_head(x, dropout=0.5):
-    """Dense ReLU, dropout, then one sigmoid unit: P(positive)."""
-    x = layers.Dense(100, activation="relu")(x)
-    x = layers.Dropout(dropout)(x)
-    return layers.Dense(1, activation="sigmoid", dtype="float32")(x)
-
-
-def _compiled(inputs, outputs, name, lr=0.001):
-    """A binary classifier compiled with Adam and accuracy."""
-    model = keras.Model(inputs, outputs, name=name)
-    return compile_model(model, lr, "binary_crossentropy", metrics=["accuracy"])
-
-
-def _embedding(vocab, dim, weights=None, trainable=True, name="embedding"):
-    """An Embedding layer, optionally starting from given vectors (e.g. GloVe)."""
-    init = "uniform" if weights is None else keras.initializers.Constant(weights)
-    return layers.Embedding(vocab, dim, embeddings_initializer=init, trainable=trainable,
-                            name=name)
-
-
-def sentiment_nn(vocab, seq_len, dim=32, lr=0.001):
-    """Embedding, flatten, one hidden layer: the simplest sentiment net; lesson 5."""
-    inputs = keras.Input((seq_len,), dtype="int32")
-    x = layers.Flatten()(_embedding(vocab, dim)(inputs))
-    return _compiled(inputs, _sentiment_head(x, 0.7), "sentiment_nn", lr)
-
-
-def sentiment_conv1d(vocab, seq_len, dim=32, weights=None, trainable=True, lr=0.001):
-    """Embedding, one Conv1D over word windows, max-pool, dense; lesson 5 (also with GloVe)."""
-    if weights is not None:
-        vocab, dim = weights.shape
-    inputs = keras.Input((seq_len,), dtype="int32")
-    x = _embedding(vocab, dim, weights, trainable)(inputs)
-    x = layers.SpatialDropout1D(0.2)(x)  # drops whole word vectors, Keras 1's Embedding(dropout=)
-    x = layers.Conv1D(64, 5, padding="same", activation="relu")(x)
-    x = layers.Dropout(0.2)(x)
-    x = layers.Flatten()(layers.MaxPooling1D()(x))
-    return _compiled(inputs, _sentiment_head(x, 0.7), "sentiment_conv1d", lr)
-
-
-def sentiment_multi_cnn(vocab, seq_len, dim=32, widths=(3, 4, 5), weights=None,
-                        trainable=True, lr=0.001):
-    """Several Conv1D widths side by side, concatenated: phrases of 3, 4, 5 words; lesson 5."""
-    if weights is not None:
-        vocab, dim = weights.shape
-    inputs = keras.Input((seq_len,), dtype="int32")
-    x = layers.SpatialDropout1D(0.2)(_embedding(vocab, dim, weights, trainable)(inputs))
-    branches = [layers.Flatten()(layers.MaxPooling1D()(
-        layers.Conv1D(64, w, padding="same", activation="relu")(x))) for w in widths]
-    x = layers.Dropout(0.2)(layers.Concatenate()(branches))
-    return _compiled(inputs, _sentiment_head(x, 0.7), "sentiment_multi_cnn", lr)
-
-
-def sentiment_lstm(vocab, seq_len, dim=32, units=100, lr=0.001):
-    """Embedding then an LSTM reading the review word by word; lesson 5."""
-    inputs = keras.Input((seq_len,), dtype="int32")
-    x = layers.SpatialDropout1D(0.2)(_embedding(vocab, dim)(inputs))
-    # The LSTM keeps its state in float32 under mixed precision too: in bfloat16 (8 bits of
-    # mantissa, rounded at each of 100 words) lesson 5's LSTM reached 0.60 on the stand-in
-    # against 0.72 in float32.
-    x = layers.LSTM(units, dtype="float32")(x)
-    out = layers.Dense(1, activation="sigmoid", dtype="float32")(x)
-    return _compiled(inputs, out, "sentiment_lstm", lr)
+# ---------------------------------------------------------------- lesson 5: around the sentiment models
 
 
 def unfreeze_embedding(model, lr=0.0001):

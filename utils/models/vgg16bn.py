@@ -7,51 +7,20 @@ the ImageNet VGG16 weights and initialise each new layer from the activations it
 moving mean and variance are the statistics of those activations, and gamma and beta undo the
 normalisation exactly (gamma = sqrt(variance + epsilon), beta = mean). At first the network's
 output is therefore unchanged; fine-tuning then starts from a model that already works, and
-trains faster and more stably thanks to the normalised activations.
+trains faster and more stably thanks to the normalised activations. That step, `add_batchnorm`, is
+defined in nbs/lesson5.ipynb, section 0 (generated into `utils.lessons.lesson5`); `Vgg16BN` gives
+it the course's API.
 """
-import keras
 import numpy as np
 
 from utils.env import strategy
+from utils.lessons.lesson5 import add_batchnorm
 from utils.models.vgg16 import Vgg16
-
-DENSE_LAYERS = ("fc1", "fc2")  # VGG16's two hidden dense layers (names from keras.applications)
-
-
-def activation_stats(model, layer_names, images, batch_size=16):
-    """Per-unit mean and variance of some layers' outputs over `images`; lesson 5."""
-    probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
-    outs = probe.predict(np.asarray(images), batch_size=batch_size, verbose=0)
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    # Under mixed precision the outputs come in 16 bits; their statistics are taken in 64.
-    outs = [np.asarray(o, dtype="float64") for o in outs]
-    return {n: (o.mean(axis=0), o.var(axis=0)) for n, o in zip(layer_names, outs)}
 
 
 def random_images(size, n=16, seed=0):
     """Random 0-255 RGB images, for statistics when no real images are given; lesson 5."""
     return np.random.default_rng(seed).uniform(0, 255, (n, *size, 3)).astype(np.float32)
-
-
-def add_batchnorm(model, images, after=DENSE_LAYERS):
-    """A copy of a flat model with BatchNormalization after `after`, output unchanged; lesson 5."""
-    after = [n for n in after if n in {layer.name for layer in model.layers}]
-    if not after:  # e.g. include_top=False: no dense layers, nothing to add
-        return model
-    stats = activation_stats(model, after, images)
-    inputs = keras.Input(model.input.shape[1:], name=model.input.name)
-    x = inputs
-    for layer in model.layers[1:]:
-        twin = layer.__class__.from_config(layer.get_config())  # this graph's own layers
-        x = twin(x)
-        twin.set_weights(layer.get_weights())
-        if layer.name in stats:
-            mean, var = stats[layer.name]
-            bn = keras.layers.BatchNormalization(name=f"{layer.name}_bn")
-            x = bn(x)
-            gamma = np.sqrt(var + bn.epsilon)  # undoes the normalisation at first
-            bn.set_weights([gamma, mean, mean, var])
-    return keras.Model(inputs, x, name=f"{model.name}_bn")
 
 
 class Vgg16BN(Vgg16):
