@@ -4,7 +4,7 @@ Run by `make bench`, or `python -m bench.bench_lesson7` from the repo root. It w
 conv features of the real 360x640 photos to a temporary folder, chunk by chunk (never whole in
 memory): ResNet50 cut at `conv5_block3_out` gives 12 x 20 x 2,048 float32 a photo, 1.9 MiB, and
 2,100 photos make 4.1 GB, the order of Fisheries' 6 GB. Then, in a fresh Python process, it trains
-lesson 7's fully convolutional head (`utils.models.fisheries.fcn_head`) for one epoch over all of
+lesson 7's fully convolutional head (`utils.lessons.lesson7.fcn_head`) for one epoch over all of
 them through `utils.outofcore.ArrayBatches`, as the lesson does, and samples the process's
 anonymous resident memory (RssAnon: what the process holds itself, not the file pages the kernel
 maps and can drop) while it trains. The peak growth above the level just before `fit`, divided by
@@ -51,7 +51,7 @@ def child(path, mode):
     with native_logs_silenced():
         import keras
     from utils.arrays import load_array
-    from utils.models.fisheries import fcn_head
+    from utils.lessons.lesson7 import fcn_head
     from utils.outofcore import ArrayBatches
     keras.utils.set_random_seed(0)
     x = load_array(path, mmap=True)

@@ -130,9 +130,7 @@ def hand_written_definitions():
 # setting, a plotting helper); those cells get another name when their lesson moves.
 NOT_YET_ONE_DEFINITION = {
     "onehot", "conv_block", "fc_block", "vgg16_by_hand", "show", "gradients", "fit_line", "relu",
-    "sigmoid", "augmentation", "hidden", "cnn", "bn_head",
-    "loss_and_grads", "conv_bn", "inception_block", "features", "load", "box_class_head", "fcn_head",
-    "gru_step", "gru_forward", "gru_backward",
+    "sigmoid", "augmentation", "hidden", "cnn",
 }
 
 

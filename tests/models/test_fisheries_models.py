@@ -1,8 +1,10 @@
-"""utils/models/fisheries.py, utils/plotting.py: heads, box loss, IoU, CAMs and pictures."""
+"""Lesson 7's heads, box loss and CAMs (utils.lessons.lesson7), utils/models/fisheries.py's IoU
+and map scores, utils/plotting.py's pictures."""
 import keras
 import matplotlib
 import numpy as np
 
+from utils.lessons import lesson7
 from utils.models import fisheries as fm
 from utils.plotting import plot_boxes, plot_cams, upsample
 
@@ -12,7 +14,7 @@ matplotlib.use("Agg")
 def test_box_loss_ignores_photos_without_a_box():
     y_true = np.array([[10, 10, 20, 20], [0, 0, 0, 0]], "float32")
     y_pred = np.array([[12, 10, 20, 16], [50, 50, 5, 5]], "float32")
-    loss = keras.ops.convert_to_numpy(fm.box_loss(y_true, y_pred))
+    loss = keras.ops.convert_to_numpy(lesson7.box_loss(y_true, y_pred))
     np.testing.assert_allclose(loss, [(4 + 16) / 4, 0.0])
 
 
@@ -58,25 +60,25 @@ def test_heads_build_and_box_head_learns_boxes():
     boxes = boxes.astype("float32")
     y = np.eye(4, dtype="float32")[cell[:, 0]]
     keras.utils.set_random_seed(0)
-    model = fm.box_class_head(shape, 4, boxes.mean(0), box_weight=0.05, units=64, p=0.1, lr=1e-2)
+    model = lesson7.box_class_head(shape, 4, boxes.mean(0), box_weight=0.05, units=64, p=0.1, lr=1e-2)
     start = fm.box_iou(model.predict(x, verbose=0)["bb"], boxes).mean()
     model.fit(x, {"bb": boxes, "class": y}, epochs=80, batch_size=32, verbose=0)
     pred = model.predict(x, verbose=0)
     assert fm.box_iou(pred["bb"], boxes).mean() > start + 0.2
     assert (pred["class"].argmax(1) == cell[:, 0]).mean() > 0.8
-    assert fm.bn_head(shape, 4).output_shape == (None, 4)
-    assert fm.size_head(shape, 3, 4).output_shape == (None, 4)
+    assert lesson7.bn_head(shape, 4).output_shape == (None, 4)
+    assert lesson7.size_head(shape, 3, 4).output_shape == (None, 4)
 
 
 def test_fcn_class_maps_pick_the_predicted_class():
-    fcn = fm.fcn_head((5, 8, 16), 3, filters=8)
+    fcn = lesson7.fcn_head((5, 8, 16), 3, filters=8)
     x = np.random.default_rng(0).normal(size=(4, 5, 8, 16)).astype("float32")
-    maps = fm.class_maps(fcn, x)
+    maps = lesson7.class_maps(fcn, x)
     assert maps.shape == (4, 5, 8)
-    full = keras.Model(fcn.input, fcn.get_layer(fm.CAM_LAYER).output).predict(x, verbose=0)
+    full = keras.Model(fcn.input, fcn.get_layer(lesson7.CAM_LAYER).output).predict(x, verbose=0)
     chosen = fcn.predict(x, verbose=0).argmax(1)  # softmax of the maps' averages
     np.testing.assert_allclose(maps, full[np.arange(4), :, :, chosen], rtol=1e-5)
-    np.testing.assert_allclose(fm.class_maps(fcn, x, 2), full[..., 2], rtol=1e-5)
+    np.testing.assert_allclose(lesson7.class_maps(fcn, x, 2), full[..., 2], rtol=1e-5)
 
 
 def test_pictures_draw_boxes_and_maps():

@@ -1,4 +1,5 @@
-"""utils/models/resnet50.py and inception.py: the Resnet50 wrapper, its BN handling, blocks by hand.
+"""utils/models/resnet50.py and inception.py: the Resnet50 wrapper, its BN handling, blocks by hand
+(lesson 7's identity and Inception blocks, from utils.lessons.lesson7).
 
 Random weights and 32-pixel images keep these quick; the ImageNet download is made to fail the way
 it fails offline, so no test depends on (or uses) the network.
@@ -7,8 +8,9 @@ import keras
 import numpy as np
 import pytest
 
-from utils.models.inception import inception_block, inception_head, inception_net
-from utils.models.resnet50 import Resnet50, bn_layers, bn_modes, identity_block, resnet50_model
+from utils.lessons.lesson7 import identity_block, inception_block
+from utils.models.inception import inception_head, inception_net
+from utils.models.resnet50 import Resnet50, bn_layers, bn_modes, resnet50_model
 from utils.models.vgg16_input import IMAGENET_MEAN_BGR, WeightsUnavailable
 
 

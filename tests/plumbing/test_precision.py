@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from utils.env import POLICIES, precision_scope
-from utils.lessons import lesson4, lesson5, lesson6
-from utils.models import collab, fisheries as fm, inception, mnist, surgery, text as tm
+from utils.lessons import lesson4, lesson5, lesson6, lesson7
+from utils.models import collab, inception, mnist, surgery, text as tm
 from utils.models.resnet50 import Resnet50
 from utils.models.vgg16 import Vgg16, by_hand_gap
 from utils.models.vgg16bn import Vgg16BN
@@ -74,14 +74,15 @@ BUILDERS = {
     # so small that Adam's first step falls short of the rate, and the check would hang on chance.
     "collab.nn_model": lambda: (collab.compile_collab(lesson4.nn_model(6, 7, 3, hidden=5)),
                                 [ints(6, 16, 1), ints(7, 16, 1)], floats(16, 1)),
-    "fm.bn_head": lambda: (fm.bn_head((2, 2, 6), 3, 4, 8), floats(4, 2, 2, 6), onehot(4, 3)),
-    "fm.size_head": lambda: (fm.size_head((2, 2, 6), 2, 3, 4, 8),
-                             [floats(4, 2, 2, 6), onehot(4, 2)], onehot(4, 3)),
-    "fm.box_class_head": lambda: (fm.box_class_head((2, 2, 6), 3, channels=4, units=8),
-                                  floats(4, 2, 2, 6),
-                                  {"bb": floats(4, 4) * 100 + 200, "class": onehot(4, 3)}),
-    "fm.fcn_head": lambda: (fm.fcn_head((3, 4, 6), 3, filters=4), floats(4, 3, 4, 6),
-                            onehot(4, 3)),
+    # lesson 7's exported heads
+    "bn_head": lambda: (lesson7.bn_head((2, 2, 6), 3, 4, 8), floats(4, 2, 2, 6), onehot(4, 3)),
+    "size_head": lambda: (lesson7.size_head((2, 2, 6), 2, 3, 4, 8),
+                          [floats(4, 2, 2, 6), onehot(4, 2)], onehot(4, 3)),
+    "box_class_head": lambda: (lesson7.box_class_head((2, 2, 6), 3, channels=4, units=8),
+                               floats(4, 2, 2, 6),
+                               {"bb": floats(4, 4) * 100 + 200, "class": onehot(4, 3)}),
+    "fcn_head": lambda: (lesson7.fcn_head((3, 4, 6), 3, filters=4), floats(4, 3, 4, 6),
+                         onehot(4, 3)),
     "mnist.linear_model": lambda: (mnist.linear_model(), floats(4, 28, 28, 1) * 255, ints(10, 4)),
     "mnist.cnn": lambda: (mnist.cnn(bn=True, filters=(4,), dense=8), floats(4, 28, 28, 1) * 255,
                           ints(10, 4)),
@@ -121,9 +122,9 @@ def applied_step(model, x, y, tries=12):
 # others compiled with Keras's own Adam. Under mixed_float16 none did. Both cases are covered.
 CASES = ([(name, "mixed_float16") for name in BUILDERS]
          + [(name, "float32") for name in BUILDERS
-            if name.split(".")[0] in ("collab", "fm") or name.startswith(("sentiment", "char",
-                                                                           "unfreeze", "unrolled",
-                                                                           "simple", "stateful"))])
+            if name.split(".")[0] == "collab" or name.startswith((
+                "sentiment", "char", "unfreeze", "unrolled", "simple", "stateful", "bn_head", "size_head",
+                "box_class_head", "fcn_head"))])
 
 
 @pytest.mark.parametrize("name, policy", CASES)
@@ -152,7 +153,7 @@ def test_box_loss_is_finite_in_float16_on_pixel_sized_boxes():
     """A 600 px miss squared is 360,000: past float16's 65,504, so the loss works in float32."""
     y_true = keras.ops.convert_to_tensor(np.array([[600, 400, 500, 300], [0, 0, 0, 0]]), "float16")
     y_pred = keras.ops.zeros((2, 4), "float16")
-    loss = keras.ops.convert_to_numpy(fm.box_loss(y_true, y_pred))
+    loss = keras.ops.convert_to_numpy(lesson7.box_loss(y_true, y_pred))
     assert np.isfinite(loss).all()
     assert loss == pytest.approx([(600**2 + 400**2 + 500**2 + 300**2) / 4, 0])  # NoF: no box
 
@@ -161,8 +162,8 @@ def test_box_head_trains_on_pixel_boxes_under_mixed_float16():
     """Large boxes under mixed_float16: finite losses, and the box output moves towards them."""
     keras.utils.set_random_seed(0)
     with precision_scope("mixed_float16"):
-        model = fm.box_class_head((2, 2, 6), 3, mean_box=(0, 0, 0, 0), box_weight=1.0,
-                                  channels=4, units=8, lr=0.5)
+        model = lesson7.box_class_head((2, 2, 6), 3, mean_box=(0, 0, 0, 0), box_weight=1.0,
+                                       channels=4, units=8, lr=0.5)
     x, boxes = floats(16, 2, 2, 6), np.full((16, 4), 900.0, "float32")
     history = model.fit(x, {"bb": boxes, "class": onehot(16, 3)}, epochs=30, batch_size=16,
                         verbose=0)
@@ -175,7 +176,7 @@ def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
     """Predictions come back as float32 numpy arrays: no float16 reaches numpy code or a file."""
     keras.utils.set_random_seed(0)
     with precision_scope(policy):
-        for name in ("sentiment_nn", "char_rnn", "collab.bias_model", "fm.box_class_head",
+        for name in ("sentiment_nn", "char_rnn", "collab.bias_model", "box_class_head",
                      "mnist.linear_model", "surgery.dense_head"):
             model, x, _ = BUILDERS[name]()
             out = model.predict(x, verbose=0)
@@ -188,9 +189,9 @@ def test_class_maps_and_batchnorm_statistics_are_float_numpy_under_mixed_precisi
     """Class activation maps (plotted) and VGG's batch-norm statistics leave 16 bits behind."""
     keras.utils.set_random_seed(0)
     with precision_scope(policy):
-        fcn, x, _ = BUILDERS["fm.fcn_head"]()
+        fcn, x, _ = BUILDERS["fcn_head"]()
         head = surgery.dense_head((2, 2, 6), 3, units=8, name="probe")
-    assert fm.class_maps(fcn, x).dtype == np.float32
+    assert lesson7.class_maps(fcn, x).dtype == np.float32
     mean, var = lesson5.activation_stats(head, ["probe_fc1"], floats(8, 2, 2, 6))["probe_fc1"]
     assert mean.dtype == var.dtype == np.float64
 

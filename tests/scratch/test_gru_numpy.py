@@ -1,9 +1,23 @@
-"""utils/scratch/gru.py: the numpy GRU's backprop matches numerical gradients; it learns text."""
+"""Lesson 7's numpy GRU (utils.lessons.lesson7, its weights in utils/scratch/gru.py): backprop
+matches numerical gradients; the gates blend old and new state; it learns text."""
 import numpy as np
 import pytest
 
 from utils.datasets.text import char_vocab, encode, standin_text
-from utils.scratch import gru
+from utils.lessons import lesson7
+from utils.scratch import gru, rnn
+
+
+def grad_check(params, x, y):
+    """Relative error between backprop's and numerical gradients, per weight."""
+    _, analytic, _ = lesson7.gru_loss_and_grads(params, x, y)
+    numeric = rnn.central_differences(lesson7.gru_forward, gru.PARAMS, params, x, y)
+    return {k: rnn.relative_error(analytic[k], numeric[k]) for k in gru.PARAMS}
+
+
+def next_state(params, x, h):
+    """The GRU's new state alone, the step rnn.sample_chars wants."""
+    return lesson7.gru_step(params, x, h)[0]
 
 
 @pytest.mark.parametrize("batch,steps", [(1, 4), (3, 6)])
@@ -16,7 +30,7 @@ def test_backprop_through_time_matches_numerical_gradients(batch, steps):
     x = rng.integers(0, 5, (batch, steps))
     y = rng.integers(0, 5, (batch, steps))
     assert all(p.dtype == np.float64 for p in params.values())
-    errors = gru.grad_check(params, x, y)
+    errors = grad_check(params, x, y)
     assert set(errors) == set(gru.PARAMS)
     assert max(errors.values()) < 1e-6, errors
 
@@ -25,15 +39,15 @@ def test_backprop_through_time_matches_numerical_gradients(batch, steps):
 def test_grad_check_catches_a_wrong_gate_gradient(monkeypatch, name):
     params = gru.init_gru(vocab=4, hidden=3, seed=0)
     x, y = np.array([[0, 1, 2, 3]]), np.array([[1, 2, 3, 0]])
-    real = gru.gru_backward
+    real = lesson7.gru_backward
 
     def broken(p, cache):
         grads = real(p, cache)
         grads[name] *= 0.5
         return grads
 
-    monkeypatch.setattr(gru, "gru_backward", broken)
-    errors = gru.grad_check(params, x, y)
+    monkeypatch.setattr(lesson7, "gru_backward", broken)  # what gru_loss_and_grads calls
+    errors = grad_check(params, x, y)
     assert errors[name] > 0.1 and errors["Why"] < 1e-6
 
 
@@ -41,10 +55,10 @@ def test_gates_blend_old_and_new_state():
     params = gru.init_gru(vocab=3, hidden=4, seed=0)
     h = np.full((2, 4), 0.7)
     params["bz"][:] = -50.0  # update gate shut: the state passes through unchanged
-    new, (z, r, hh) = gru.gru_step(params, np.array([0, 2]), h)
+    new, (z, r, hh) = lesson7.gru_step(params, np.array([0, 2]), h)
     assert np.allclose(new, h) and z.max() < 1e-12
     params["bz"][:] = 50.0  # update gate open: the state is the candidate
-    new, (z, r, hh) = gru.gru_step(params, np.array([0, 2]), h)
+    new, (z, r, hh) = lesson7.gru_step(params, np.array([0, 2]), h)
     assert np.allclose(new, hh)
     assert np.all((0 < r) & (r < 1))
 
@@ -62,10 +76,11 @@ def test_training_with_sgd_lowers_the_loss_on_text():
     idx = encode(text, chars)
     train, held = idx[:17000], idx[17000:]
     params = gru.init_gru(len(chars), 32, seed=0)
-    before = gru.evaluate(params, held, batch=4, steps=50)
-    losses = gru.train_gru(params, train, epochs=2, batch=16, steps=25, lr=1.0)
-    after = gru.evaluate(params, held, batch=4, steps=50)
+    before = rnn.mean_loss(lesson7.gru_forward, params, held, batch=4, steps=50)
+    losses = rnn.train_bptt(lesson7.gru_loss_and_grads, rnn.sgd_step, params, train, epochs=2, batch=16,
+                            steps=25, lr=1.0, clip=5.0, max_updates=None)
+    after = rnn.mean_loss(lesson7.gru_forward, params, held, batch=4, steps=50)
     assert np.mean(losses[-10:]) < losses[0] - 0.8, (losses[0], losses[-10:])
     assert after < before - 0.8, (before, after)
-    out = gru.sample(params, encode("The ", chars), 30, rng=np.random.default_rng(1))
+    out = rnn.sample_chars(next_state, params, encode("The ", chars), 30, rng=np.random.default_rng(1))
     assert len(out) == 30 and all(0 <= i < len(chars) for i in out)

@@ -19,6 +19,7 @@ from PIL import Image
 
 from utils.claims import Claim
 from utils.datasets import fisheries as fish
+from utils.lessons import lesson7
 from utils.models import fisheries as fm
 from utils.models.resnet50 import resnet50_model
 from utils.paths import standin_dir
@@ -143,7 +144,7 @@ def _boxes(side, seed):
     else:
         x = _features(_folder())[SIZE]
         y = np.eye(8, dtype="float32")[p["y"]]
-        model = _fresh(("box", x.shape), lambda: fm.box_class_head(
+        model = _fresh(("box", x.shape), lambda: lesson7.box_class_head(
             x.shape[1:], 8, mean_box, BOX_WEIGHT), seed)
         model.fit(x[train], {"bb": p["boxes"][train], "class": y[train]}, epochs=EPOCHS,
                   batch_size=BATCH, verbose=0)
@@ -165,11 +166,9 @@ def _cam_peak(side, seed):
     if side == "random cell":
         return float(fm.cell_chance(boxes, x.shape[1:3], LARGE).mean())
     y = np.eye(8, dtype="float32")[p["y"]]
-    fcn = _fresh(("fcn", x.shape), lambda: fm.fcn_head(x.shape[1:], 8, filters=32), seed)
+    fcn = _fresh(("fcn", x.shape), lambda: lesson7.fcn_head(x.shape[1:], 8, filters=32), seed)
     fcn.fit(x[train], y[train], epochs=EPOCHS, batch_size=BATCH, verbose=0)
-    maps = keras.Model(fcn.input, fcn.get_layer(fm.CAM_LAYER).output)(x[held], training=False)
-    maps = np.asarray(maps, "float32")
-    cams = maps[np.arange(len(maps)), :, :, maps.mean(axis=(1, 2)).argmax(axis=-1)]
+    cams = lesson7.class_maps(fcn, x[held])  # each photo's map of the class it predicts
     return float(fm.cam_hits(cams, boxes, LARGE).mean())
 
 

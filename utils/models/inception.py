@@ -1,31 +1,19 @@
-"""An Inception block built by hand, and a small Inception network from scratch; lesson 7.
+"""A small Inception network from scratch, and an Inception block as a classifier head; lesson 7.
 
 GoogLeNet's idea (the 2014 ImageNet winner): instead of choosing one filter size per layer, run
 several side by side on the same input (1x1, 3x3, a wider 5x5 view, and a max-pool) and stack
 their outputs along the channels. The next layer then picks whichever scale helps. Cheap 1x1
 convolutions first shrink the channels, so the wide filters cost little.
+
+The block itself, `inception_block`, and its unit `conv_bn` are defined in nbs/lesson7.ipynb,
+section 2, whose export cells `make sync` writes into `utils.lessons.lesson7`; both models here are
+built from them.
 """
 import keras
 from keras import layers
 
+from utils.lessons.lesson7 import conv_bn, inception_block
 from utils.training import compile_classifier
-
-
-def conv_bn(x, filters, kernel, strides=1):
-    """Convolution, batch norm, ReLU: the unit every branch is made of; lesson 7."""
-    x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
-    return layers.Activation("relu")(x)
-
-
-def inception_block(x, f1=16, f3=(16, 24), f5=(8, 12), fpool=8):
-    """Four branches over one input (1x1, 3x3, 5x5-wide, pool), joined channel-wise; lesson 7."""
-    b1 = conv_bn(x, f1, 1)
-    b3 = conv_bn(conv_bn(x, f3[0], 1), f3[1], 3)
-    # Two 3x3 convolutions see a 5x5 patch with fewer weights than one 5x5 (as in Inception v2).
-    b5 = conv_bn(conv_bn(conv_bn(x, f5[0], 1), f5[1], 3), f5[1], 3)
-    bp = conv_bn(layers.MaxPooling2D(3, strides=1, padding="same")(x), fpool, 1)
-    return layers.Concatenate()([b1, b3, b5, bp])
 
 
 def inception_net(size, num_classes, blocks=2, width=16, p=0.3, lr=1e-3):

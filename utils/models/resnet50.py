@@ -3,6 +3,8 @@
 ResNet50 (the 2015 ImageNet winner) stacks 16 *residual blocks*: each block adds its input back to
 what its three convolutions computed, so a block only has to learn a correction, and gradients
 reach the first layers through the additions. Every convolution is followed by BatchNormalization.
+One such block written out by hand, `identity_block`, is in nbs/lesson7.ipynb (section 1), whose
+export cells `make sync` writes into `utils.lessons.lesson7`.
 
 Its ImageNet weights expect the same preprocessing as VGG16 (RGB to BGR, subtract the ImageNet
 channel means). As in `Vgg16`, that step is the model's first layer, so callers pass plain 0-255
@@ -54,18 +56,6 @@ def resnet50_model(weights="imagenet", size=(224, 224), include_top=True, poolin
     # `model.layers[-2].output` and `model.get_layer("conv4_block6_out")` work as on VGG16.
     base = _applications_resnet50(weights, x, include_top, pooling)
     return keras.Model(inputs, base.output, name="resnet50")
-
-
-def identity_block(x, filters):
-    """A residual block by hand: 1x1, 3x3, 1x1 convolutions plus the input itself; lesson 7."""
-    shortcut = x
-    for i, (n, k) in enumerate(((filters, 1), (filters, 3), (4 * filters, 1))):
-        x = keras.layers.Conv2D(n, k, padding="same")(x)
-        x = keras.layers.BatchNormalization()(x)
-        if i < 2:
-            x = keras.layers.Activation("relu")(x)
-    x = keras.layers.Add()([x, shortcut])  # the block learns a correction to its input
-    return keras.layers.Activation("relu")(x)
 
 
 def bn_layers(model):
