@@ -12,8 +12,8 @@ The RNN itself, its step, forward pass, backprop through time and `rnn_loss_and_
 nbs/lesson6.ipynb (section 8), whose export cells `make sync` writes into `utils.lessons.lesson6`.
 Here are its starting weights, and the loops that train, evaluate, sample and check gradients:
 they take the model's own functions as arguments, so lesson 6's RNN and lesson 7's GRU
-(`utils.scratch.gru`) run through the very same loops. Arrays are laid out (batch, ...) so a batch
-of sequences trains at once.
+(`utils.lessons.lesson7`; its starting weights in `utils.scratch.gru`) run through the very same
+loops. Arrays are laid out (batch, ...) so a batch of sequences trains at once.
 """
 import numpy as np
 
