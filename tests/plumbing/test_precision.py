@@ -20,6 +20,13 @@ from utils.training import compile_model
 RNG = np.random.default_rng(0)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rng():
+    """Each test draws the same data however the tests are ordered or spread over processes."""
+    global RNG
+    RNG = np.random.default_rng(0)
+
+
 def ints(high, *shape):
     return RNG.integers(0, high, shape)
 
@@ -159,7 +166,7 @@ def test_box_loss_is_finite_in_float16_on_pixel_sized_boxes():
 
 
 def test_box_head_trains_on_pixel_boxes_under_mixed_float16():
-    """Large boxes under mixed_float16: finite losses, and the box output moves towards them."""
+    """Large boxes under mixed_float16: finite losses, and the box loss falls as training goes."""
     keras.utils.set_random_seed(0)
     with precision_scope("mixed_float16"):
         model = lesson7.box_class_head((2, 2, 6), 3, mean_box=(0, 0, 0, 0), box_weight=1.0,
@@ -168,7 +175,10 @@ def test_box_head_trains_on_pixel_boxes_under_mixed_float16():
     history = model.fit(x, {"bb": boxes, "class": onehot(16, 3)}, epochs=30, batch_size=16,
                         verbose=0)
     assert np.isfinite(history.history["loss"]).all()
-    assert model.predict(x, verbose=0)["bb"].mean() > 100  # from 0 towards 900
+    # The box output moves from 0 towards 900. Judged on the training loss: after 30 steps batch
+    # norm's running statistics are still far from the batch's, so predict() is no measure yet.
+    box_loss = history.history["bb_loss"]
+    assert box_loss[-1] < 0.8 * box_loss[0]
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
