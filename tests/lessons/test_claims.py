@@ -80,7 +80,7 @@ def test_each_notebook_shows_its_claims_after_saying_what_they_compare(lesson):
     found = [i for i, c in enumerate(cells) if "claims" in c.metadata.get("tags", [])]
     assert len(found) == 1, f"lesson {lesson} has {len(found)} cells tagged 'claims'"
     cell, before = cells[found[0]], cells[found[0] - 1]
-    assert cell.cell_type == "code" and f"claims.show({lesson}" in cell.source
+    assert cell.cell_type == "code" and f"claims.lesson_table({lesson}" in cell.source
     assert before.cell_type == "markdown"
 
 

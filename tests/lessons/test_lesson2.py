@@ -1,10 +1,13 @@
-"""Lesson 2: SGD from scratch (gradients, convergence, divergence, animation) and the notebook."""
+"""Lesson 2: SGD from scratch as the notes define it (utils.lessons.lesson2, generated from the
+export cells: the loss, its gradients, the loop, the activations), its plumbing (utils.scratch.sgd),
+the notes' own backprop cells, and the notebook."""
 import json
 import sys
 
 import numpy as np
 import pytest
 
+from utils.lessons import lesson2
 from utils.runner import policy_in_force, run_lesson
 from utils.scratch import sgd
 
@@ -12,23 +15,24 @@ from utils.scratch import sgd
 def test_gradients_match_finite_differences():
     x, y = sgd.make_data(n=20, seed=1)
     a, b, eps = 0.7, -2.0, 1e-6
-    d_a, d_b = sgd.gradients(a, b, x, y)
-    num_a = (sgd.mse(sgd.lin(a + eps, b, x), y) - sgd.mse(sgd.lin(a - eps, b, x), y)) / (2 * eps)
-    num_b = (sgd.mse(sgd.lin(a, b + eps, x), y) - sgd.mse(sgd.lin(a, b - eps, x), y)) / (2 * eps)
+    d_a, d_b = lesson2.gradients(a, b, x, y)
+    mse, lin = lesson2.mse, lesson2.lin
+    num_a = (mse(lin(a + eps, b, x), y) - mse(lin(a - eps, b, x), y)) / (2 * eps)
+    num_b = (mse(lin(a, b + eps, x), y) - mse(lin(a, b - eps, x), y)) / (2 * eps)
     assert d_a == pytest.approx(num_a, rel=1e-5)
     assert d_b == pytest.approx(num_b, rel=1e-5)
 
 
-def test_sgd_step_lowers_the_loss():
+def test_one_step_downhill_lowers_the_loss():
     x, y = sgd.make_data(seed=2)
-    before = sgd.mse(sgd.lin(-1, 1, x), y)
-    a, b = sgd.sgd_step(-1, 1, x, y, lr=0.1)
-    assert sgd.mse(sgd.lin(a, b, x), y) < before
+    hist = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.1, epochs=1, batch_size=len(x))  # one step, all points
+    assert len(hist["loss"]) == 2
+    assert hist["loss"][1] < hist["loss"][0] == pytest.approx(lesson2.mse(lesson2.lin(-1, 1, x), y))
 
 
-def test_sgd_finds_the_least_squares_line():
+def test_fit_line_finds_the_least_squares_line():
     x, y = sgd.make_data(n=100, a=-2.0, b=5.0, noise=0.1, seed=3)
-    hist = sgd.sgd(x, y, lr=0.2, epochs=200, batch_size=100)  # full batch: no noise at the end
+    hist = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.2, epochs=200, batch_size=100)  # full batch: no noise at the end
     exact = sgd.closed_form(x, y)
     assert hist["a"][-1] == pytest.approx(exact[0], abs=0.02)
     assert hist["b"][-1] == pytest.approx(exact[1], abs=0.02)
@@ -37,41 +41,59 @@ def test_sgd_finds_the_least_squares_line():
     assert len(hist["loss"]) == 201 and len(hist["a"]) == len(hist["b"]) == 201
 
 
-def test_sgd_reports_divergence_and_bad_input():
+def test_fit_line_takes_batch_size_points_a_step_in_a_new_order_each_pass():
+    """37 points in batches of 10: four steps a pass, the last of 7 points; a seed, one order."""
+    x, y = sgd.make_data(n=37, seed=6)
+    hist = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.1, epochs=3, batch_size=10, seed=4)
+    assert len(hist["a"]) == 1 + 3 * 4
+    order = np.random.default_rng(4).permutation(37)  # the first pass's order
+    d_a, d_b = lesson2.gradients(-1.0, 1.0, x[order[:10]], y[order[:10]])
+    assert (hist["a"][1], hist["b"][1]) == pytest.approx((-1.0 - 0.1 * d_a, 1.0 - 0.1 * d_b), rel=1e-12)
+    again = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.1, epochs=3, batch_size=10, seed=4)
+    np.testing.assert_array_equal(again["loss"], hist["loss"])
+
+
+def test_a_learning_rate_ten_times_too_high_blows_the_loss_up():
+    """The notes' four rates: 0.1 brings the loss down, 1.0 makes it grow step after step."""
     x, y = sgd.make_data(seed=4)
-    with pytest.raises(FloatingPointError, match="smaller"):
-        sgd.sgd(x, y, lr=5.0, epochs=20)
-    with pytest.raises(ValueError):
-        sgd.sgd(x, y[:-1])
-    with pytest.raises(ValueError):
-        sgd.sgd(x, y, lr=0)
+    good = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.1, epochs=20, batch_size=10)["loss"]
+    high = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=1.0, epochs=20, batch_size=10)["loss"]
+    assert good[-1] < good[0] / 50
+    assert high[-1] > 1e6 * high[0] and np.isfinite(high[-1])
 
 
 def test_animation_renders_to_playable_html():
     x, y = sgd.make_data(n=20, seed=5)
-    hist = sgd.sgd(x, y, epochs=2, batch_size=10)
+    hist = lesson2.fit_line(x, y, a=-1.0, b=1.0, lr=0.1, epochs=2, batch_size=10)
     anim = sgd.animate(x, y, hist, frames=3)
     html = sgd.animation_html(anim)
     assert "<script" in html and html.count("data:image/png;base64") == 3
 
 
-def test_scratch_sgd_does_not_import_tensorflow():
+def test_lesson2_and_its_sgd_plumbing_do_not_import_tensorflow():
     import subprocess
-    code = "import sys, utils.scratch.sgd; print('tensorflow' in sys.modules)"
+    code = "import sys, utils.lessons.lesson2, utils.scratch.sgd; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          cwd=str(__import__("utils").__path__[0] + "/.."), check=True)
     assert out.stdout.strip() == "False"
 
 
-# The notes' own cells (their source, executed), checked against the kit and against TensorFlow.
+def test_activations_compute_what_keras_does():
+    import keras
+    z = np.linspace(-6, 6, 49).astype("float32")
+    for name in ("relu", "sigmoid", "tanh"):
+        keras_f = getattr(keras.activations, name)
+        np.testing.assert_allclose(getattr(lesson2, name)(z), np.asarray(keras_f(z)), rtol=1e-6, atol=1e-7)
 
-def pyplot():
-    """matplotlib's pyplot, drawing off screen: the activation cell plots."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
 
+def test_sigmoid_is_stable_and_right():
+    a = np.array([-1000.0, -1.0, 0.0, 2.0, 1000.0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        s = lesson2.sigmoid(a)
+    assert np.allclose(s, [0.0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-2)), 1.0])
+
+
+# The notes' own cells that are not exported (their source, executed), checked against TensorFlow.
 
 def lesson2_cell(tag, **names):
     """The namespace lesson 2's cell tagged `tag` leaves, run with NumPy imported."""
@@ -79,36 +101,14 @@ def lesson2_cell(tag, **names):
     return run_cell("lesson2", tag, np=np, **names)
 
 
-def test_sgd_cell_takes_the_same_steps_as_the_kit():
-    cell = lesson2_cell("sgd-by-hand")
-    x, y = sgd.make_data(n=37, seed=6)
-    for a, b in ((0.3, -1.0), (-4.0, 2.5)):
-        assert np.allclose(cell["gradients"](a, b, x, y), sgd.gradients(a, b, x, y), rtol=1e-12)
-    for lr, epochs, batch_size in ((0.1, 5, 10), (0.3, 3, 37), (0.05, 2, 1)):
-        ours = cell["fit_line"](x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
-        kit = sgd.sgd(x, y, a=-1.0, b=1.0, lr=lr, epochs=epochs, batch_size=batch_size)
-        for k in ("a", "b", "loss"):
-            np.testing.assert_allclose(ours[k], kit[k], rtol=1e-12, atol=1e-12)
-
-
-def test_activation_cell_computes_what_keras_does():
-    import keras
-    cell = lesson2_cell("activations", plt=pyplot())
-    z = np.linspace(-6, 6, 49).astype("float32")
-    for name in ("relu", "sigmoid", "tanh"):
-        keras_f = getattr(keras.activations, name)
-        np.testing.assert_allclose(cell[name](z), np.asarray(keras_f(z)), rtol=1e-6, atol=1e-7)
-
-
 @pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
 def test_collapse_cell_finds_one_layer_for_two_and_none_with_relu(policy):
     import keras
 
     from utils.env import precision_scope
-    acts = lesson2_cell("activations", plt=pyplot())
     with precision_scope(policy):  # as a GPU would run the notebook
         cell = lesson2_cell("linear-collapse", keras=keras, precision_scope=precision_scope,
-                            relu=acts["relu"])
+                            relu=lesson2.relu)
         assert keras.mixed_precision.global_policy().name == policy  # the cell restored it
     assert cell["gap_linear"] < 1e-5  # W1 @ W2 and b1 @ W2 + b2 are the whole of two layers
     assert cell["gap_relu"] > 0.05    # a ReLU between them: no single layer comes close
@@ -119,8 +119,7 @@ def test_backprop_cell_matches_gradienttape_and_the_kits_numerical_check():
     import tensorflow as tf
 
     from utils.scratch.rnn import central_differences
-    relu = lesson2_cell("activations", plt=pyplot())["relu"]
-    cell = lesson2_cell("backprop", relu=relu)
+    cell = lesson2_cell("backprop", relu=lesson2.relu)
     numeric = lesson2_cell("numerical-gradient", forward=cell["forward"])
     rng = np.random.default_rng(7)
     X, y = rng.normal(size=(6, 4)), rng.normal(size=(6, 3))

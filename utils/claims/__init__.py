@@ -165,7 +165,7 @@ def measure(claim, seeds=TEST_SEEDS):
     return Result(claim, tuple(seeds), figures, time.perf_counter() - start)
 
 
-def show(lesson, seed=0):
+def lesson_table(lesson, seed=0):
     """Measure a lesson's claims with the notes' seed and return them as a table; notebooks.
 
     One seed has no spread, so here the margin is the plain difference; the tests and the bench

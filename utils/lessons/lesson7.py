@@ -131,13 +131,14 @@ def class_maps(fcn, features, class_idx=None):
 
 # %% ../../nbs/lesson7.ipynb #e4269625
 # Defined in nbs/lesson7.ipynb, section "4. A GRU in numpy".
+from utils.lessons.lesson2 import sigmoid
 from utils.scratch import gru, rnn as nprnn
 
 
 def gru_step(params, x, h):
     """One step for a batch of characters x: the new state, and the gates backprop needs."""
-    z = gru.sigmoid(params["Wxz"][:, x].T + h @ params["Whz"].T + params["bz"])     # update gate
-    r = gru.sigmoid(params["Wxr"][:, x].T + h @ params["Whr"].T + params["br"])     # reset gate
+    z = sigmoid(params["Wxz"][:, x].T + h @ params["Whz"].T + params["bz"])         # update gate
+    r = sigmoid(params["Wxr"][:, x].T + h @ params["Whr"].T + params["br"])         # reset gate
     hh = np.tanh(params["Wxh"][:, x].T + (r * h) @ params["Whh"].T + params["bh"])  # candidate
     return (1 - z) * h + z * hh, (z, r, hh)
 

@@ -10,6 +10,7 @@ a few lines here, and `conv_stages` keeps every intermediate picture so the note
 import numpy as np
 
 from utils.download import keras_cache
+from utils.lessons.lesson2 import relu  # lesson 2's ReLU: negatives become 0
 
 # Two hand-made first-layer filters. Under cross-correlation (what Keras computes) a row of 1s
 # above a row of -1s fires where ink (1) lies above paper (0): a stroke's BOTTOM edge. Its
@@ -56,11 +57,6 @@ def conv_layer(channels, kernels, bias=None):
                          f"got {channels.shape[0]}")
     out = np.stack([sum(conv2d(c, k) for c, k in zip(channels, per_out)) for per_out in kernels])
     return out if bias is None else out + np.asarray(bias, np.float32)[:, None, None]
-
-
-def relu(x):
-    """Negative values become 0, the rest pass unchanged; lesson 4."""
-    return np.maximum(x, 0)
 
 
 def max_pool(channels, size=2):

@@ -9,8 +9,9 @@ decide, unit by unit, how much of the old state to keep:
     h[t]  = (1 - z[t]) * h[t-1] + z[t] * hh[t]                  a blend of old and new
     p[t]  = softmax(Why @ h[t] + by)
 
-Where z is near 0 the state passes through a step unchanged, so information (and gradient) can
-travel much further back than through the plain RNN's repeated tanh.
+(sigmoid is lesson 2's, `utils.lessons.lesson2.sigmoid`.) Where z is near 0 the state passes
+through a step unchanged, so information (and gradient) can travel much further back than through
+the plain RNN's repeated tanh.
 
 The GRU itself, its step, forward pass, backprop through time and `gru_loss_and_grads`, is defined
 in nbs/lesson7.ipynb (section 4), whose export cells `make sync` writes into `utils.lessons.lesson7`.
@@ -35,9 +36,3 @@ def init_gru(vocab, hidden, seed=0, dtype=np.float64):
     params["Why"] = rng.normal(0, scale, (vocab, hidden)).astype(dtype)
     params["by"] = np.zeros(vocab, dtype)
     return params
-
-
-def sigmoid(a):
-    """1 / (1 + e^-a), computed without overflow for large negative a; lesson 7."""
-    e = np.exp(-np.abs(a))
-    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))

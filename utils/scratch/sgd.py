@@ -1,16 +1,14 @@
-"""Stochastic gradient descent from scratch, on the simplest model there is: a line y = a*x + b.
+"""The plumbing around lesson 2's SGD from scratch: points to fit, the exact answer, the animation.
 
-Lesson 2 opens the black box of training. We make points that lie near a known line, start from
-a wrong guess of a and b, and repeatedly nudge the guess downhill on the loss (the mean squared
-error): compute how the loss changes when a or b grows a little (the gradient), and step the other
-way, by a small amount set by the learning rate. `animate` shows the line and the loss as they go.
+Lesson 2 fits a line y = a*x + b to points by stochastic gradient descent. The idea itself, the
+line `lin`, its loss `mse`, the `gradients` and the loop `fit_line`, is defined in
+nbs/lesson2.ipynb, whose export cells `make sync` writes into `utils.lessons.lesson2`. Here are
+the points near a known line to fit (`make_data`), the exact least-squares answer to check SGD and
+Keras against (`closed_form`), and the animation of the line and the loss as SGD runs (`animate`).
 """
 import numpy as np
 
-
-def lin(a, b, x):
-    """The line a*x + b at each x; lesson 2."""
-    return a * np.asarray(x) + b
+from utils.lessons.lesson2 import lin
 
 
 def make_data(n=50, a=3.0, b=8.0, noise=0.5, seed=0):
@@ -18,48 +16,6 @@ def make_data(n=50, a=3.0, b=8.0, noise=0.5, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.random(n)
     return x, lin(a, b, x) + rng.normal(0, noise, n)
-
-
-def mse(y_pred, y):
-    """Mean squared error: the average of the squared misses; lesson 2."""
-    return float(np.mean((np.asarray(y_pred) - np.asarray(y)) ** 2))
-
-
-def gradients(a, b, x, y):
-    """How fast the mean squared error grows with a and with b: (d_loss/da, d_loss/db); lesson 2."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    miss = lin(a, b, x) - y          # error of each prediction
-    d_b = 2 * miss                   # d(miss**2)/db: b moves every prediction one for one
-    return float(np.mean(x * d_b)), float(np.mean(d_b))  # a moves each prediction by x
-
-
-def sgd_step(a, b, x, y, lr):
-    """One step downhill: move a and b against their gradients, by lr times; lesson 2."""
-    d_a, d_b = gradients(a, b, x, y)
-    return a - lr * d_a, b - lr * d_b
-
-
-def sgd(x, y, a=-1.0, b=1.0, lr=0.1, epochs=20, batch_size=10, seed=0):
-    """Fit y = a*x + b by minibatch SGD; returns a dict of arrays a, b, loss per step; lesson 2."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or not len(x):
-        raise ValueError("x and y must be 1-d arrays of the same, non-zero length")
-    if lr <= 0 or batch_size < 1:
-        raise ValueError("lr must be positive and batch_size at least 1")
-    rng = np.random.default_rng(seed)
-    hist = {"a": [a], "b": [b], "loss": [mse(lin(a, b, x), y)]}
-    for _ in range(epochs):
-        order = rng.permutation(len(x))  # a fresh random order each pass: "stochastic"
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            a, b = sgd_step(a, b, x[idx], y[idx], lr)
-            hist["a"].append(a)
-            hist["b"].append(b)
-            hist["loss"].append(mse(lin(a, b, x), y))
-            if not hist["loss"][-1] <= 1e3 * hist["loss"][0]:  # also catches inf and nan
-                raise FloatingPointError(f"SGD diverged at lr={lr}: each step overshoots more "
-                                         "than the last; try a learning rate ten times smaller")
-    return {k: np.array(v) for k, v in hist.items()}
 
 
 def closed_form(x, y):
@@ -70,7 +26,7 @@ def closed_form(x, y):
 
 def animate(x, y, hist, frames=40, interval=120):
     """A matplotlib animation of the fitted line and the loss as SGD runs; lesson 2."""
-    import matplotlib.pyplot as plt  # matplotlib only for the animation: the update rule needs numpy alone
+    import matplotlib.pyplot as plt  # matplotlib only for the animation: the points need numpy alone
     from matplotlib.animation import FuncAnimation
     steps = np.unique(np.linspace(0, len(hist["loss"]) - 1, frames).round().astype(int))
     fig, (ax_fit, ax_loss) = plt.subplots(1, 2, figsize=(9, 3.5), dpi=72)
