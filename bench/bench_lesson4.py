@@ -56,8 +56,9 @@ def child(folder, unlabelled, naive):
     with native_logs_silenced():
         import keras
     from utils.arrays import load_array
+    from utils.lessons.lesson4 import mix_with_pseudo
     from utils.outofcore import ArrayBatches
-    from utils.pseudo import mix_with_pseudo, pseudo_label
+    from utils.pseudo import pseudo_label
     keras.utils.set_random_seed(0)
     folder = Path(folder)
     labels = np.eye(10, dtype="float32")[np.arange(N_LABELLED) % 10]

@@ -1,9 +1,11 @@
-"""Pseudo-labelling, and MixIterator: training batches that mix labelled and pseudo-labelled rows.
+"""Pseudo-labelling's plumbing: predictions made from disk, the guard against validation rows, and
+MixIterator, which draws training batches from several sources at once.
 
 Pseudo-labelling (lessons 4 and 7): a model trained on the labelled images predicts the unlabelled
 TEST images, and those predictions are used as if they were labels, in a share of every training
 batch. It helps because the test photos show the model new drivers, boats or lighting, with
-answers that are right most of the time.
+answers that are right most of the time. The mix itself (how many pseudo-labelled rows each batch
+holds) is lesson 4's `mix_with_pseudo`, in `utils.lessons.lesson4`, built on MixIterator.
 
 Two faults of the 2017 course are fixed here:
   * It pseudo-labelled the validation images and trained on them, so its validation score
@@ -154,9 +156,3 @@ class MixIterator(PyDataset):
     def __iter__(self):
         return self
 
-
-def mix_with_pseudo(labelled, unlabelled, pseudo, batch_size=64, pseudo_share=0.25, seed=0):
-    """MixIterator whose batches are labelled rows plus a share of pseudo-labelled ones; lessons 4, 7."""
-    n_pseudo = max(1, round(batch_size * pseudo_share))
-    return MixIterator([labelled, (unlabelled, pseudo)], [batch_size - n_pseudo, n_pseudo],
-                       seed=seed)

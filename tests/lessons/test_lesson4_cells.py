@@ -1,21 +1,18 @@
 """Lesson 4's ideas as the notes write them (each tagged cell's own source, executed) compute what
-the kit's helpers compute on the same inputs: the hand convolution, the six optimizer rules and the
-crosstab fitted by gradient descent. (The three Keras collaborative-filtering models are the notes'
-export cells themselves, utils.lessons.lesson4: tests/models/test_collab.py checks them.)"""
+the kit's helpers compute on the same inputs: the hand convolution and the crosstab fitted by
+gradient descent. (The optimizer rules and the three Keras collaborative-filtering models are the
+notes' export cells themselves, utils.lessons.lesson4: tests/scratch/test_scratch_optimizers.py
+and tests/models/test_collab.py check them.)"""
 import numpy as np
 import pytest
 
-from utils.scratch import collab as kit_crosstab, conv, optimizers as opt
+from utils.lessons import lesson4
+from utils.scratch import collab as kit_crosstab, conv
 
 from notebook_cells import run_cell
 
 # Exact comparisons need one precision: float32, whatever another test left set.
 pytestmark = pytest.mark.usefixtures("float32_policy")
-
-
-def rules():
-    """The namespace of the notes' optimizer-rules cell."""
-    return run_cell("lesson4", "optimizer-rules", np=np)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,48 +46,12 @@ def test_hand_convolution_cell_on_the_lessons_digit():
 
 
 # ---------------------------------------------------------------------------------------------
-# The optimizer rules
-
-X, Y = opt.make_line(n=40, a=3.0, b=8.0, noise=0.3, seed=1)
-PAIRS = [("plain_sgd", opt.SGD, 0.3), ("momentum", opt.Momentum, 0.1), ("adagrad", opt.Adagrad, 3.0),
-         ("rmsprop", opt.RMSProp, 0.1), ("adam", opt.Adam, 1.0), ("eve", opt.Eve, 1.0)]
-
-
-@pytest.mark.parametrize("rule, cls, lr", PAIRS, ids=[p[0] for p in PAIRS])
-def test_optimizer_rule_cell_steps_as_the_kits_class(rule, cls, lr):
-    step = rules()[rule]
-    kit, state = cls(lr), {}
-    ours = theirs = np.array([-1.0, 1.0])
-    rng = np.random.default_rng(0)
-    for i in range(80):
-        idx = rng.choice(len(X), 8, replace=False)  # the same noisy gradient goes to both
-        loss, grads = opt.line_loss_grad(ours, X[idx], Y[idx])
-        state["loss"] = loss
-        ours = step(ours, grads, state, lr)
-        theirs = kit.step(theirs, grads, loss)
-        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12,
-                                   err_msg=f"{rule} parts from {cls.__name__} at step {i}")
-    assert not np.allclose(ours, [-1.0, 1.0])  # it really moved
-
-
-def test_eve_rule_cell_feels_the_loss():
-    """Eve's step shrinks when the loss jumps: the feedback is in the cell, not only in Adam."""
-    eve, adam = rules()["eve"], rules()["adam"]
-    g = np.array([2.0, -1.0])
-    s_eve, s_adam = {}, {}
-    for loss in (4.0, 40.0, 4.0, 40.0):
-        s_eve["loss"] = loss
-        p_eve, p_adam = eve(np.zeros(2), g, s_eve, 0.1), adam(np.zeros(2), g, s_adam, 0.1)
-    assert s_eve["d"] > 1 and np.all(np.abs(p_eve) < np.abs(p_adam))
-
-
-# ---------------------------------------------------------------------------------------------
 # Collaborative filtering on the crosstab
 
 
 def crosstab_cell():
-    """The notes' crosstab cell, run with the Adam rule of the optimizer cell."""
-    return run_cell("lesson4", "crosstab-gd", np=np, adam=rules()["adam"])
+    """The notes' crosstab cell, run with the notes' Adam rule."""
+    return run_cell("lesson4", "crosstab-gd", np=np, adam=lesson4.adam)
 
 
 def table(seed=0, shape=(7, 9), missing=0.3):

@@ -1,9 +1,11 @@
-"""utils/pseudo.py: MixIterator on the streaming layer, chunked predictions, fit on the mix."""
+"""utils/pseudo.py: MixIterator on the streaming layer, chunked predictions, and lesson 4's
+mix_with_pseudo (utils.lessons.lesson4) built on it, fitted on."""
 import numpy as np
 import pytest
 
 from utils.arrays import ArrayWriter
-from utils.pseudo import LeakError, MixIterator, mix_with_pseudo, predict_rows, pseudo_label
+from utils.lessons.lesson4 import mix_with_pseudo, pseudo_rows
+from utils.pseudo import LeakError, MixIterator, predict_rows, pseudo_label
 
 
 def test_mix_iterator_joins_a_batch_of_each_source_and_covers_every_row(tmp_path):
@@ -57,6 +59,14 @@ def test_mix_with_pseudo_shares_each_batch(tmp_path):
     x, y = next(it)
     assert x.shape == (16, 3) and x[:12].sum() == 0 and x[12:].sum() == 4 * 3
     assert len(it) == 4  # 40 labelled rows, 12 a batch
+
+
+def test_every_batch_holds_at_least_one_pseudo_labelled_row():
+    assert pseudo_rows(64, 0.25) == 16 and pseudo_rows(20, 0.5) == 10
+    assert pseudo_rows(8, 0.01) == 1  # a share that rounds to none still mixes one in
+    x, _ = next(mix_with_pseudo((np.zeros((9, 2)), np.zeros((9, 3))), np.ones((5, 2)),
+                                np.zeros((5, 3)), batch_size=8, pseudo_share=0.01))
+    assert x.shape == (8, 2) and x.sum() == 2  # seven labelled rows, one test row
 
 
 def test_predict_rows_goes_chunk_by_chunk(tmp_path):

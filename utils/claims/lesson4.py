@@ -15,8 +15,9 @@ validation accuracy overstates its accuracy on the test set's new drivers. (A li
 the point is the split, and a convex fit has no seed noise of its own.)
 "pseudo-labels": a small dense head trained on the split by driver for HEAD_EPOCHS, then for
 PSEUDO_EPOCHS more on labelled batches alone, or with a quarter of each batch pseudo-labelled
-test photos (`utils.pseudo`, the lesson's functions, which refuse validation photos); the figure
-is validation accuracy. Both sides share the first epochs exactly (same seed).
+test photos (the lesson's `mix_with_pseudo`, and `utils.pseudo`'s `pseudo_label`, which refuses
+validation photos); the figure is validation accuracy. Both sides share the first epochs exactly
+(same seed).
 
 "cf-bias": the MovieLens stand-in (ratings = 3.5 + user bias + movie bias + 3 factors . 3
 factors + noise of sigma 0.5), split at random as the lesson splits it, and the lesson's dot
@@ -38,7 +39,7 @@ from utils.env import precision_scope
 from utils.lessons import lesson4
 from utils.models import collab
 from utils.paths import standin_dir
-from utils.pseudo import MixIterator, mix_with_pseudo, predict_rows, pseudo_label
+from utils.pseudo import MixIterator, predict_rows, pseudo_label
 from utils.training import compile_classifier
 
 HEAD_EPOCHS, PSEUDO_EPOCHS, BATCH, PSEUDO_SHARE = 20, 5, 32, 0.25
@@ -134,10 +135,10 @@ def pseudo_validation(side, seed):
     head.fit(*labelled, epochs=HEAD_EPOCHS, batch_size=BATCH, verbose=0)
     if side == "with pseudo-labels":
         pseudo = pseudo_label(head, test_x, validation=val_x)
-        batches = mix_with_pseudo(labelled, test_x, pseudo, batch_size=BATCH,
-                                  pseudo_share=PSEUDO_SHARE, seed=seed)
+        batches = lesson4.mix_with_pseudo(labelled, test_x, pseudo, batch_size=BATCH,
+                                          pseudo_share=PSEUDO_SHARE, seed=seed)
     else:  # the same batches' labelled part alone
-        batches = MixIterator([labelled], [BATCH - max(1, round(BATCH * PSEUDO_SHARE))], seed=seed)
+        batches = MixIterator([labelled], [BATCH - lesson4.pseudo_rows(BATCH, PSEUDO_SHARE)], seed=seed)
     head.fit(batches, epochs=PSEUDO_EPOCHS, verbose=0)
     return _accuracy(head, val_x, val_y)
 

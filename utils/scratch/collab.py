@@ -8,7 +8,7 @@ predictions too, which is the point: they are guesses at how a user would rate a
 """
 import numpy as np
 
-from utils.scratch.optimizers import Adam
+from utils.lessons.lesson4 import adam
 
 
 def top_crosstab(ratings, n=15, user="userId", item="movieId", value="rating"):
@@ -55,11 +55,11 @@ def fit_crosstab(table, k=3, steps=500, lr=0.05, l2=0.0, seed=0):
     start_bias = np.nanmean(table) / 2  # the two biases together start at the average rating
     theta = np.concatenate([rng.normal(0, 0.1, (n_users + n_items) * k),
                             np.full(n_users + n_items, start_bias)])
-    opt, losses = Adam(lr), []
+    memory, losses = {}, []  # Adam's running averages, kept between steps
     for _ in range(steps):
         loss, grad = loss_and_grad(theta, table, k, l2)
         losses.append(loss)
-        theta = opt.step(theta, grad)
+        theta = adam(theta, grad, memory, lr)
     users, items, ub, ib = _unpack(theta, n_users, n_items, k)
     filled = ~np.isnan(table)
     pred = predict(theta, table.shape, k)
