@@ -7,7 +7,8 @@ import importlib
 _HOMES = {
     "utils.arrays": ["save_array", "load_array"],
     "utils.env": ["setup", "doctor"],
-    "utils.images": ["get_batches", "get_data", "get_classes", "onehot"],
+    "utils.images": ["get_batches", "get_data", "get_classes"],
+    "utils.lessons.lesson1": ["onehot"],
     "utils.kaggle.fetching": ["fetch"],
     "utils.kaggle.submission": ["do_clip", "make_submission", "submit"],
     "utils.models": ["Vgg16"],

@@ -4,15 +4,11 @@ tests/test_course_names.py holds this file equal to its table."""
 from utils.arrays import load_array as load_array, save_array as save_array
 from utils.ensemble import average_predictions as average_predictions, ensemble_predict as ensemble_predict
 from utils.env import doctor as doctor, setup as setup
-from utils.images import (
-    get_batches as get_batches,
-    get_classes as get_classes,
-    get_data as get_data,
-    onehot as onehot,
-)
+from utils.images import get_batches as get_batches, get_classes as get_classes, get_data as get_data
 from utils.kaggle.fetching import fetch as fetch
 from utils.kaggle.submission import do_clip as do_clip, make_submission as make_submission, submit as submit
 from utils.learning_rate import fit_schedule as fit_schedule
+from utils.lessons.lesson1 import onehot as onehot
 from utils.models import Vgg16 as Vgg16
 from utils.models.resnet50 import Resnet50 as Resnet50
 from utils.models.surgery import (

@@ -365,15 +365,9 @@ def get_data(path, target_size=(224, 224), batch_size=64):
     return np.concatenate([np.asarray(b) for b in batches])
 
 
-def onehot(x, num_classes=None):
-    """Integer labels as one-hot float rows; lessons 2-7."""
-    x = np.asarray(x, dtype="int64").ravel()
-    n = num_classes or (int(x.max()) + 1 if x.size else 0)
-    return np.eye(n, dtype="float32")[x]
-
-
 def get_classes(path):
     """Labels, one-hot labels and file names of a prepared dataset's train/valid/test; lesson 2."""
+    from utils.lessons.lesson1 import onehot  # lesson 1's module loads Keras: here, only once batches are read
     path = Path(path)
     parts = {}
     for split in ("train", "valid"):

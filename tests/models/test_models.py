@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from utils.images import get_data
+from utils.lessons.lesson1 import vgg16_by_hand
 from utils.models import Vgg16, VggPreprocess, WeightsUnavailable, vgg16_model
-from utils.models.vgg16 import vgg16_by_hand
 from utils.training import Adam, compile_classifier, get_lr, set_lr
 
 SIZE = (64, 64)

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from utils.images import JPEG_END, get_batches, get_classes, get_data, image_files, is_corrupt, onehot, screen_images
+from utils.images import JPEG_END, get_batches, get_classes, get_data, image_files, is_corrupt, screen_images
+from utils.lessons.lesson1 import onehot
 
 SIZE = (32, 32)
 # File names that sort differently as text (1, 10, 100, 2) and as numbers (1, 2, 10, 100).
@@ -277,14 +278,6 @@ def test_get_data_of_an_empty_folder_is_an_empty_array(tmp_path):
     root.mkdir(parents=True)
     data = get_data(tmp_path / "test", target_size=SIZE)
     assert data.shape == (0, *SIZE, 3)
-
-
-def test_onehot():
-    np.testing.assert_array_equal(onehot([0, 2, 1]), [[1, 0, 0], [0, 0, 1], [0, 1, 0]])
-    assert onehot(np.array([[1], [0]])).shape == (2, 2)
-    assert onehot([0, 1], num_classes=4).shape == (2, 4)
-    assert onehot([1, 1]).dtype == np.float32
-    assert onehot([]).shape == (0, 0)
 
 
 def test_get_classes_on_a_prepared_layout(tmp_path):

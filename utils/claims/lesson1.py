@@ -12,7 +12,8 @@ import numpy as np
 
 from utils.claims import Claim
 from utils.datasets import dogscats
-from utils.images import get_batches, onehot
+from utils.images import get_batches
+from utils.lessons.lesson1 import onehot
 from utils.models import vgg16_standin
 from utils.training import compile_classifier
 

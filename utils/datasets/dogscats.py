@@ -5,7 +5,8 @@ Kaggle ships `train/cat.N.jpg`, `train/dog.N.jpg` (25,000) and `test/N.jpg` (12,
 `train/{cats,dogs}`, `valid/{cats,dogs}` (a seeded held-out split), `test/unknown/`, and
 `sample/`, a small subset with the same parts (`sample/{train,valid}/{cats,dogs}`,
 `sample/test/unknown/` and a `sample/sample_submission.csv` for exactly those test images) for
-quick experiments. `get` returns it as a `Data` record.
+quick experiments. The split itself is lesson 1's `split_train_valid`, defined in the notes;
+`prepare` checks the files before it and the counts after. `get` returns it as a `Data` record.
 """
 import json
 import shutil
@@ -89,30 +90,18 @@ def prepare(path, valid_size=2000, n_sample=(200, 50, 50), seed=0):
         n_valid = valid_count(valid_size, len(images))
     except ValueError as err:
         raise ValueError(f"{path} has {len(images)} training images: {err}.") from None
-    # A fixed permutation of the sorted names: a re-run after an interruption plans the same
-    # split, so every file is moved at most once.
-    order = np.random.default_rng(seed).permutation(sorted(images))
-    valid = set(order[:n_valid])
-    for name, src in images.items():
-        split = "valid" if name in valid else "train"
-        _move(src, path / split / CLASSES[name.split(".")[0]] / name)
+    from utils.lessons.lesson1 import split_train_valid  # lesson 1's module loads Keras: only to prepare
+    # The split depends on the names alone, seeded: a re-run after an interruption plans the same
+    # one, so every file is moved at most once; samples are linked where the disk allows.
+    split_train_valid(path, images.values(), n_valid, n_sample[:2], seed, copy=place)
     for src in _jpegs(path, "test/*.jpg"):
         _move(src, path / "test" / "unknown" / src.name)
-    for split, n in zip(("train", "valid"), n_sample):
-        _copy_sample(path, split, n, seed)
     sample_test(_jpegs(path, "test/unknown/*.jpg"), path / "sample" / "test" / "unknown",
                 path / SAMPLE_SUBMISSION, path / "sample" / SAMPLE_SUBMISSION, id_of,
                 n_sample[2], seed)
     counts = _check(path, len(images), n_valid, n_sample)
     (path / DONE).write_text(json.dumps(counts))
     return path
-
-
-def _copy_sample(path, split, n, seed):
-    """Link (or copy) a seeded subset of a split into sample/, skipping files already there."""
-    files = sorted(_jpegs(path / split, "*/*.jpg"))
-    for i in np.random.default_rng(seed + 1).permutation(len(files))[:n]:
-        place(files[i], path / "sample" / split / files[i].parent.name / files[i].name)
 
 
 def id_of(filename):

@@ -17,6 +17,7 @@ import numpy as np
 
 from utils.download import download, keras_cache
 from utils.env import precision_scope, strategy
+from utils.lessons.lesson1 import vgg16_by_hand
 from utils.models import vgg16_standin
 from utils.models.vgg16_input import VggPreprocess, WeightsUnavailable
 from utils.training import compile_classifier, set_lr
@@ -76,29 +77,6 @@ def vgg16_model(weights="imagenet", size=(224, 224), include_top=True):
     return keras.Model(inputs, x, name="vgg16")
 
 
-def conv_block(x, layers, filters):
-    """`layers` 3x3 ReLU convolutions then a 2x2 max-pool, as in each VGG block; lesson 1."""
-    for _ in range(layers):
-        x = keras.layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
-    return keras.layers.MaxPooling2D(2, strides=2)(x)
-
-
-def fc_block(x, units=4096):
-    """A dense ReLU layer of VGG's classifier; lesson 1."""
-    return keras.layers.Dense(units, activation="relu")(x)
-
-
-def vgg16_by_hand(size=(224, 224), num_classes=1000):
-    """VGG16 spelled out block by block, to read its architecture; lesson 1."""
-    inputs = keras.Input((*size, 3))
-    x = VggPreprocess()(inputs)
-    for layers, filters in ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512)):
-        x = conv_block(x, layers, filters)
-    x = fc_block(fc_block(keras.layers.Flatten()(x)))
-    outputs = keras.layers.Dense(num_classes, activation="softmax")(x)
-    return keras.Model(inputs, outputs, name="vgg16_by_hand")
-
-
 def sharpen(model, factor=100.0):
     """Scale a model's last layer so its softmax is as sure as a trained model's; lesson 1."""
     # With random weights every class gets about 1/1000, so any two models agree to within
@@ -109,8 +87,8 @@ def sharpen(model, factor=100.0):
 
 
 def by_hand_gap(size=(224, 224), build_policy="float32", n=4, seed=0):
-    """Lesson 1's check: (largest gap, mean top probability) of vgg16_by_hand vs Keras's VGG16,
-    both built under `build_policy`, with sharpened random weights, on random images."""
+    """Lesson 1's check: (largest gap, mean top probability) of the notes' vgg16_by_hand vs Keras's
+    VGG16, both built under `build_policy`, with sharpened random weights, on random images."""
     with precision_scope(build_policy):
         hand, reference = vgg16_by_hand(size), vgg16_model(None, size)
     sharpen(reference)

@@ -1,18 +1,12 @@
-"""What every VGG16 of the kit shares: the input its weights expect, and the error when they are missing."""
-import keras
+"""What every VGG16 of the kit shares: the input its weights expect, and the error when they are missing.
 
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
+The input is lesson 1's preprocessing layer (RGB 0-255 in, BGR minus ImageNet's average pixel out),
+defined in the notes (utils/lessons/lesson1.py) and given here to the kit's models.
+"""
+from utils.lessons.lesson1 import IMAGENET_MEAN_BGR, VggPreprocess
+
+__all__ = ["IMAGENET_MEAN_BGR", "VggPreprocess", "WeightsUnavailable"]
 
 
 class WeightsUnavailable(RuntimeError):
     """Pretrained weights could not be downloaded or found in the Keras cache."""
-
-
-@keras.saving.register_keras_serializable(package="dl1kit")
-class VggPreprocess(keras.layers.Layer):
-    """RGB 0-255 in, BGR minus the ImageNet means out: what VGG16's weights expect; lessons 1-3."""
-
-    def call(self, x):
-        x = keras.ops.cast(x, self.compute_dtype)  # uint8 pixels would wrap around below zero
-        mean = keras.ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=x.dtype)
-        return keras.ops.flip(x, axis=-1) - mean
