@@ -129,7 +129,7 @@ def hand_written_definitions():
 # cells (their hand-written copy then goes). Some only share a name with another idea (a Jupyter
 # setting, a plotting helper); those cells get another name when their lesson moves.
 NOT_YET_ONE_DEFINITION = {
-    "onehot", "conv_block", "fc_block", "vgg16_by_hand", "augmentation", "hidden", "cnn",
+    "augmentation", "hidden", "cnn",
 }
 
 
