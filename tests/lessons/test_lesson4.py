@@ -29,11 +29,11 @@ def test_lesson4_runs_on_standins_and_reaches_its_targets(tmp_path, monkeypatch)
     # The numpy optimizers all fit the line.
     assert all(v < 0.05 for v in s["optimizer_final_loss"].values()), s["optimizer_final_loss"]
 
-    # The ideas written out in the notes compute what the kit's helpers compute, in this run:
-    # the hand convolution and the crosstab's gradient descent (its 600 Adam steps amplify
-    # rounding, hence the looser bound).
+    # The hand convolution written out in the notes computes what the kit's helper computes, in this run.
     assert s["conv_by_hand_vs_kit"] < 1e-5
-    assert s["crosstab_vs_kit"] < 1e-3
+    # The spreadsheet's 15 x 15 table, fitted by the notes' fit_table, is fitted closely: below the
+    # stand-in's noise sigma, as the notes say (150 numbers against at most 225 ratings).
+    assert s["crosstab_rmse"] < s["sigma"]
 
     # PCA of the movie factors: five titles of movies.csv at each end of each component.
     titles = set(pd.read_csv(next((tmp_path / "data").rglob("movies.csv"))).title)

@@ -1,13 +1,13 @@
-"""Lesson 4's ideas as the notes write them (each tagged cell's own source, executed) compute what
-the kit's helpers compute on the same inputs: the hand convolution and the crosstab fitted by
-gradient descent. (The optimizer rules and the three Keras collaborative-filtering models are the
-notes' export cells themselves, utils.lessons.lesson4: tests/scratch/test_scratch_optimizers.py
-and tests/models/test_collab.py check them.)"""
+"""Lesson 4's ideas as the notes write them: the hand convolution (its tagged cell's own source,
+executed) computes what the kit's conv helpers compute, and the crosstab fitted by gradient descent
+(the notes' export cells, utils.lessons.lesson4) has the right gradient and fits. (The optimizer
+rules and the three Keras collaborative-filtering models are export cells too:
+tests/scratch/test_scratch_optimizers.py and tests/models/test_collab.py check them.)"""
 import numpy as np
 import pytest
 
-from utils.lessons import lesson4
-from utils.scratch import collab as kit_crosstab, conv
+from utils.lessons import lesson2, lesson4
+from utils.scratch import conv
 
 from notebook_cells import run_cell
 
@@ -49,37 +49,49 @@ def test_hand_convolution_cell_on_the_lessons_digit():
 # Collaborative filtering on the crosstab
 
 
-def crosstab_cell():
-    """The notes' crosstab cell, run with the notes' Adam rule."""
-    return run_cell("lesson4", "crosstab-gd", np=np, adam=lesson4.adam)
-
-
-def table(seed=0, shape=(7, 9), missing=0.3):
+def low_rank_table(n=15, k=2, missing=0.3, seed=0):
+    """Ratings that k factors explain exactly, with some cells empty."""
     rng = np.random.default_rng(seed)
-    t = rng.uniform(0.5, 5, shape)
-    t[rng.random(shape) < missing] = np.nan
-    return t
+    table = 3 + rng.normal(0, 0.7, (n, k)) @ rng.normal(0, 0.7, (n, k)).T
+    table[rng.random((n, n)) < missing] = np.nan
+    return table
 
 
-def test_crosstab_cell_loss_and_gradient_are_the_kits():
-    loss_grad = crosstab_cell()["crosstab_loss_grad"]
-    t, k = table(), 3
-    rng = np.random.default_rng(2)
-    users, films = rng.normal(size=(7, k)), rng.normal(size=(9, k))
-    ub, fb = rng.normal(size=7), rng.normal(size=9)
-    theta = np.concatenate([users.ravel(), films.ravel(), ub, fb])
-    loss, grads = loss_grad(users, films, ub, fb, t)
-    kit_loss, kit_grad = kit_crosstab.loss_and_grad(theta, t, k)
-    assert loss == pytest.approx(kit_loss, rel=1e-12)
-    np.testing.assert_allclose(np.concatenate([g.ravel() for g in grads]), kit_grad, rtol=1e-12,
-                               atol=1e-14)
+def test_crosstab_gradient_matches_numerical_gradients_with_l2():
+    table = low_rank_table(n=5, k=2)
+    rng = np.random.default_rng(3)
+    params = {"users": rng.normal(size=(5, 2)), "films": rng.normal(size=(5, 2)),
+              "ubias": rng.normal(size=5), "fbias": rng.normal(size=5)}
+    _, grads = lesson4.crosstab_loss_grad(*params.values(), table, l2=0.01)
+    numeric = lesson2.numerical_gradient(lambda p: lesson4.crosstab_loss_grad(*p.values(), table, l2=0.01),
+                                         params)
+    for (name, n), g in zip(numeric.items(), grads):
+        np.testing.assert_allclose(g, n, rtol=1e-4, atol=1e-8, err_msg=name)
 
 
-def test_crosstab_cell_fit_is_the_kits_fit_crosstab():
-    fit_table = crosstab_cell()["fit_table"]
-    t = table(seed=4, shape=(15, 15))
-    ours = fit_table(t, k=3, steps=300, lr=0.05)
-    kit = kit_crosstab.fit_crosstab(t, k=3, steps=300, lr=0.05)
-    np.testing.assert_allclose(ours["loss"], kit["loss"], rtol=1e-9)
-    np.testing.assert_allclose(ours["pred"], kit["pred"], rtol=1e-9)
-    assert ours["loss"][-1] < 0.5 * ours["loss"][0]  # it really fitted
+def test_crosstab_prediction_is_factors_dot_factors_plus_both_biases():
+    rng = np.random.default_rng(5)
+    users, films, ub, fb = rng.normal(size=(4, 3)), rng.normal(size=(6, 3)), rng.normal(size=4), rng.normal(size=6)
+    pred = lesson4.crosstab_predict(users, films, ub, fb)
+    assert pred.shape == (4, 6)
+    assert pred[2, 5] == pytest.approx(users[2] @ films[5] + ub[2] + fb[5], rel=1e-12)
+
+
+def test_fit_table_recovers_a_low_rank_table_and_fills_the_gaps():
+    rng = np.random.default_rng(0)
+    full = 3 + rng.normal(0, 0.7, (15, 2)) @ rng.normal(0, 0.7, (15, 2)).T
+    table = full.copy()
+    hidden = rng.random(full.shape) < 0.2
+    table[hidden] = np.nan
+    result = lesson4.fit_table(table, k=2, steps=1500, lr=0.05)
+    assert result["loss"][-1] < 0.01 * result["loss"][0]
+    assert result["rmse"] < 0.05
+    # Cells it never saw are predicted far better than by the average rating.
+    gap_rmse = np.sqrt(np.mean((result["pred"][hidden] - full[hidden]) ** 2))
+    baseline = np.sqrt(np.mean((np.nanmean(table) - full[hidden]) ** 2))
+    assert gap_rmse < 0.5 * baseline
+
+
+def test_fit_table_refuses_an_empty_table():
+    with pytest.raises(ValueError, match="no ratings"):
+        lesson4.fit_table(np.full((3, 3), np.nan))

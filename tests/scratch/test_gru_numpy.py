@@ -5,13 +5,14 @@ import pytest
 
 from utils.datasets.text import char_vocab, encode, standin_text
 from utils.lessons import lesson7
+from utils.lessons.lesson2 import numerical_gradient
 from utils.scratch import gru, rnn
 
 
 def grad_check(params, x, y):
     """Relative error between backprop's and numerical gradients, per weight."""
     _, analytic, _ = lesson7.gru_loss_and_grads(params, x, y)
-    numeric = rnn.central_differences(lesson7.gru_forward, gru.PARAMS, params, x, y)
+    numeric = numerical_gradient(lesson7.gru_forward, params, x, y)
     return {k: rnn.relative_error(analytic[k], numeric[k]) for k in gru.PARAMS}
 
 

@@ -1,4 +1,5 @@
-"""utils/scratch/conv.py, softmax.py, collab.py: lesson 4's spreadsheet demos in numpy."""
+"""utils/scratch/conv.py, softmax.py, collab.py: lesson 4's spreadsheet demos in numpy (the crosstab's
+model and fit are lesson 4's export cells, checked in tests/lessons/test_lesson4_cells.py)."""
 import keras
 import numpy as np
 import pandas as pd
@@ -104,40 +105,6 @@ def test_softmax_cross_entropy_gradient_is_p_minus_y():
 # Collaborative filtering on a crosstab
 
 
-def low_rank_table(n=15, k=2, missing=0.3, seed=0):
-    rng = np.random.default_rng(seed)
-    table = 3 + rng.normal(0, 0.7, (n, k)) @ rng.normal(0, 0.7, (n, k)).T
-    table[rng.random((n, n)) < missing] = np.nan
-    return table
-
-
-def test_crosstab_gradient_matches_finite_differences():
-    table = low_rank_table(n=5, k=2)
-    theta = np.random.default_rng(3).normal(size=(5 + 5) * 2 + 10)
-    _, grad = collab.loss_and_grad(theta, table, k=2, l2=0.01)
-    h = 1e-6
-    for i in range(0, len(theta), 3):
-        bump = np.eye(len(theta))[i] * h
-        numeric = (collab.loss_and_grad(theta + bump, table, 2, 0.01)[0]
-                   - collab.loss_and_grad(theta - bump, table, 2, 0.01)[0]) / (2 * h)
-        assert grad[i] == pytest.approx(numeric, rel=1e-4, abs=1e-8)
-
-
-def test_fit_crosstab_recovers_a_low_rank_table_and_fills_the_gaps():
-    rng = np.random.default_rng(0)
-    full = 3 + rng.normal(0, 0.7, (15, 2)) @ rng.normal(0, 0.7, (15, 2)).T
-    table = full.copy()
-    hidden = rng.random(full.shape) < 0.2
-    table[hidden] = np.nan
-    result = collab.fit_crosstab(table, k=2, steps=1500, lr=0.05)
-    assert result["loss"][-1] < 0.01 * result["loss"][0]
-    assert result["rmse"] < 0.05
-    # Cells it never saw are predicted far better than by the average rating.
-    gap_rmse = np.sqrt(np.mean((result["pred"][hidden] - full[hidden]) ** 2))
-    baseline = np.sqrt(np.mean((np.nanmean(table) - full[hidden]) ** 2))
-    assert gap_rmse < 0.5 * baseline
-
-
 def test_top_crosstab_picks_the_most_active_users_and_movies():
     rng = np.random.default_rng(0)
     rows = [(u, m, float(rng.integers(1, 6))) for u in range(30) for m in range(30)
@@ -154,8 +121,3 @@ def test_top_crosstab_picks_the_most_active_users_and_movies():
                 assert table.loc[u, m] == given[(u, m)]
             else:
                 assert np.isnan(table.loc[u, m])
-
-
-def test_fit_crosstab_refuses_an_empty_table():
-    with pytest.raises(ValueError, match="no ratings"):
-        collab.fit_crosstab(np.full((3, 3), np.nan))

@@ -53,3 +53,21 @@ def sigmoid(z):
 def tanh(z):
     """The sigmoid's S-shape, into (-1, 1) and centred on 0."""
     return np.tanh(z)
+
+# %% ../../nbs/lesson2.ipynb #e2388777
+# Defined in nbs/lesson2.ipynb, section "4. Backpropagation: the chain rule, checked".
+def numerical_gradient(forward, params, *args, eps=1e-5):
+    """Each weight's gradient of forward(params, *args)'s loss: nudge it both ways, watch the loss."""
+    grads = {}
+    for name, w in params.items():
+        g = np.zeros_like(w)
+        for i in np.ndindex(w.shape):
+            old = w[i]
+            w[i] = old + eps
+            up = forward(params, *args)[0]
+            w[i] = old - eps
+            down = forward(params, *args)[0]
+            w[i] = old  # put the weight back as it was
+            g[i] = (up - down) / (2 * eps)
+        grads[name] = g
+    return grads

@@ -51,6 +51,42 @@ def eve(p, g, s, lr, beta3=0.999, k=0.1, K=10.0):
         s["f"], s["d"] = loss, 1.0
     return adam(p, g, s, lr / s["d"], eps=1e-8)
 
+# %% ../../nbs/lesson4.ipynb #c2ebac42
+# Defined in nbs/lesson4.ipynb, section "The spreadsheet version: a 15 x 15 table, by gradient descent".
+def crosstab_predict(users, films, ubias, fbias):
+    """Every cell of the table: a user's factors . a film's factors + both biases."""
+    return users @ films.T + ubias[:, None] + fbias[None, :]
+
+def crosstab_loss_grad(users, films, ubias, fbias, table, l2=0.0):
+    """Mean squared error over the rated cells (+ l2 x the squared factors), and its gradient per block."""
+    rated = ~np.isnan(table)
+    pred = crosstab_predict(users, films, ubias, fbias)        # every cell, rated or not
+    err = np.where(rated, pred - np.nan_to_num(table), 0.0)    # empty cells count for nothing
+    d = 2 * err / rated.sum()                                  # d loss / d each prediction
+    loss = (err ** 2).sum() / rated.sum() + l2 * ((users ** 2).sum() + (films ** 2).sum())
+    return loss, [d @ films + 2 * l2 * users, d.T @ users + 2 * l2 * films, d.sum(1), d.sum(0)]
+
+# %% ../../nbs/lesson4.ipynb #8d3e6b41
+# Defined in nbs/lesson4.ipynb, section "The spreadsheet version: a 15 x 15 table, by gradient descent".
+def fit_table(table, k=3, steps=1500, lr=0.05, l2=0.0, seed=0):
+    """Factors and biases for a table of ratings (NaN: none), fitted with the Adam rule above."""
+    table = np.asarray(table, np.float64)
+    rated = ~np.isnan(table)
+    if not rated.any():
+        raise ValueError("the table has no ratings to learn from")
+    n_users, n_films = table.shape
+    start = np.random.default_rng(seed).normal(0, 0.1, (n_users + n_films, k))
+    half = np.nanmean(table) / 2  # the two biases together start at the average rating
+    params = [start[:n_users], start[n_users:], np.full(n_users, half), np.full(n_films, half)]
+    memories, losses = [{}, {}, {}, {}], []  # Adam's running averages, one set per block
+    for _ in range(steps):
+        loss, grads = crosstab_loss_grad(*params, table, l2)
+        params = [adam(p, g, s, lr) for p, g, s in zip(params, grads, memories)]
+        losses.append(loss)
+    pred = crosstab_predict(*params)
+    rmse = float(np.sqrt(np.mean((pred[rated] - table[rated]) ** 2)))
+    return {"pred": pred, "loss": np.array(losses), "rmse": rmse, "params": params}
+
 # %% ../../nbs/lesson4.ipynb #49235f03
 # Defined in nbs/lesson4.ipynb, section "Embeddings in Keras".
 import keras

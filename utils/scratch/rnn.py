@@ -1,4 +1,4 @@
-"""The numpy RNN's weights and the loops around it: batching text, SGD, gradient checks; lessons 6-7.
+"""The numpy RNN's weights and the loops around it: batching text, SGD, sampling; lessons 6-7.
 
 Lesson 6's character RNN reads one character at a time. Each step mixes the new character with a
 hidden state that carries what it has read so far, then scores every character of the alphabet as
@@ -10,7 +10,8 @@ the next one:
 
 The RNN itself, its step, forward pass, backprop through time and `rnn_loss_and_grads`, is defined in
 nbs/lesson6.ipynb (section 8), whose export cells `make sync` writes into `utils.lessons.lesson6`.
-Here are its starting weights, and the loops that train, evaluate, sample and check gradients:
+Here are its starting weights, and the loops that train, evaluate and sample (the numerical
+gradient check is lesson 2's `numerical_gradient`, `utils.lessons.lesson2`):
 they take the model's own functions as arguments, so lesson 6's RNN and lesson 7's GRU
 (`utils.lessons.lesson7`; its starting weights in `utils.scratch.gru`) run through the very same
 loops. Arrays are laid out (batch, ...) so a batch of sequences trains at once.
@@ -65,26 +66,8 @@ def batches_of(idx, batch, steps):
 
 
 # The loops below serve any character model given its functions: forward(params, inputs,
-# targets, h0) -> (loss, cache with "hs"), step(params, x, h) -> new h, and the names of its
-# weights. Lesson 6's RNN (`utils.lessons.lesson6`) and lesson 7's GRU both use them.
-
-def central_differences(forward, names, params, inputs, targets, eps=1e-5):
-    """Each named weight's gradient of `forward`'s loss by central differences; lessons 6-7."""
-    grads = {}
-    for k in names:
-        g = np.zeros_like(params[k])
-        flat, gflat = params[k].reshape(-1), g.reshape(-1)
-        for i in range(flat.size):
-            old = flat[i]
-            flat[i] = old + eps
-            up = forward(params, inputs, targets)[0]
-            flat[i] = old - eps
-            down = forward(params, inputs, targets)[0]
-            flat[i] = old
-            gflat[i] = (up - down) / (2 * eps)
-        grads[k] = g
-    return grads
-
+# targets, h0) -> (loss, cache with "hs") and step(params, x, h) -> new h.
+# Lesson 6's RNN (`utils.lessons.lesson6`) and lesson 7's GRU both use them.
 
 def train_bptt(loss_and_grads, update, params, idx, epochs, batch, steps, lr, clip, max_updates):
     """Truncated BPTT: `update` the weights after each chunk, carrying the state; lessons 6-7."""
