@@ -22,7 +22,10 @@ def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
     assert set(acc) == {"one hidden layer", "Conv1D", "GloVe, frozen", "GloVe, fine-tuned",
                         "multi-size CNN", "LSTM"}
     for name, value in acc.items():  # balanced classes: chance is 0.5
-        assert value > 0.52, (name, value)
+        # Each figure is the test accuracy at the epoch chosen on reviews held out from training,
+        # not the best of the epochs on the test reviews. The LSTM has barely started to learn in
+        # 3 epochs on 1,800 reviews, so its honest figure can sit at chance; it must still run.
+        assert value > (0.45 if name == "LSTM" else 0.52), (name, value)
     # what the notes say the stand-in shows: the convolution reads the negated phrases that a
     # dense layer on flattened words misses, and frozen GloVe vectors carry usable meaning
     assert acc["Conv1D"] > acc["one hidden layer"] + 0.1, acc
