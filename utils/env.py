@@ -160,7 +160,7 @@ def setup(seed=0, quiet=False, mixed_precision=True):
     The precision policy is DL1_PRECISION's when set (any machine), else the fastest one for
     the GPU (float32 on a CPU); the line printed and `info.policy` name the policy in force.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ chatter out of the notes
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # as the lessons' first cell: TF's C++ log stays out
     with native_logs_silenced():
         import keras  # Keras and TensorFlow load only when setup() runs
         import tensorflow as tf
