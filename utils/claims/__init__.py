@@ -18,8 +18,9 @@ Three seeds, not two: with one degree of freedom t is 6.31 and little short of a
 holds, while with two it is 2.92.
 
 The lessons' rows live in `utils/claims/lessonN.py` as `CLAIMS`; the tests assert them on
-TEST_SEEDS, `make bench` measures them on BENCH_SEEDS, and each notebook shows its own with its
-seed.
+TEST_SEEDS, `make bench` measures them on BENCH_SEEDS, and each notebook draws its own with its
+seed (`show_effects`), in the learner's words: a picture of each effect, and a sentence with the
+course's figure for each effect the stand-in is too small to show.
 """
 import importlib
 import time
@@ -83,30 +84,12 @@ class Result:
         gains = self.gains
         return power(gains.mean(), _sd(gains), len(gains))
 
-    def row(self):
-        """The claim's figures as one table row (dict)."""
-        base, tech = self.claim.sides
-        row = {"lesson": self.claim.lesson, "claim": self.claim.says,
-               "measure": self.claim.measure,
-               "without": f"{base}: {_fmt(self.figures[base])}",
-               "with": f"{tech}: {_fmt(self.figures[tech])}",
-               "margin": round(self.margin, 4)}
-        row["holds"] = self.holds
-        row["stand-in shows it"] = "yes (asserted)" if self.claim in _asserted() else "no: see notes"
-        row["real data (course)"] = self.claim.course
-        return row
-
     def line(self):
         """One plain-text line: the row's key, sides, figures, mean gain and margin."""
         base, tech = self.claim.sides
         return (f"{self.claim.key}: {self.claim.measure}, {base} {_fmt(self.figures[base])} vs "
                 f"{tech} {_fmt(self.figures[tech])}; gain {self.gains.mean():+.4f}, margin "
                 f"{self.margin:+.4f}; {'holds' if self.holds else 'FAILS'} ({self.seconds:.0f} s)")
-
-
-def _asserted():
-    """The rows the tests assert (every lesson's CLAIMS, not its MISSES)."""
-    return claims()
 
 
 def margin(gains, alpha=ALPHA):
@@ -165,16 +148,60 @@ def measure(claim, seeds=TEST_SEEDS):
     return Result(claim, tuple(seeds), figures, time.perf_counter() - start)
 
 
-def lesson_table(lesson, seed=0):
-    """Measure a lesson's claims with the notes' seed and return them as a table; notebooks.
+def show_effects(lesson, seed=0, seeds=None):
+    """Draw a lesson's effects, the technique's side beside the side without it; notebooks.
 
-    One seed has no spread, so here the margin is the plain difference; the tests and the bench
-    judge it over three seeds against their spread. Rows the stand-in cannot show (MISSES) are
-    shown too, marked as such.
+    Each effect the stand-in shows (`claims(lesson)`) gets one small panel (four to a row): its two sides on the
+    x axis, the figure of each run as a dot, the two runs with the same start joined by a line.
+    The notes run one start (`seed`, the notebook's), so that the lesson takes no longer; `seeds`
+    gives up to three. Below the picture it prints a caption per panel, and, for each effect the
+    stand-in is too small to show (the lesson's MISSES, which it does not run), one sentence with
+    the course's figure. Returns the figure.
     """
-    import pandas as pd  # pandas only for the table a notebook shows
-    results = [measure(c, (seed,)) for c in claims(lesson, misses=True)]
-    for r in results:
-        print(r.line())
-    with pd.option_context("display.max_colwidth", 200):
-        return pd.DataFrame([r.row() for r in results]).set_index("claim")
+    import textwrap
+
+    import matplotlib.pyplot as plt
+    seeds = tuple(seeds if seeds is not None else (seed,))[:3]
+    results = [measure(c, seeds) for c in claims(lesson)]
+    cols = min(len(results), 4)
+    rows = -(-len(results) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[len(results):]:
+        ax.axis("off")
+    for ax, r in zip(axes.flat, results):
+        base, tech = r.claim.sides
+        for i, s in enumerate(r.seeds):
+            ax.plot([0, 1], [r.figures[base][i], r.figures[tech][i]], "o-", color=f"C{i}",
+                    label=f"start {s}" if len(r.seeds) > 1 else None)
+        ax.set_xticks([0, 1], [textwrap.fill(base, 18), textwrap.fill(tech, 18)])
+        ax.set_xlim(-0.4, 1.4)
+        ax.set_xlabel("the two sides, trained alike")
+        better = "higher" if r.claim.higher_is_better else "lower"
+        ax.set_ylabel(textwrap.fill(f"{r.claim.measure} ({better} is better)", 36))
+        ax.set_title(textwrap.fill(r.claim.says[:1].upper() + r.claim.says[1:], 40), fontsize=10)
+        if len(r.seeds) > 1:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    runs = "one run" if len(seeds) == 1 else f"{len(seeds)} runs, each from its own start,"
+    print(f"Each panel: small models trained side by side on the stand-in data, {runs} per side; "
+          "the same data and start on both sides, with and without the technique.")
+    for i, r in enumerate(results, 1):
+        print(f"Panel {i}: {_sentence(r.claim.says)}")
+    for line in miss_sentences(lesson):
+        print(line)
+    return fig
+
+
+def miss_sentences(lesson):
+    """One plain sentence per effect of a lesson that the stand-in is too small to show (its
+    MISSES), with the course's real-data figure."""
+    asserted = claims(lesson)
+    return [f"Not drawn: {_sentence(c.says)} The stand-in data is too small to show it; on its "
+            f"real data the course found: {_sentence(c.course.removeprefix('Real data: '))}"
+            for c in claims(lesson, misses=True) if c not in asserted]
+
+
+def _sentence(text):
+    """`text` with a capital first letter and one full stop at the end."""
+    text = text.strip().rstrip(".")
+    return text[:1].upper() + text[1:] + "."
