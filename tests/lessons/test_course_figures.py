@@ -30,6 +30,7 @@ LINK = re.compile(r"\[(?:\*\*)?([^\]\*]+?)(?:\*\*)?\]\(https://github\.com/"
                   r"(fastai/courses|roebius/deeplearning_keras2)/blob/([0-9a-f]{40})/([^)\s#]+)\)")
 NUMBER = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w])")
 DECIMAL = re.compile(r"(?<![\w.\-/])\d+\.\d+(?![\w]|\.\d)")
+IDENTIFIER = re.compile(r"(?i)\b(?:arxiv:\s*\d{4}\.\d{4,5}(?:v\d+)?|doi:\s*\S+)")
 CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
 
 # Cells whose markdown today quotes decimal figures that are neither sourced course figures nor
@@ -122,6 +123,7 @@ def check_cell(lesson, cell, rows, literals):
         linked.add(figure)
     prose = LINK.sub(" ", CODE.sub(" ", cell.source))
     prose = re.sub(r"\]\([^)]*\)|https?://\S+", " ", prose)  # addresses hold no figures
+    prose = IDENTIFIER.sub(" ", prose)  # nor do a reference's arXiv number or DOI
     loose = [d for d in DECIMAL.findall(prose)
              if d not in linked and float(d) not in literals]
     return loose, bad_links
@@ -137,6 +139,12 @@ def test_each_row_is_what_the_course_printed():
         assert int(r["cell"]) >= 0 and r["measures"].strip(), where
         assert int(r["lesson"]) in range(1, 8), where
         assert printed(r["figure"], r["line"]), f"{where}: {r['figure']} not in {r['line']!r}"
+
+
+def test_a_references_arxiv_number_or_doi_is_no_figure():
+    cell = SimpleNamespace(source="Adam ([arXiv:1412.6980](https://arxiv.org/abs/1412.6980)), "
+                                  "doi:10.1038/323533a0, and 0.97 typed in.")
+    assert check_cell("lesson4", cell, [], set()) == (["0.97"], [])
 
 
 def test_the_rounding_rule():
