@@ -23,6 +23,7 @@ seed (`show_effects`), in the learner's words: a picture of each effect, and a s
 course's figure for each effect the stand-in is too small to show.
 """
 import importlib
+import textwrap
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -158,9 +159,7 @@ def show_effects(lesson, seed=0, seeds=None):
     stand-in is too small to show (the lesson's MISSES, which it does not run), one sentence with
     the course's figure. Returns the figure.
     """
-    import textwrap
-
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # only the notes draw: the tests and the bench measure without it
     seeds = tuple(seeds if seeds is not None else (seed,))[:3]
     results = [measure(c, seeds) for c in claims(lesson)]
     cols = min(len(results), 4)
