@@ -240,7 +240,7 @@ def main():
             print(f"Legacy ImageDataGenerator path unavailable, its measure is a MISS: {why}")
             report(r_ours, None, "legacy ImageDataGenerator, both with the course's augmentation")
             return 0
-        from utils.images import default_augmentation
+        from utils.lessons.lesson3 import default_augmentation
         augment = default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True,
                                        shear=float(np.degrees(SHEAR)))
         aug = get_batches(train, augment=augment, shuffle=True, batch_size=BATCH,

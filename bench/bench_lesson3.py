@@ -9,7 +9,7 @@
    several images through the convolutions, so the ratio grows with the batch size (we use the
    course's 64) and with XLA, which fuses that update (Keras leaves XLA off on CPUs; both sides
    are compiled alike, and the ratio without XLA is printed too). Target: at least 20x faster.
-2. The digits ensemble. Lesson 3's recipe (`utils.models.mnist.ENSEMBLE_RECIPE`: six small CNNs
+2. The digits ensemble. Lesson 3's recipe (`ENSEMBLE_RECIPE` in `utils.lessons.lesson3`: six small CNNs
    with augmentation, batch norm and dropout) trained on the MNIST stand-in's training split and
    scored on its 540 test digits, beside scikit-learn's SVC (gamma=0.001, C=10) on the same split.
    Targets: test accuracy at least 0.996, and training plus prediction within 10 minutes.
@@ -96,7 +96,7 @@ def bench_ensemble():
     from utils.datasets import mnist
     from utils.ensemble import accuracy, ensemble_predict, train_ensemble
     from utils.learning_rate import fit_schedule
-    from utils.models.mnist import ENSEMBLE_RECIPE, ensemble_member
+    from utils.lessons.lesson3 import ENSEMBLE_RECIPE, ensemble_member
     tmp = Path(tempfile.mkdtemp(prefix="bench_lesson3_"))
     try:
         (x_trn, y_trn), (x_test, y_test) = mnist.read(mnist.make_standin(tmp))

@@ -167,11 +167,6 @@ def _left_out(dirname):
     return {p for p in map(str, image_files(dirname)) if p in _LEFT_OUT and is_corrupt(p)}
 
 
-def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0):
-    """The course's usual augmentation: small turns, shifts and zooms, and mirror images."""
-    return _random_affine_layer()(rotation, shift, zoom, flip, shear=shear, name="augment")
-
-
 @functools.cache
 def _random_affine_layer():
     """The RandomAffine class, made on first use so that importing this module stays light."""
@@ -182,10 +177,11 @@ def _random_affine_layer():
     class RandomAffine(keras.layers.Layer):
         """Random turn, shift, zoom, shear and mirror in ONE resampling pass per image; lessons 1-7.
 
-        rotation and shear are the largest angles in degrees, shift and zoom fractions of the size.
+        rotation and shear are the largest angles in degrees, shift and zoom fractions of the size;
+        each is off unless given (the course's settings are lesson 3's `default_augmentation`).
         """
 
-        def __init__(self, rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0, **kwargs):
+        def __init__(self, rotation=0, shift=0.0, zoom=0.0, flip=False, shear=0, **kwargs):
             super().__init__(**kwargs)
             self.rotation, self.shift, self.zoom, self.flip = rotation, shift, zoom, flip
             self.shear = shear
@@ -329,7 +325,10 @@ def get_batches(dirname, augment=None, shuffle=True, batch_size=64, class_mode="
         # fail, before batching, drops those files and nothing else.
         ds = ds.ignore_errors().batch(batch_size).prefetch(tf.data.AUTOTUNE)
     if augment is not None:
-        aug = default_augmentation() if augment is True else augment
+        if not callable(augment):
+            raise TypeError(f"augment takes an augmentation layer, such as lesson 3's default_augmentation(), "
+                            f"not {augment!r}")
+        aug = augment
         if class_mode:
             ds = ds.map(lambda x, y: (aug(x, training=True), y), num_parallel_calls=tf.data.AUTOTUNE)
         else:

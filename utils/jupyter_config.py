@@ -39,11 +39,11 @@ def merged(current):
     return new
 
 
-def hidden(config):
+def secrets_masked(config):
     """`config` with every non-empty secret replaced by a marker, for printing into install logs."""
     if not isinstance(config, dict):
         return config
-    return {name: HIDDEN if SECRET_NAME.search(name) and value not in ("", None) else hidden(value)
+    return {name: HIDDEN if SECRET_NAME.search(name) and value not in ("", None) else secrets_masked(value)
             for name, value in config.items()}
 
 
@@ -64,7 +64,7 @@ def write(config_dir, dry_run=False):
     if new == current:
         print(f"{path} already has the kit's settings")
         return path
-    shown = json.dumps(hidden(new), indent=2, sort_keys=True)
+    shown = json.dumps(secrets_masked(new), indent=2, sort_keys=True)
     print(f"+ write {path}:")
     print("".join(f"+   {line}\n" for line in shown.splitlines()), end="")
     backup = path.with_name(f"{path.name}.bak.{time.strftime('%Y%m%d%H%M%S')}")

@@ -1,9 +1,6 @@
-"""Lesson 3's cells that show an idea as code, run from the notebook's own source.
-
-The notes write out the MNIST models and the cut of VGG16 where its convolutions end; the kit keeps
-the same code in utils/ for the bench and later lessons. Each test executes the tagged cell and
-checks it builds the same models as the helper: the same layers with the same settings, shapes and
-weight counts, and the same outputs once given the same weights.
+"""Lesson 3's cells: the MNIST ladder and the photo augmentation its export cells define
+(utils/lessons/lesson3.py, generated from them), the cut of VGG16 where its convolutions end, and
+continuing from lesson 2's saved model, each run from the notebook's own source.
 """
 import json
 
@@ -11,7 +8,7 @@ import keras
 import numpy as np
 import pytest
 
-from utils.models import mnist as digits
+from utils.lessons import lesson3
 from utils.models.surgery import split_at
 from utils.models.vgg16 import Vgg16, vgg16_model
 from utils.runner import NBS
@@ -19,68 +16,62 @@ from utils.runner import NBS
 from notebook_cells import run_cell
 
 
-def _settings(config):
-    """A layer's config without the names Keras numbers per instance."""
-    if isinstance(config, dict):
-        return {k: _settings(v) for k, v in config.items() if k != "name"}
-    if isinstance(config, list):
-        return [_settings(v) for v in config]
-    return config
+def _kinds(model):
+    """The model's layer types, in order."""
+    return [type(layer).__name__ for layer in model.layers]
 
 
-def _layers(model):
-    """Each layer's type, settings, output shape and weight count."""
-    return [(type(layer).__name__, _settings(layer.get_config()), tuple(layer.output.shape),
-             layer.count_params()) for layer in model.layers]
+def test_the_first_rungs_weigh_every_pixel_into_a_float32_softmax():
+    linear, hidden = lesson3.linear(0.003), lesson3.hidden(0.003)
+    assert linear.count_params() == 784 * 10 + 10
+    assert hidden.count_params() == (784 * 512 + 512) + (512 * 10 + 10)
+    for model in (linear, hidden):
+        assert model.input_shape == (None, 28, 28, 1) and model.output_shape == (None, 10)
+        assert model.loss == "sparse_categorical_crossentropy"
+        assert model.optimizer.lr == pytest.approx(0.003)
+        assert model.layers[-1].dtype_policy.name == "float32"
+    assert lesson3.linear(input_shape=(14, 14, 1)).count_params() == 196 * 10 + 10
 
 
-def assert_same_model(ours, theirs, x):
-    """Same layers, settings, loss and rate; same outputs with the same weights."""
-    assert _layers(ours) == _layers(theirs)
-    assert ours.count_params() == theirs.count_params()
-    assert ours.loss == theirs.loss
-    assert ours.optimizer.lr == pytest.approx(theirs.optimizer.lr)
-    ours.set_weights(theirs.get_weights())
-    np.testing.assert_allclose(ours(x, training=False), theirs(x, training=False), rtol=1e-5,
-                               atol=1e-6)
+def test_the_cnn_adds_each_cure_where_the_notes_say():
+    plain = lesson3.cnn(filters=(4, 8), dense=16)
+    assert _kinds(plain).count("Conv2D") == 4 and _kinds(plain).count("MaxPooling2D") == 2
+    assert "BatchNormalization" not in _kinds(plain) and "Dropout" not in _kinds(plain)
+    assert plain.layers[1].__class__.__name__ == "Rescaling"
+    cured = lesson3.cnn(augment=True, bn=True, dropout=0.5, filters=(4, 8), dense=16)
+    assert _kinds(cured)[1] == "Sequential" and cured.layers[1].name == "augment"  # before scaling
+    assert _kinds(cured).count("BatchNormalization") == 5  # after 4 convolutions and the dense layer
+    assert [layer.rate for layer in cured.layers if isinstance(layer, keras.layers.Dropout)] == [0.5]
+    # A layer followed by batch norm has no bias of its own: batch norm adds one.
+    assert not any(layer.use_bias for layer in cured.layers if isinstance(layer, (keras.layers.Conv2D,
+                                                                                  keras.layers.Dense))
+                   and layer is not cured.layers[-1])
+    assert all(layer.use_bias for layer in plain.layers if isinstance(layer, keras.layers.Conv2D))
 
 
-@pytest.fixture(scope="module")
-def cell():
-    """The notebook's MNIST model definitions, executed from its own source."""
-    return run_cell("lesson3", "lesson3-mnist-models")
+def test_an_ensemble_member_is_the_recipes_cnn():
+    member = lesson3.ensemble_member({"filters": (4, 8), "dense": 16})
+    same = lesson3.cnn(augment=True, bn=True, dropout=0.5, filters=(4, 8), dense=16,
+                       lr=lesson3.SCHEDULE[0][0])
+    assert member.count_params() == same.count_params()
+    assert _kinds(member) == _kinds(same)
+    assert member.optimizer.lr == pytest.approx(lesson3.ENSEMBLE_RECIPE["schedule"][0][0])
+    assert lesson3.ENSEMBLE_RECIPE["schedule"] is lesson3.SCHEDULE  # the ladder's schedule too
 
 
-@pytest.fixture(scope="module")
-def digits_x():
-    return np.random.default_rng(0).uniform(0, 255, (4, 28, 28, 1)).astype("float32")
-
-
-R = digits.ENSEMBLE_RECIPE
-CASES = {
-    "linear": (lambda c: c["linear"](0.003), lambda: digits.linear_model(lr=0.003)),
-    "one hidden layer": (lambda c: c["hidden"](0.003), lambda: digits.hidden_model(lr=0.003)),
-    "CNN": (lambda c: c["cnn"](), lambda: digits.cnn()),
-    "CNN + aug + BN + dropout": (lambda c: c["cnn"](augment=True, bn=True, dropout=0.5),
-                                 lambda: digits.cnn(augment=True, bn=True, dropout=0.5)),
-    "ensemble member": (lambda c: c["cnn"](augment=True, bn=True, dropout=R["dropout"],
-                                           filters=R["filters"], dense=R["dense"],
-                                           lr=R["schedule"][0][0]),
-                        digits.ensemble_member),
-}
-
-
-@pytest.mark.parametrize("name", CASES)
-def test_notebook_mnist_models_are_the_helpers(cell, digits_x, name):
-    ours, theirs = CASES[name]
-    assert_same_model(ours(cell), theirs(), digits_x)
-
-
-def test_the_comparison_tells_models_apart(cell, digits_x):
-    # The check above must be able to fail: a CNN without batch norm is not the one with it.
-    with pytest.raises(AssertionError):
-        assert_same_model(cell["cnn"](augment=True, dropout=0.5),
-                          digits.cnn(augment=True, bn=True, dropout=0.5), digits_x)
+def test_the_digits_and_photos_augmentations_act_only_while_training():
+    x = np.random.default_rng(0).uniform(0, 255, (2, 28, 28, 1)).astype("float32")
+    keras.utils.set_random_seed(0)
+    digits = lesson3.augmentation()
+    np.testing.assert_array_equal(digits(x, training=False), x)
+    assert not np.allclose(digits(x, training=True), x)
+    photos = lesson3.default_augmentation()
+    settings = photos.get_config()
+    assert (settings["rotation"], settings["shift"], settings["zoom"], settings["flip"],
+            settings["shear"]) == (10, 0.1, 0.1, True, 0)  # the course's, as the notes teach
+    rgb = np.repeat(x, 3, axis=-1)
+    np.testing.assert_array_equal(photos(rgb, training=False), rgb)
+    assert not np.allclose(photos(rgb, training=True), rgb)
 
 
 def _chain():

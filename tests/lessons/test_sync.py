@@ -128,9 +128,7 @@ def hand_written_definitions():
 # Names the notes define in cells and utils/ defines again, still to move onto the page as export
 # cells (their hand-written copy then goes). Some only share a name with another idea (a Jupyter
 # setting, a plotting helper); those cells get another name when their lesson moves.
-NOT_YET_ONE_DEFINITION = {
-    "augmentation", "hidden", "cnn",
-}
+NOT_YET_ONE_DEFINITION = set()
 
 
 def test_nothing_an_export_cell_defines_is_defined_again_in_utils():

@@ -5,7 +5,7 @@ import pytest
 
 from utils.ensemble import accuracy, average_predictions, ensemble_predict, train_ensemble
 from utils.learning_rate import expand_schedule, fit_schedule, scale_schedule
-from utils.models import mnist as digits
+from utils.lessons import lesson3
 from utils.models.surgery import (
     adjust_dropout,
     copy_layers,
@@ -222,9 +222,9 @@ def test_mnist_models_build_and_learn_a_little():
     x = np.zeros((40, 28, 28, 1), "uint8")
     y = np.arange(40) % 2
     x[y == 1, 10:18, 10:18] = 255  # a bright square means class 1
-    for build in (digits.linear_model, digits.hidden_model,
-                  lambda: digits.cnn(augment=True, bn=True, dropout=0.5, filters=(4,), dense=8),
-                  lambda: digits.ensemble_member({"filters": (4, 8), "dense": 8})):
+    for build in (lesson3.linear, lesson3.hidden,
+                  lambda: lesson3.cnn(augment=True, bn=True, dropout=0.5, filters=(4,), dense=8),
+                  lambda: lesson3.ensemble_member({"filters": (4, 8), "dense": 8})):
         model = build()
         assert model.output_shape == (None, 10)
         model.fit(x, y, epochs=3, batch_size=8, verbose=0)

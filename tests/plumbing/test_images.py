@@ -14,6 +14,7 @@ from PIL import Image
 
 from utils.images import JPEG_END, get_batches, get_classes, get_data, image_files, is_corrupt, screen_images
 from utils.lessons.lesson1 import onehot
+from utils.lessons.lesson3 import default_augmentation
 
 SIZE = (32, 32)
 # File names that sort differently as text (1, 10, 100, 2) and as numbers (1, 2, 10, 100).
@@ -146,7 +147,8 @@ def test_label_shapes_per_class_mode(tmp_path, mode, shape, dtype):
 @pytest.mark.parametrize("class_mode", ["categorical", None])
 def test_augmentation_keeps_shapes(tmp_path, class_mode):
     root = make_classes(tmp_path / "train")
-    b = get_batches(root, augment=True, batch_size=4, class_mode=class_mode, target_size=SIZE)
+    b = get_batches(root, augment=default_augmentation(), batch_size=4, class_mode=class_mode,
+                    target_size=SIZE)
     first = next(iter(b))
     x = first[0] if class_mode else first
     assert tuple(x.shape) == (4, *SIZE, 3)
@@ -154,6 +156,12 @@ def test_augmentation_keeps_shapes(tmp_path, class_mode):
     if class_mode:
         assert tuple(first[1].shape) == (4, 2)
     assert b.samples == 7 and b.num_classes == (2 if class_mode else 0)
+
+
+def test_augment_takes_a_layer_and_says_so_when_given_a_flag(tmp_path):
+    root = make_classes(tmp_path / "train")
+    with pytest.raises(TypeError, match="default_augmentation"):
+        get_batches(root, augment=True, batch_size=4, target_size=SIZE)
 
 
 def test_shuffled_batches_still_describe_the_folder(tmp_path):

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from utils.env import POLICIES, precision_scope
-from utils.lessons import lesson4, lesson5, lesson6, lesson7
-from utils.models import collab, inception, mnist, surgery, text as tm
+from utils.lessons import lesson3, lesson4, lesson5, lesson6, lesson7
+from utils.models import collab, inception, surgery, text as tm
 from utils.models.resnet50 import Resnet50
 from utils.models.vgg16 import Vgg16, by_hand_gap
 from utils.models.vgg16bn import Vgg16BN
@@ -90,8 +90,9 @@ BUILDERS = {
                                {"bb": floats(4, 4) * 100 + 200, "class": onehot(4, 3)}),
     "fcn_head": lambda: (lesson7.fcn_head((3, 4, 6), 3, filters=4), floats(4, 3, 4, 6),
                          onehot(4, 3)),
-    "mnist.linear_model": lambda: (mnist.linear_model(), floats(4, 28, 28, 1) * 255, ints(10, 4)),
-    "mnist.cnn": lambda: (mnist.cnn(bn=True, filters=(4,), dense=8), floats(4, 28, 28, 1) * 255,
+    # lesson 3's exported MNIST rungs
+    "mnist.linear": lambda: (lesson3.linear(), floats(4, 28, 28, 1) * 255, ints(10, 4)),
+    "mnist.cnn": lambda: (lesson3.cnn(bn=True, filters=(4,), dense=8), floats(4, 28, 28, 1) * 255,
                           ints(10, 4)),
     "inception_net": lambda: (inception.inception_net((16, 16), 3, blocks=1, width=4),
                               floats(4, 16, 16, 3) * 255, onehot(4, 3)),
@@ -187,7 +188,7 @@ def test_every_model_output_and_loss_is_float32_under_mixed_precision(policy):
     keras.utils.set_random_seed(0)
     with precision_scope(policy):
         for name in ("sentiment_nn", "char_rnn", "collab.bias_model", "box_class_head",
-                     "mnist.linear_model", "surgery.dense_head"):
+                     "mnist.linear", "surgery.dense_head"):
             model, x, _ = BUILDERS[name]()
             out = model.predict(x, verbose=0)
             for part in (out.values() if isinstance(out, dict) else [out]):

@@ -3,7 +3,7 @@
 The stand-in is real handwriting (scikit-learn's 1,797 digits, enlarged to 28x28), so it shows
 lesson 3's effects honestly once the runs are set up as the lesson's are. Two settings, one for
 each kind of row, every row scored on all 540 test digits with the lesson's own model builders
-(`utils.models.mnist`):
+(the notes' cells, `utils.lessons.lesson3`):
 
 * the ladder (linear, one hidden layer, CNN) and an ensemble of its CNNs: all 1,257 training
   digits and the ladder's three epochs of the lesson's schedule, as in the notes, at 14x14 pixels
@@ -28,8 +28,7 @@ from utils.claims import Claim
 from utils.datasets import mnist
 from utils.ensemble import accuracy, average_predictions
 from utils.learning_rate import fit_schedule, scale_schedule
-from utils.models import mnist as digits
-from utils.models.mnist import ENSEMBLE_RECIPE
+from utils.lessons import lesson3 as notes
 
 LADDER = {"size": 14, "epochs": 3, "batch_size": 64}  # the lesson's schedule over 3 epochs
 FEW = {"size": 28, "n_train": 300, "epochs": 20, "batch_size": 32, "lr": 0.001,
@@ -41,18 +40,18 @@ MEMBER_SEED = 10_000  # member i of an ensemble starts from keras seed `seed + i
 
 def _schedule():
     """The ladder's learning rates: the lesson's schedule shrunk to its epochs."""
-    return scale_schedule(ENSEMBLE_RECIPE["schedule"], LADDER["epochs"])
+    return scale_schedule(notes.SCHEDULE, LADDER["epochs"])
 
 
 def _builders():
-    """The lesson's models by name, from `utils.models.mnist`, with each setting's sizes."""
+    """The lesson's models by name, built by the notes' cells, with each setting's sizes."""
     ladder, few = (LADDER["size"],) * 2 + (1,), (FEW["size"],) * 2 + (1,)
     lr = _schedule()[0][0]
-    cnn = functools.partial(digits.cnn, filters=FEW["filters"], dense=FEW["dense"],
+    cnn = functools.partial(notes.cnn, filters=FEW["filters"], dense=FEW["dense"],
                             lr=FEW["lr"], input_shape=few)
-    return {"linear": lambda: digits.linear_model(ladder, lr=lr),
-            "one hidden layer": lambda: digits.hidden_model(input_shape=ladder, lr=lr),
-            "CNN": lambda: digits.cnn(input_shape=ladder, lr=lr),
+    return {"linear": lambda: notes.linear(lr, input_shape=ladder),
+            "one hidden layer": lambda: notes.hidden(lr, input_shape=ladder),
+            "CNN": lambda: notes.cnn(input_shape=ladder, lr=lr),
             "small CNN": cnn,
             "small CNN + dropout": lambda: cnn(dropout=0.5),
             "small CNN + augmentation": lambda: cnn(augment=True),
