@@ -176,6 +176,13 @@ def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
     assert s["start"]["from_lesson2"] is False
     assert "fine-tuned model is not in" in page.read_text()
     assert s["start"]["val_accuracy"] > 0.6
+    # The ladder trains on the page, rung by rung; every rung learns digits far above chance
+    # (0.1), and some rung after the linear model reads new digits better than it does.
+    rungs = s["ladder"]["rungs"]
+    assert list(rungs) == ["linear", "one hidden layer", "CNN", "CNN + augmentation",
+                           "CNN + augmentation + batch norm", "CNN + augmentation + bn + dropout"]
+    assert all(r["test_accuracy"] > 0.5 for r in rungs.values()), rungs
+    assert max(r["test_accuracy"] for r in list(rungs.values())[1:]) > rungs["linear"]["test_accuracy"]
     dogs = s["dogscats"]
     assert set(dogs) == {"dropout 0.5", "no dropout", "batch norm", "batch norm + augmentation"}
     assert dogs["no dropout"]["val_accuracy"] > 0.7  # two classes: chance is 0.5
