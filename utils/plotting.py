@@ -67,7 +67,8 @@ def plot_history(history, metrics=("loss", "accuracy")):
             if key in hist:
                 ax.plot(range(1, len(hist[key]) + 1), hist[key], style, label=key)
         ax.set_xlabel("epoch")
-        ax.set_title(name)
+        ax.set_ylabel(name)
+        ax.set_title(f"{name} after each epoch: training and validation")
         ax.legend()
     fig.tight_layout()
     return fig

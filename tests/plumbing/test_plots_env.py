@@ -112,7 +112,10 @@ def test_plot_history_draws_train_and_validation_curves():
     fig = plot_history(history)
     assert len(fig.axes) == 2
     loss_ax, acc_ax = fig.axes
-    assert loss_ax.get_title() == "loss" and acc_ax.get_title() == "accuracy"
+    assert loss_ax.get_title().startswith("loss after each epoch")
+    assert acc_ax.get_title().startswith("accuracy after each epoch")
+    assert (loss_ax.get_xlabel(), loss_ax.get_ylabel()) == ("epoch", "loss")
+    assert (acc_ax.get_xlabel(), acc_ax.get_ylabel()) == ("epoch", "accuracy")
     assert [l.get_label() for l in loss_ax.get_lines()] == ["loss", "val_loss"]
     assert [l.get_label() for l in acc_ax.get_lines()] == ["accuracy", "val_accuracy"]
     train, val = loss_ax.get_lines()
