@@ -93,6 +93,42 @@ def test_sigmoid_is_stable_and_right():
     assert np.allclose(s, [0.0, 1 / (1 + np.e), 0.5, 1 / (1 + np.exp(-2)), 1.0])
 
 
+def test_one_hidden_layer_is_a_sum_of_relu_units_and_keras_computes_the_same():
+    import keras
+
+    rng = np.random.default_rng(8)
+    x = np.linspace(-2, 2, 41)
+    w1, b1, w2, b2 = rng.normal(size=5), rng.normal(size=5), rng.normal(size=5), 0.3
+    by_hand = sum(w2[j] * max(0.0, w1[j] * 0.7 + b1[j]) for j in range(5)) + b2  # at x = 0.7
+    assert lesson2.one_hidden_layer(np.array([0.7]), w1, b1, w2, b2)[0] == pytest.approx(by_hand)
+    net = keras.Sequential([keras.Input((1,)), keras.layers.Dense(5, activation="relu"),
+                            keras.layers.Dense(1)])
+    net.set_weights([w1[None, :], b1, w2[:, None], np.array([b2])])
+    np.testing.assert_allclose(net.predict(x[:, None], verbose=0)[:, 0],
+                               lesson2.one_hidden_layer(x, w1, b1, w2, b2), rtol=1e-5, atol=1e-5)
+
+
+def test_fit_units_puts_its_kinks_at_even_steps_and_fits_a_chain_on_them_exactly():
+    x = np.linspace(0, 8, 161)
+    w1, b1, w2, b2 = lesson2.fit_units(x, np.zeros_like(x), 4)
+    np.testing.assert_array_equal(w1, np.ones(4))
+    np.testing.assert_allclose(-b1, [0, 2, 4, 6])  # the kinks, before the largest x
+    y = 1.5 - 0.5 * lesson2.relu(x) + 2 * lesson2.relu(x - 4) - lesson2.relu(x - 6)
+    w1, b1, w2, b2 = lesson2.fit_units(x, y, 4)
+    np.testing.assert_allclose(w2, [-0.5, 0, 2, -1], atol=1e-9)
+    assert b2 == pytest.approx(1.5)
+    np.testing.assert_allclose(lesson2.one_hidden_layer(x, w1, b1, w2, b2), y, atol=1e-9)
+
+
+def test_more_units_fit_a_smooth_curve_closer():
+    x = np.linspace(-3, 3, 300)
+    y = np.sin(2 * x) + 0.5 * np.sin(7 * x)
+    errors = [lesson2.mse(lesson2.one_hidden_layer(x, *lesson2.fit_units(x, y, n)), y)
+              for n in (1, 2, 4, 8, 16, 32, 64)]
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
+    assert errors[-1] < errors[0] / 1000
+
+
 # The notes' own cells that are not exported (their source, executed), checked against TensorFlow.
 
 def lesson2_cell(tag, **names):
@@ -163,6 +199,13 @@ def test_lesson2_runs_on_standin_and_each_step_is_as_good_as_the_last(tmp_path, 
         assert (results / name / "array.npy").exists()
     # What the new sections computed, in the notes' own run, under mixed precision.
     assert s["linear_collapse_gap"] < 1e-5 and s["relu_best_linear_gap"] > 0.05
+    # The universal approximation picture: more units fit the curve closer, 32 of them closely, yet
+    # beyond the fitted stretch the best of them is still far off (fitting is not generalising).
+    uat = s["universal_approximation"]
+    assert uat["units"] == [2, 8, 32]
+    inside, outside = uat["inside_mse"], uat["outside_mse"]
+    assert inside[0] > inside[1] > inside[2] and inside[2] < 0.01, uat
+    assert outside[2] > 10 * inside[2], uat
     assert set(s["backprop_gaps"]) == {"W1", "b1", "W2", "b2"}
     for numeric_gap, tape_gap in s["backprop_gaps"].values():
         assert numeric_gap < 1e-6 and tape_gap < 1e-10

@@ -176,6 +176,15 @@ def test_lesson3_runs_on_standin(tmp_path, monkeypatch):
     assert s["start"]["from_lesson2"] is False
     assert "fine-tuned model is not in" in page.read_text()
     assert s["start"]["val_accuracy"] > 0.6
+    # Edge filters by hand: ours is SciPy's correlation and its convolution with the filter
+    # flipped, not with the filter as it is; and two averages of pooled maps, with no training,
+    # label the test 8s and 1s far better than always answering the commoner of the two.
+    untrained = s["untrained_8_vs_1"]
+    gaps = list(untrained["conv_gaps"].values())
+    assert gaps[0] < 1e-5 and gaps[1] < 1e-5 and gaps[2] > 0.5, gaps
+    assert untrained["n_test"] == int(np.isin(mnist.get("standin")["test"][1], (8, 1)).sum())
+    assert untrained["accuracy"] > 0.8 and untrained["accuracy"] > untrained["commoner_share"] + 0.25
+    assert untrained["accuracy_8s"] > 0.6 and untrained["accuracy_1s"] > 0.6, untrained
     # The ladder trains on the page, rung by rung; every rung learns digits far above chance
     # (0.1), and some rung after the linear model reads new digits better than it does.
     rungs = s["ladder"]["rungs"]

@@ -74,6 +74,96 @@ def test_the_digits_and_photos_augmentations_act_only_while_training():
     assert not np.allclose(photos(rgb, training=True), rgb)
 
 
+# ---------------------------------------------------------------------------------------------
+# The edge filters by hand and the classifier of 8 against 1 with no training
+
+
+def test_an_eighth_of_a_turn_twice_is_a_quarter_turn_and_eight_come_full_circle():
+    edge, turn = lesson3.EDGE, lesson3.turn45
+    np.testing.assert_array_equal(turn(turn(edge)), np.rot90(edge, -1))  # clockwise
+    full = edge
+    for _ in range(8):
+        full = turn(full)
+    np.testing.assert_array_equal(full, edge)
+    bank = lesson3.edge_bank()
+    assert bank.shape == (8, 3, 3) and bank.dtype == np.float32
+    assert len({b.tobytes() for b in bank}) == 8  # eight different filters
+    np.testing.assert_array_equal(bank[4], edge[::-1, ::-1])  # half a turn: the opposite edge
+    np.testing.assert_array_equal(bank[1], [[1, -1, -1], [0, 1, -1], [0, 0, 1]])  # a diagonal edge
+    assert all(b.sum() == 0 for b in bank)  # each gives 0 on a flat patch
+
+
+@pytest.mark.parametrize("shape, k", [((28, 28), 3), ((5, 13, 17), 3), ((2, 3, 12, 9), 5)])
+def test_correlate_is_scipys_correlate_and_a_flipped_convolve(shape, k):
+    from scipy import ndimage
+    rng = np.random.default_rng(k)
+    images = rng.uniform(0, 1, shape).astype("float32")
+    filt = rng.normal(size=(k, k)).astype("float32")
+    ours = lesson3.correlate(images, filt)
+    assert ours.shape == images.shape
+    # SciPy on the last two axes only: a filter of size 1 along the others.
+    whole = filt.reshape((1,) * (len(shape) - 2) + (k, k))
+    np.testing.assert_allclose(ours, ndimage.correlate(images, whole, mode="constant"), atol=1e-5)
+    np.testing.assert_allclose(ours, ndimage.convolve(images, whole[..., ::-1, ::-1], mode="constant"),
+                               atol=1e-5)
+    assert np.abs(ours - ndimage.convolve(images, whole, mode="constant")).max() > 0.1
+
+
+def test_keras_conv2d_computes_the_correlation_not_the_convolution():
+    images = np.random.default_rng(3).uniform(0, 1, (4, 12, 12)).astype("float32")
+    layer = keras.layers.Conv2D(1, 3, padding="same", use_bias=False)
+    layer.build((None, 12, 12, 1))
+    layer.set_weights([lesson3.EDGE[:, :, None, None]])
+    np.testing.assert_allclose(np.asarray(layer(images[..., None]))[..., 0],
+                               lesson3.correlate(images, lesson3.EDGE), atol=1e-5)
+
+
+def test_block_max_keeps_each_blocks_largest_number_and_drops_ragged_edges():
+    maps = np.random.default_rng(4).normal(size=(3, 30, 29))
+    pooled = lesson3.block_max(maps, 7)
+    assert pooled.shape == (3, 4, 4)
+    for i, r, c in np.ndindex(pooled.shape):
+        assert pooled[i, r, c] == maps[i, 7 * r:7 * r + 7, 7 * c:7 * c + 7].max()
+    assert lesson3.block_max(maps[0], 2).shape == (15, 14)
+
+
+def test_filter_features_are_every_filters_pooled_map():
+    bank = lesson3.edge_bank()
+    images = np.random.default_rng(5).uniform(0, 1, (6, 28, 28))
+    feats = lesson3.filter_features(images, bank)
+    assert feats.shape == (6, 8, 4, 4)
+    np.testing.assert_allclose(feats[2, 5], lesson3.block_max(lesson3.correlate(images[2], bank[5])))
+    np.testing.assert_allclose(lesson3.filter_features(images[2], bank), feats[2])
+
+
+def test_closer_average_picks_the_nearest_and_tells_bars_from_rings_with_no_training():
+    averages = np.stack([np.zeros((1, 2, 2)), np.ones((1, 2, 2))])  # two averages of one 2x2 map
+    feats = np.stack([np.full((1, 2, 2), v) for v in (0.1, 0.9, 0.4, 0.6)])
+    assert list(lesson3.closer_average(feats, averages)) == [0, 1, 0, 1]
+    # Digits-like pictures: a "1" is an upright bar, an "8" a stack of two rings, each drawn at a
+    # random shift. Averages of the training ones label new ones.
+    rng = np.random.default_rng(6)
+
+    def draw(kind):
+        img = np.zeros((28, 28))
+        dy, dx = rng.integers(-2, 3, 2)
+        if kind == 1:
+            img[5 + dy:23 + dy, 13 + dx:15 + dx] = 1
+        else:
+            for top in (4, 14):
+                img[top + dy:top + dy + 10, 9 + dx:19 + dx] = 1
+                img[top + dy + 2:top + dy + 8, 11 + dx:17 + dx] = 0
+        return img
+
+    bank = lesson3.edge_bank()
+    trn = {k: lesson3.filter_features(np.stack([draw(k) for _ in range(20)]), bank) for k in (8, 1)}
+    typical = np.stack([trn[8].mean(axis=0), trn[1].mean(axis=0)])
+    test_kinds = rng.choice([8, 1], 40)
+    test = lesson3.filter_features(np.stack([draw(k) for k in test_kinds]), bank)
+    guess = np.array([8, 1])[lesson3.closer_average(test, typical)]
+    assert (guess == test_kinds).all()
+
+
 def _chain():
     """A small VGG-shaped chain: two conv blocks, each ending in a max-pool, two dense layers."""
     layers = keras.layers

@@ -62,6 +62,15 @@ def test_lesson4_runs_on_standins_and_reaches_its_targets(tmp_path, monkeypatch)
     assert s["aug_feature_rows"] == s["n_train"] > 0
     assert s["aug_head_val_accuracy"] > 0.25, s
 
+    # Soft targets of three of the head's own answers: temperature 1 leaves them as they are, and
+    # each hotter temperature lowers the largest probability while every answer stays the same.
+    soft = s["soft_targets"]
+    assert soft["temperatures"] == [1, 2, 5] and len(set(soft["photos"])) == 3
+    assert soft["same_answer"] is True and soft["t1_gap"] < 1e-5
+    for largest in soft["largest"]:
+        assert largest[0] > largest[1] > largest[2] > 0.1, soft
+    assert soft["largest"][0][0] >= soft["largest"][1][0] >= soft["largest"][2][0]  # surest first
+
     # The conv fine-tune streamed its 6 batches and measured its peak memory.
     assert s["ft_batches"] == 6 and s["ft_batch_size"] == 8
     assert 0 < s["ft_rss_before_mib"] <= s["ft_rss_peak_mib"]

@@ -95,3 +95,31 @@ def test_fit_table_recovers_a_low_rank_table_and_fills_the_gaps():
 def test_fit_table_refuses_an_empty_table():
     with pytest.raises(ValueError, match="no ratings"):
         lesson4.fit_table(np.full((3, 3), np.nan))
+
+
+# ---------------------------------------------------------------------------------------------
+# Soft targets at a temperature
+
+
+def test_soften_is_the_softmax_of_the_raw_scores_over_the_temperature():
+    from utils.scratch.softmax import softmax
+    scores = np.random.default_rng(9).normal(0, 3, (6, 10))
+    probs = softmax(scores)
+    np.testing.assert_allclose(lesson4.soften(probs, 1), probs, rtol=1e-9)
+    for t in (0.5, 2, 5):
+        np.testing.assert_allclose(lesson4.soften(probs, t), softmax(scores / t), rtol=1e-9)
+
+
+def test_a_higher_temperature_spreads_the_answer_and_keeps_its_order():
+    probs = np.array([[0.9, 0.06, 0.03, 0.01, 0.0], [0.2, 0.2, 0.5, 0.1, 0.0]])
+    soft = [lesson4.soften(probs, t) for t in (1, 2, 5, 1000)]
+    for s in soft:
+        assert np.all(np.isfinite(s)) and np.allclose(s.sum(axis=1), 1)
+        np.testing.assert_array_equal(np.argsort(s[:, :4], axis=1), np.argsort(probs[:, :4], axis=1))
+    largest = [s.max(axis=1) for s in soft]
+    assert all((later < earlier).all() for earlier, later in zip(largest, largest[1:]))
+    entropy = [-(s * np.log(s)).sum(axis=1) for s in soft]
+    assert all((later > earlier).all() for earlier, later in zip(entropy, entropy[1:]))
+    np.testing.assert_allclose(soft[-1], 0.2, atol=0.01)  # very hot: nearly even, over all five
+    assert lesson4.soften(probs[0], 2).shape == (5,)  # one answer alone works too
+

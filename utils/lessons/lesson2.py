@@ -54,6 +54,24 @@ def tanh(z):
     """The sigmoid's S-shape, into (-1, 1) and centred on 0."""
     return np.tanh(z)
 
+# %% ../../nbs/lesson2.ipynb #b71820f0
+# Defined in nbs/lesson2.ipynb, section "One hidden layer can draw any curve".
+def one_hidden_layer(x, w1, b1, w2, b2):
+    """A network with one hidden layer of ReLU units, for a 1-D array of inputs x."""
+    hidden = relu(lin(w1, b1, np.asarray(x)[:, None]))  # one column per unit: relu(w1 * x + b1)
+    return hidden @ w2 + b2                              # each unit times its weight, plus a bias
+
+
+def fit_units(x, y, n_units):
+    """One hidden layer of n_units ReLUs fitted to the points (x, y): kinks at even steps along
+    x, then the output weights and bias by least squares. Returns w1, b1, w2, b2."""
+    x = np.asarray(x, dtype=float)
+    w1 = np.ones(n_units)                                        # every unit rises with slope 1...
+    b1 = -np.linspace(x.min(), x.max(), n_units, endpoint=False)  # ...after its own kink at -b1
+    columns = np.c_[relu(lin(w1, b1, x[:, None])), np.ones(len(x))]  # the units, and 1s for the bias
+    weights, *_ = np.linalg.lstsq(columns, y, rcond=None)
+    return w1, b1, weights[:-1], weights[-1]
+
 # %% ../../nbs/lesson2.ipynb #e2388777
 # Defined in nbs/lesson2.ipynb, section "4. Backpropagation: the chain rule, checked".
 def numerical_gradient(forward, params, *args, eps=1e-5):

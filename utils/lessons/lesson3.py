@@ -10,6 +10,72 @@ def default_augmentation(rotation=10, shift=0.1, zoom=0.1, flip=True, shear=0):
     the size), mirror images and, if asked, shears (degrees); it acts only while training."""
     return utils.images.RandomAffine(rotation, shift, zoom, flip, shear=shear, name="augment")
 
+# %% ../../nbs/lesson3.ipynb #8c53e027
+# Defined in nbs/lesson3.ipynb, section "Before any training: edge filters by hand".
+import numpy as np
+
+EDGE = np.array([[-1, -1, -1],
+                 [ 1,  1,  1],
+                 [ 0,  0,  0]], dtype="float32")  # paper above, ink here: a stroke's top edge
+RING = [(0, 0), (0, 1), (0, 2), (1, 2), (2, 2), (2, 1), (2, 0), (1, 0)]  # the outer cells, clockwise
+
+
+def turn45(filt):
+    """A 3x3 filter turned an eighth of a turn clockwise: its outer ring moves one place on."""
+    filt = np.asarray(filt, dtype="float32")
+    turned = filt.copy()
+    for (row, col), (from_row, from_col) in zip(RING, RING[-1:] + RING[:-1]):
+        turned[row, col] = filt[from_row, from_col]
+    return turned
+
+
+def edge_bank(filt=EDGE, n=8):
+    """The filter and its turns by 45 degrees, n in all: an array of shape (n, 3, 3)."""
+    bank = [np.asarray(filt, dtype="float32")]
+    for _ in range(n - 1):
+        bank.append(turn45(bank[-1]))
+    return np.stack(bank)
+
+# %% ../../nbs/lesson3.ipynb #01b356ef
+# Defined in nbs/lesson3.ipynb, section "Before any training: edge filters by hand".
+def correlate(images, filt):
+    """Slide `filt` over the last two axes of `images` (one image or many), zeros beyond the
+    border: at each pixel, the weights times the pixels under them, summed."""
+    images = np.asarray(images, dtype="float32")
+    k = len(filt)
+    pad = k // 2
+    padded = np.pad(images, [(0, 0)] * (images.ndim - 2) + [(pad, pad), (pad, pad)])
+    height, width = images.shape[-2:]
+    out = np.zeros_like(images)
+    for i in range(k):
+        for j in range(k):  # the image shifted under weight (i, j), times that weight
+            out += filt[i][j] * padded[..., i:i + height, j:j + width]
+    return out
+
+# %% ../../nbs/lesson3.ipynb #b74e05b3
+# Defined in nbs/lesson3.ipynb, section "Before any training: edge filters by hand".
+def block_max(maps, size=7):
+    """Max-pooling: the largest number of each size x size block of the last two axes."""
+    maps = np.asarray(maps)
+    *lead, height, width = maps.shape
+    height, width = height // size * size, width // size * size  # edges that fill no block go
+    blocks = maps[..., :height, :width].reshape(*lead, height // size, size, width // size, size)
+    return blocks.max(axis=(-3, -1))
+
+
+def filter_features(images, bank, size=7):
+    """Each filter's map of each image, max-pooled: shape (images, filters, rows, columns)."""
+    return np.stack([block_max(correlate(images, filt), size) for filt in bank], axis=-3)
+
+# %% ../../nbs/lesson3.ipynb #89891ab6
+# Defined in nbs/lesson3.ipynb, section "Before any training: edge filters by hand".
+def closer_average(features, averages):
+    """For each image's features, the index of the average they are closest to (the smallest
+    sum of squared differences)."""
+    features, averages = np.asarray(features), np.asarray(averages)
+    gaps = (features[:, None] - averages[None]) ** 2  # (images, averages, ...)
+    return gaps.reshape(*gaps.shape[:2], -1).sum(axis=-1).argmin(axis=1)
+
 # %% ../../nbs/lesson3.ipynb #b7f0c2a4
 # Defined in nbs/lesson3.ipynb, section "A ladder of models".
 import keras

@@ -154,6 +154,15 @@ def nn_model(n_users, n_movies, n_factors=50, l2=1e-4, mean=0.0, hidden=70):
     rating = Offset(mean, name="rating", dtype="float32")(keras.layers.Dense(1)(x))
     return keras.Model([user, movie], rating, name="neural_net")
 
+# %% ../../nbs/lesson4.ipynb #0b7609b8
+# Defined in nbs/lesson4.ipynb, section "Learning from photos without labels: pseudo-labels and distillation".
+def soften(probs, temperature=1.0):
+    """Soft targets: each row of probabilities (a softmax's output) at a temperature,
+    softmax(log(probs) / temperature). Temperature 1 gives the rows back; higher spreads them."""
+    scores = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12)) / temperature
+    e = np.exp(scores - scores.max(axis=-1, keepdims=True))  # minus the largest: no overflow
+    return e / e.sum(axis=-1, keepdims=True)
+
 # %% ../../nbs/lesson4.ipynb #d06a9e72
 # Defined in nbs/lesson4.ipynb, section "Pseudo-labelling, from the test set only".
 from utils.pseudo import MixIterator
