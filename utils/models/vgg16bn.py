@@ -8,8 +8,8 @@ moving mean and variance are the statistics of those activations, and gamma and 
 normalisation exactly (gamma = sqrt(variance + epsilon), beta = mean). At first the network's
 output is therefore unchanged; fine-tuning then starts from a model that already works, and
 trains faster and more stably thanks to the normalised activations. That step, `add_batchnorm`, is
-defined in nbs/lesson5.ipynb, section 0 (generated into `utils.lessons.lesson5`); `Vgg16BN` gives
-it the course's API.
+defined in nbs/lesson5.ipynb, section "Batch norm inside a pretrained VGG16" (generated into
+`utils.lessons.lesson5`); `Vgg16BN` gives it the course's API.
 """
 import numpy as np
 
