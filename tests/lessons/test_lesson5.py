@@ -25,8 +25,11 @@ def test_lesson5_runs_on_the_standins(tmp_path, monkeypatch):
     for name, value in acc.items():  # balanced classes: chance is 0.5
         # Each figure is the test accuracy at the epoch chosen on reviews held out from training,
         # not the best of the epochs on the test reviews. The LSTM has barely started to learn in
-        # 3 epochs on 1,800 reviews, so its honest figure can sit at chance; it must still run.
-        assert value > (0.45 if name == "LSTM" else 0.52), (name, value)
+        # 3 epochs on 1,800 reviews, and the dense layer on flattened words learns each position
+        # apart and overfits (0.50 to 0.57 on the test reviews over starts 0 to 5), so their honest
+        # figures can sit at chance; they must still run. The comparisons below carry the lesson.
+        at_chance = name in ("LSTM", "one hidden layer")
+        assert value > (0.45 if at_chance else 0.52), (name, value)
     # what the notes say the stand-in shows: the convolution reads the negated phrases that a
     # dense layer on flattened words misses, and frozen GloVe vectors carry usable meaning
     assert acc["Conv1D"] > acc["one hidden layer"] + 0.1, acc
