@@ -2,6 +2,8 @@
 
 # %% ../../nbs/lesson5.ipynb #a9729e49
 # Defined in nbs/lesson5.ipynb, section "One hidden layer".
+import keras
+import numpy as np
 from keras import layers
 
 
@@ -84,10 +86,6 @@ def sentiment_lstm(vocab, seq_len, dim=32, units=100):
 
 # %% ../../nbs/lesson5.ipynb #ff13015b
 # Defined in nbs/lesson5.ipynb, section "Batch norm inside a pretrained VGG16".
-import keras
-import numpy as np
-
-
 def activation_stats(model, layer_names, images, batch_size=16):
     '''Each unit's mean and variance, over `images`, of the outputs of the layers named.'''
     probe = keras.Model(model.input, [model.get_layer(n).output for n in layer_names])
