@@ -28,8 +28,10 @@ def timed_make(target, clone, env):
     run = subprocess.run(["make", target], cwd=clone, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if run.returncode != 0:
-        print(f"bench-suite: make {target} failed (exit {run.returncode}):", *(run.stdout + run.stderr)
-              .splitlines()[-15:], sep="\n  ")
+        # pytest's summary of what failed ends stdout; pip's build warnings can fill stderr's end
+        print(f"bench-suite: make {target} failed (exit {run.returncode}):",
+              *run.stdout.splitlines()[-30:], "(standard error, its end:)",
+              *run.stderr.splitlines()[-10:], sep="\n  ")
         return None
     return seconds
 
