@@ -15,6 +15,8 @@ STAMP := $(VENV)/.requirements-installed
 LESSONS := lesson1 lesson2 lesson3 lesson4 lesson5 lesson6 lesson7
 # `make lesson1 DATA=full` passes the data mode into the notebook's parameters cell.
 PARAMS := $(if $(DATA),-p DATA=$(DATA))
+# `make lesson1 EDITION=ja` (and `make notes EDITION=ja`) runs the Japanese edition, nbs/ja/, into build/ja/.
+EDITION := en
 
 .PHONY: $(LESSONS) notes sync check test bench bench-suite doctor clean
 
@@ -30,14 +32,16 @@ $(STAMP): pyproject.toml $(wildcard requirements*.txt)
 	touch $(STAMP)
 
 $(LESSONS): $(STAMP)
-	$(PY) -m utils.runner $@ $(PARAMS)
+	$(PY) -m utils.runner $@ --edition $(EDITION) $(PARAMS)
 
 notes: $(STAMP)
-	$(PY) -m utils.runner notes $(PARAMS)
+	$(PY) -m utils.runner notes --edition $(EDITION) $(PARAMS)
 
-# `make sync`: the cells the notes mark `#| export` -> utils/lessons/lessonN.py (generated; never edit them).
+# `make sync`: the cells the notes mark `#| export` -> utils/lessons/lessonN.py (generated; never edit them),
+# and the Japanese edition: nbs/lessonN.ipynb + nbs/ja/po/lessonN.po -> nbs/ja/lessonN.ipynb.
 sync: $(STAMP)
 	$(PY) -m tools.sync
+	$(PY) -m tools.translate
 
 # Tests import the kit as installed: -P keeps the current folder off sys.path, so a broken install fails.
 # `make check`: lint and every test but those marked `notebook` (lesson notebooks, claims rows).

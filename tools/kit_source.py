@@ -1,8 +1,9 @@
-"""Write where the kit is published, kept in kit.toml, into the lessons' first cell and the README.
+"""Write where the kit is published, kept in kit.toml, into the lessons' first cell and the READMEs.
 
 The first cell of every lesson fetches the kit from kit.toml's `repository` at its release `tag`,
-and the README's badges open the lessons from the same place. A fork changes `repository`, a
-release changes `tag`; then one command brings the notebooks and the README along:
+and the READMEs' badges open the lessons from the same place (README.ja.md's open the Japanese
+edition, nbs/ja/, which is made again from the English notebooks). A fork changes `repository`, a
+release changes `tag`; then one command brings the notebooks and the READMEs along:
 
     python -m tools.kit_source            # rewrites what disagrees with kit.toml and names it
     python -m tools.kit_source --check    # only names it; exit status 1 when anything disagrees
@@ -14,6 +15,8 @@ import tomllib
 from pathlib import Path
 
 import nbformat
+
+from tools import translate
 
 KIT = Path(__file__).resolve().parent.parent
 LESSONS = range(1, 8)
@@ -49,11 +52,14 @@ def source_line(source):
     return f'REPO, TAG = "{source["repository"]}", "{source["tag"]}"  # where the kit is published (kit.toml)'
 
 
-def badges(source):
-    """The README's table of Colab and Kaggle badges, one row per lesson, opening the tag's notebooks."""
+READMES = {"README.md": "nbs", "README.ja.md": "nbs/ja"}  # each README's badges open the notebooks there
+
+
+def badges(source, folder="nbs"):
+    """A README's table of Colab and Kaggle badges, one row per lesson, opening the tag's notebooks."""
     rows = ["| lesson | Colab | Kaggle |", "|---|---|---|"]
     for n in LESSONS:
-        notebook = f"{source['repository']}/blob/{source['tag']}/nbs/lesson{n}.ipynb"
+        notebook = f"{source['repository']}/blob/{source['tag']}/{folder}/lesson{n}.ipynb"
         colab = notebook.replace("https://github.com/", "https://colab.research.google.com/github/")
         kaggle = f"https://kaggle.com/kernels/welcome?src={notebook}"
         rows.append(f"| {n} | [![Open lesson {n} in Colab]({COLAB_BADGE})]({colab}) "
@@ -84,16 +90,26 @@ def update(root=KIT, write=True):
             cell.source = text
             if write:
                 nbformat.write(notebook, path)
-    readme = Path(root) / "README.md"
-    text = readme.read_text()
-    if not BADGES.search(text):
-        raise ValueError(f"{readme}: no `<!-- badges: ... -->` ... `<!-- end of badges -->` block "
-                         "to write the lessons' badges into")
-    new = BADGES.sub(lambda m: m.group(1) + badges(source), text, count=1)
-    if new != text:
-        differ.append(readme)
-        if write:
-            readme.write_text(new)
+    if (Path(root) / "nbs" / translate.EDITION).is_dir():  # the Japanese edition's first cells follow
+        for lesson in translate.plan(root):
+            text = translate.serialised(lesson.notebook)
+            if not lesson.notebook_path.exists() or lesson.notebook_path.read_text(encoding="utf-8") != text:
+                differ.append(lesson.notebook_path)
+                if write:
+                    lesson.notebook_path.write_text(text, encoding="utf-8")
+    for name, folder in READMES.items():
+        readme = Path(root) / name
+        if name != "README.md" and not readme.exists():
+            continue
+        text = readme.read_text()
+        if not BADGES.search(text):
+            raise ValueError(f"{readme}: no `<!-- badges: ... -->` ... `<!-- end of badges -->` block "
+                             "to write the lessons' badges into")
+        new = BADGES.sub(lambda m: m.group(1) + badges(source, folder), text, count=1)
+        if new != text:
+            differ.append(readme)
+            if write:
+                readme.write_text(new)
     return differ
 
 

@@ -3,6 +3,8 @@
 `python -m utils.runner lesson1 [-p NAME=VALUE ...]` executes `nbs/lesson1.ipynb` with papermill,
 writes the executed notebook and its HTML to `build/`, and exits non-zero if a cell fails.
 `python -m utils.runner notes` does that for every lesson and writes `build/notes/index.html`.
+`--edition ja` runs the Japanese edition instead (`nbs/ja/`, made from the English by `make sync`)
+and writes it under `build/ja/`.
 """
 import argparse
 import ast
@@ -15,6 +17,7 @@ from pathlib import Path
 from utils.paths import ROOT, build_dir
 
 NBS = ROOT / "nbs"
+EDITIONS = ("en", "ja")  # the English notes, and the Japanese edition made from them
 LESSONS = [f"lesson{i}" for i in range(1, 8)]
 TITLES = {
     "lesson1": "Image recognition: fine-tuning VGG16 on dogs vs cats",
@@ -25,6 +28,20 @@ TITLES = {
     "lesson6": "RNNs: character models, stateful RNNs, an RNN in numpy",
     "lesson7": "CNN architectures: ResNet50, Inception, Fisheries, a GRU in numpy",
 }
+TITLES_JA = {
+    "lesson1": "画像認識：学習済みの VGG16 をファインチューニングして犬と猫を見分ける",
+    "lesson2": "CNN、線形モデルと確率的勾配降下法",
+    "lesson3": "過学習と学習不足：データ拡張、ドロップアウト、バッチ正規化、MNIST",
+    "lesson4": "埋め込み：最適化手法、協調フィルタリング、State Farm",
+    "lesson5": "自然言語処理：IMDB の感情分析、埋め込みと GloVe",
+    "lesson6": "RNN：文字のモデル、状態を持つ RNN、numpy で書く RNN",
+    "lesson7": "CNN のアーキテクチャ：ResNet50、Inception、Fisheries、numpy で書く GRU",
+}
+# Japanese fonts that Linux, macOS and Windows each have, before the page's own sans-serif.
+JA_STYLE = ("<style>body, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown { font-family: "
+            "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic UI', 'Yu Gothic', Meiryo, "
+            "'Noto Sans CJK JP', 'Noto Sans JP', 'IPAexGothic', 'TakaoPGothic', sans-serif; "
+            "line-height: 1.7; }</style>")
 
 
 def parse_parameter(text):
@@ -39,30 +56,45 @@ def parse_parameter(text):
     return name.strip(), value
 
 
-def render_html(ipynb, out_html):
+def notebook(name, edition="en"):
+    """Where a lesson's notebook is: nbs/lessonN.ipynb, or nbs/ja/lessonN.ipynb for the Japanese edition."""
+    if edition not in EDITIONS:
+        raise ValueError(f"unknown edition {edition!r}: use one of {', '.join(EDITIONS)}")
+    return (NBS if edition == "en" else NBS / edition) / f"{name}.ipynb"
+
+
+def edition_dir(edition="en"):
+    """Where a lesson's executed notebook and HTML go: build/, or build/ja/ for the Japanese edition."""
+    return build_dir() if edition == "en" else build_dir() / edition
+
+
+def render_html(ipynb, out_html, edition="en"):
     """Write an executed notebook as a standalone HTML page; make notes."""
     import nbconvert  # the notebook tools load only to run or render a notebook
     import nbformat
     body, _ = nbconvert.HTMLExporter().from_notebook_node(nbformat.read(ipynb, as_version=4))
+    if edition == "ja":  # say the page's language (browsers pick Japanese glyphs) and name fonts that have them
+        body = re.sub(r"<html(?: lang=\"[^\"]*\")?>", '<html lang="ja">', body, count=1)
+        body = body.replace("</head>", JA_STYLE + "\n</head>", 1)
     Path(out_html).write_text(body, encoding="utf-8")
     return Path(out_html)
 
 
-def run_lesson(name, parameters=None, out_dir=None):
+def run_lesson(name, parameters=None, out_dir=None, edition="en"):
     """Execute one lesson notebook, write it and its HTML to `out_dir`; make lessonN."""
     import papermill  # the notebook tools load only to run or render a notebook
-    src = NBS / f"{name}.ipynb"
+    src = notebook(name, edition)
     if not src.exists():
         raise FileNotFoundError(f"{name} is not written yet: {os.path.relpath(src, ROOT)} does not exist.")
-    out_dir = Path(out_dir or build_dir())
+    out_dir = Path(out_dir or edition_dir(edition))
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{name}.ipynb"
     try:
         papermill.execute_notebook(str(src), str(out), parameters=parameters or {},
-                                   kernel_name="python3", cwd=str(NBS), progress_bar=False)
+                                   kernel_name="python3", cwd=str(src.parent), progress_bar=False)
     finally:
         if out.exists():  # the HTML of a failed run shows where it stopped
-            render_html(out, out.with_suffix(".html"))
+            render_html(out, out.with_suffix(".html"), edition)
     return out, out.with_suffix(".html")
 
 
@@ -78,36 +110,43 @@ def policy_in_force(ipynb):
     return None
 
 
-def write_index(out_dir, status):
+def write_index(out_dir, status, edition="en"):
     """The notes' index page: a link per executed lesson, and why the others have none."""
+    titles = TITLES_JA if edition == "ja" else TITLES
     rows = []
     for name in LESSONS:
-        title = html.escape(f"{name}: {TITLES[name]}")
+        title = html.escape(f"{name}: {titles[name]}")
         state = status.get(name, "not written yet")
         rows.append(f'<li><a href="{name}.html">{title}</a></li>' if state == "ok"
                     else f"<li>{title} <em>({html.escape(state)})</em></li>")
-    page = ("<!doctype html><meta charset='utf-8'><title>dl1-kit lecture notes</title>"
-            "<h1>dl1-kit: Practical Deep Learning for Coders, Part 1, lecture notes</h1>"
-            f"<ul>{''.join(rows)}</ul>")
+    if edition == "ja":
+        page = ("<!doctype html><html lang='ja'><meta charset='utf-8'>" + JA_STYLE +
+                "<title>dl1-kit 講義ノート</title>"
+                "<h1>dl1-kit：Practical Deep Learning for Coders, Part 1 の講義ノート（日本語版）</h1>"
+                f"<ul>{''.join(rows)}</ul>")
+    else:
+        page = ("<!doctype html><meta charset='utf-8'><title>dl1-kit lecture notes</title>"
+                "<h1>dl1-kit: Practical Deep Learning for Coders, Part 1, lecture notes</h1>"
+                f"<ul>{''.join(rows)}</ul>")
     index = Path(out_dir) / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
 
 
-def notes(parameters=None):
+def notes(parameters=None, edition="en"):
     """Execute every written lesson and build HTML notes with an index; make notes."""
-    out_dir = build_dir() / "notes"
+    out_dir = build_dir() / "notes" if edition == "en" else edition_dir(edition)
     status = {}
     for name in LESSONS:
-        if (NBS / f"{name}.ipynb").exists():
+        if notebook(name, edition).exists():
             print(f"running {name} ...", flush=True)
             try:
-                run_lesson(name, parameters, out_dir)
+                run_lesson(name, parameters, out_dir, edition)
                 status[name] = "ok"
             except Exception as err:
                 status[name] = f"failed: {type(err).__name__}"
                 print(f"{name} FAILED: {err}", file=sys.stderr)
-    print(f"notes: {write_index(out_dir, status)}")
+    print(f"notes: {write_index(out_dir, status, edition)}")
     return 0 if all(s == "ok" for s in status.values()) else 1
 
 
@@ -116,6 +155,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("target", help="lesson1 ... lesson7, or notes")
     ap.add_argument("-p", "--parameter", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--edition", choices=EDITIONS, default="en",
+                    help="en: the English notes (nbs/); ja: the Japanese edition (nbs/ja/, into build/ja/)")
     ap.add_argument("--precision", help="force a policy, e.g. mixed_bfloat16 to try on a CPU "
                                         "what a GPU runs (sets DL1_PRECISION for the notebook)")
     args = ap.parse_args(argv)
@@ -123,11 +164,11 @@ def main(argv=None):
         os.environ["DL1_PRECISION"] = args.precision
     params = dict(parse_parameter(p) for p in args.parameter)
     if args.target == "notes":
-        return notes(params)
+        return notes(params, args.edition)
     if args.target not in LESSONS:
         ap.error(f"unknown target {args.target!r}: use lesson1 ... lesson7 or notes")
     try:
-        ipynb, page = run_lesson(args.target, params)
+        ipynb, page = run_lesson(args.target, params, edition=args.edition)
     except FileNotFoundError as err:
         print(err, file=sys.stderr)
         return 2

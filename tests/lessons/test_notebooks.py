@@ -8,9 +8,10 @@ import pytest
 from utils.runner import NBS, policy_in_force, run_lesson
 
 NOTEBOOKS = sorted(NBS.glob("lesson*.ipynb"))
+EVERY_EDITION = NOTEBOOKS + sorted((NBS / "ja").glob("lesson*.ipynb"))  # the Japanese edition is committed too
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY_EDITION, ids=lambda p: str(p.relative_to(NBS)))
 def test_committed_notebook_has_no_outputs(path):
     nb = nbformat.read(path, as_version=4)
     dirty = [i for i, c in enumerate(nb.cells)
@@ -18,7 +19,7 @@ def test_committed_notebook_has_no_outputs(path):
     assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY_EDITION, ids=lambda p: str(p.relative_to(NBS)))
 def test_committed_notebook_validates_with_a_stable_id_on_every_cell(path):
     """Valid nbformat (papermill and Jupyter warn on an invalid one); every cell keeps its id."""
     nb = json.loads(path.read_text())
@@ -28,7 +29,7 @@ def test_committed_notebook_validates_with_a_stable_id_on_every_cell(path):
     assert all(ids) and len(set(ids)) == len(ids), f"{path.name}: a cell lacks an id or repeats one"
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", EVERY_EDITION, ids=lambda p: str(p.relative_to(NBS)))
 def test_notebook_has_one_parameters_cell(path):
     nb = nbformat.read(path, as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -103,6 +103,7 @@ def test_a_fork_edits_kit_toml_and_one_command_updates_notebooks_and_readme(kit_
                                                                               capsys):
     shutil.copytree(NBS, tmp_path / "nbs")
     shutil.copy(KIT / "README.md", tmp_path / "README.md")
+    shutil.copy(KIT / "README.ja.md", tmp_path / "README.ja.md")
     (tmp_path / "kit.toml").write_text((KIT / "kit.toml").read_text()
                                        .replace(kit_toml()["repository"], "https://github.com/someone/dl1-fork")
                                        .replace(f'"{kit_toml()["tag"]}"', '"v2.3"'))
@@ -119,6 +120,10 @@ def test_a_fork_edits_kit_toml_and_one_command_updates_notebooks_and_readme(kit_
         tmp_path / "nbs" / "lesson4.ipynb")
     readme = (tmp_path / "README.md").read_text()
     assert "github/someone/dl1-fork/blob/v2.3/nbs/lesson7.ipynb" in readme
+    # The Japanese edition follows: its notebooks are made from the English, its README opens them.
+    assert 'REPO, TAG = "https://github.com/someone/dl1-fork", "v2.3"' in first_code_cell(
+        tmp_path / "nbs" / "ja" / "lesson4.ipynb")
+    assert "github/someone/dl1-fork/blob/v2.3/nbs/ja/lesson7.ipynb" in (tmp_path / "README.ja.md").read_text()
     assert kit_toml()["repository"] not in readme.split("<!-- badges")[1].split("<!-- end of badges")[0]
 
 
