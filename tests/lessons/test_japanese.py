@@ -89,6 +89,14 @@ def test_no_line_break_inside_a_japanese_sentence():
     assert not found, "join these lines in nbs/ja/po/:\n" + "\n".join(found)
 
 
+@pytest.mark.parametrize("lesson", LESSONS, ids=IDS)
+def test_japanese_notes_explain_the_english_messages_every_lesson_prints(lesson):
+    """The kit speaks English; each Japanese lesson says what setup()'s line and the stand-in banner mean."""
+    text = "\n".join(e.msgstr for e in lesson.catalogue if translate.current(e))
+    for message in ("`dl1-kit:`", "`STAND-IN DATA`", "`Could not get`"):
+        assert message in text, f"{lesson.catalogue_path.name}: no Japanese explanation of the message {message}"
+
+
 def test_glossary_rules_out_at_least_one_variant_of_each_term():
     rows = glossary()
     assert len(rows) >= 20
