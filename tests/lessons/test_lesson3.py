@@ -235,7 +235,7 @@ def test_claims_reuse_a_traced_model_yet_start_each_run_afresh(monkeypatch, floa
     monkeypatch.setitem(lesson3.FEW, "n_train", 64)
     monkeypatch.setitem(lesson3.FEW, "epochs", 2)
     kind = "small CNN + dropout"  # random layers too: their states must start afresh as well
-    monkeypatch.setattr(lesson3, "CURVED", (kind,))  # its test accuracy after each epoch as well
+    monkeypatch.setattr(lesson3, "_curved", lambda: {kind})  # its test accuracy after each epoch as well
     lesson3.train_figures.cache_clear()
     lesson3._traced_under.cache_clear()
     first = lesson3.train_figures(kind, 7)  # the kind's first model: built, traced, trained

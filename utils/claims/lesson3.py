@@ -34,7 +34,6 @@ LADDER = {"size": 14, "epochs": 3, "batch_size": 64}  # the lesson's schedule ov
 FEW = {"size": 28, "n_train": 300, "epochs": 20, "batch_size": 32, "lr": 0.001,
        "filters": (8, 16), "dense": 512}
 REACH = 0.95       # batch norm's row: epochs until this test accuracy
-CURVED = ("small CNN", "small CNN + batch norm")  # its sides: scored after every epoch, no others
 N_MEMBERS = 3      # CNNs in the ensemble's row
 MEMBER_SEED = 10_000  # member i of an ensemble starts from keras seed `seed + i * MEMBER_SEED`
 
@@ -152,7 +151,7 @@ def train_figures(kind, seed, member=0):
     setting = LADDER if ladder else FEW
     batches = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=start)
     # Scoring the test digits after every epoch costs a fifth of a small CNN's run: only where read
-    curves = [_accuracy_curve(predict, x_test, y_test)] if kind in CURVED else []
+    curves = [_accuracy_curve(predict, x_test, y_test)] if kind in _curved() else []
     schedule = _schedule() if ladder else ((FEW["lr"], FEW["epochs"]),)
     fit_schedule(model, batches.batch(setting["batch_size"]), schedule=schedule,
                  callbacks=curves, shuffle=False, verbose=0)  # the batches come shuffled
@@ -177,6 +176,11 @@ def _overfit(side, seed):
     """The small CNN's accuracy on the test digits or on its own training digits."""
     figures = train_figures("small CNN", seed)
     return figures["train_accuracy" if side == "training digits" else "test_accuracy"]
+
+
+def _curved():
+    """The sides whose test accuracy is read epoch by epoch: those of the row that counts epochs to REACH."""
+    return {side for claim in CLAIMS if claim.run is _epochs_to_reach for side in claim.sides}
 
 
 def _epochs_to_reach(side, seed):
