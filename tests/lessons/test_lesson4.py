@@ -85,7 +85,11 @@ def test_lesson4_runs_on_standins_and_reaches_its_targets(tmp_path, monkeypatch)
     assert sum(high["photos_per_class"]) == sum(low["photos_per_class"]) > 0
     assert set(look["one_change"]) == {"none", "width shift", "height shift", "shear", "rotation",
                                        "channel shift"}
-    assert look["one_change"]["none"] == low["val_accuracy"]  # the same model, start and passes
+    # The first row of the one-change table is the lowered-rate model again: the same start, the
+    # same passes, and an optimizer that starts afresh give the same answers, to the last photo.
+    assert look["one_change"]["none"]["photos_per_class"] == low["photos_per_class"], look
+    assert look["one_change"]["none"]["val_accuracy"] == low["val_accuracy"], look
+    assert all(0 <= v["val_accuracy"] <= 1 for v in look["one_change"].values())
 
     # The conv fine-tune streamed its 6 batches and measured its peak memory.
     assert s["ft_batches"] == 6 and s["ft_batch_size"] == 8

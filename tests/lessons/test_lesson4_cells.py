@@ -165,7 +165,7 @@ def test_linear_model_is_one_dense_softmax_on_the_scaled_pixels():
     assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
     # It scales the pixels itself: the Dense layer sees x / 255.
     dense = model.layers[-1]
-    w, b = (np.asarray(v) for v in dense.weights)
+    w, b = (v.numpy() for v in dense.weights)
     expected = keras.ops.convert_to_numpy(keras.ops.softmax(x.reshape(4, -1) / 255 @ w + b))
     np.testing.assert_allclose(probs, expected, rtol=1e-4, atol=1e-6)
 
