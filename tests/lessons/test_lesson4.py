@@ -71,6 +71,26 @@ def test_lesson4_runs_on_standins_and_reaches_its_targets(tmp_path, monkeypatch)
         assert largest[0] > largest[1] > largest[2] > 0.1, soft
     assert soft["largest"][0][0] >= soft["largest"][1][0] >= soft["largest"][2][0]  # surest first
 
+    # Look, diagnose, try one thing: at the too-high rate the linear model's answers on the
+    # validation photos fall on at most two classes, each answer near certain; at the lowered rate
+    # they spread over more classes, far less sure, and score no worse.
+    look = s["look_diagnose"]
+    high, low = look["too_high"], look["lowered"]
+    assert look["high_rate"] > look["low_rate"]
+    assert high["classes_predicted"] <= 2, look
+    assert high["mean_top_probability"] > 0.9, look
+    assert low["classes_predicted"] > high["classes_predicted"], look
+    assert low["mean_top_probability"] < 0.5, look
+    assert low["val_accuracy"] >= high["val_accuracy"], look
+    assert sum(high["photos_per_class"]) == sum(low["photos_per_class"]) > 0
+    assert set(look["one_change"]) == {"none", "width shift", "height shift", "shear", "rotation",
+                                       "channel shift"}
+    # The first row of the one-change table is the lowered-rate model again: the same start, the
+    # same passes, and an optimizer that starts afresh give the same answers, to the last photo.
+    assert look["one_change"]["none"]["photos_per_class"] == low["photos_per_class"], look
+    assert look["one_change"]["none"]["val_accuracy"] == low["val_accuracy"], look
+    assert all(0 <= v["val_accuracy"] <= 1 for v in look["one_change"].values())
+
     # The conv fine-tune streamed its 6 batches and measured its peak memory.
     assert s["ft_batches"] == 6 and s["ft_batch_size"] == 8
     assert 0 < s["ft_rss_before_mib"] <= s["ft_rss_peak_mib"]

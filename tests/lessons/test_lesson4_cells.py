@@ -123,3 +123,64 @@ def test_a_higher_temperature_spreads_the_answer_and_keeps_its_order():
     np.testing.assert_allclose(soft[-1], 0.2, atol=0.01)  # very hot: nearly even, over all five
     assert lesson4.soften(probs[0], 2).shape == (5,)  # one answer alone works too
 
+
+
+# ---------------------------------------------------------------------------------------------
+# Look, diagnose, try one thing: the linear model and the look at its answers
+
+
+def test_prediction_spread_counts_each_class_and_the_confidence():
+    probs = np.array([[0.7, 0.2, 0.1, 0.0],
+                      [0.1, 0.8, 0.1, 0.0],
+                      [0.6, 0.3, 0.1, 0.0],
+                      [0.2, 0.2, 0.5, 0.1]])
+    spread = lesson4.prediction_spread(probs)
+    assert spread["photos_per_class"] == [2, 1, 1, 0]  # one count per class, unused ones too
+    assert spread["classes_predicted"] == 3
+    assert spread["top_two_share"] == pytest.approx(3 / 4)
+    assert spread["mean_top_probability"] == pytest.approx((0.7 + 0.8 + 0.6 + 0.5) / 4)
+
+
+def test_prediction_spread_of_a_collapsed_and_of_an_even_model():
+    collapsed = np.tile([0.0, 0.99, 0.0, 0.01], (5, 1))  # every photo in one class, sure of it
+    spread = lesson4.prediction_spread(collapsed)
+    assert spread["photos_per_class"] == [0, 5, 0, 0] and spread["classes_predicted"] == 1
+    assert spread["top_two_share"] == 1.0 and spread["mean_top_probability"] == pytest.approx(0.99)
+    even = np.eye(10)[np.arange(20) % 10] * 0.5 + 0.05  # each class chosen twice, half sure
+    spread = lesson4.prediction_spread(even)
+    assert spread["classes_predicted"] == 10 and spread["top_two_share"] == pytest.approx(0.2)
+    assert spread["mean_top_probability"] == pytest.approx(0.55)
+
+
+def test_linear_model_is_one_dense_softmax_on_the_scaled_pixels():
+    import keras
+
+    from utils.training import get_lr
+    model = lesson4.linear_model((6, 8, 3), 3e-4)
+    assert model.count_params() == 10 * 6 * 8 * 3 + 10  # a weight per pixel and colour and class
+    assert [type(layer).__name__ for layer in model.layers] == ["Rescaling", "Flatten", "Dense"]
+    assert get_lr(model) == pytest.approx(3e-4)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 6, 8, 3)).astype("float32")
+    probs = np.asarray(model(x))
+    assert probs.shape == (4, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    # It scales the pixels itself: the Dense layer sees x / 255.
+    dense = model.layers[-1]
+    w, b = (v.numpy() for v in dense.weights)
+    expected = keras.ops.convert_to_numpy(keras.ops.softmax(x.reshape(4, -1) / 255 @ w + b))
+    np.testing.assert_allclose(probs, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_a_too_high_rate_makes_the_linear_model_sure_of_everything():
+    """The notes' diagnosis on random photos and labels: at 0.1 the weights blow up and almost
+    every answer is near certain; at 3e-4 the model stays unsure, as it should on noise."""
+    import keras
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (64, 48, 64, 3)).astype("float32")  # the stand-in's size
+    y = np.eye(10, dtype="float32")[rng.integers(0, 10, 64)]
+    sure = {}
+    for lr in (0.1, 3e-4):
+        keras.utils.set_random_seed(0)
+        model = lesson4.linear_model(x.shape[1:], lr)
+        model.fit(x, y, batch_size=16, epochs=3, verbose=0)
+        sure[lr] = lesson4.prediction_spread(np.asarray(model(x)))["mean_top_probability"]
+    assert sure[0.1] > 0.9 and sure[3e-4] < 0.5, sure

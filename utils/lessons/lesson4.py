@@ -154,6 +154,33 @@ def nn_model(n_users, n_movies, n_factors=50, l2=1e-4, mean=0.0, hidden=70):
     rating = Offset(mean, name="rating", dtype="float32")(keras.layers.Dense(1)(x))
     return keras.Model([user, movie], rating, name="neural_net")
 
+# %% ../../nbs/lesson4.ipynb #9c22cc1a
+# Defined in nbs/lesson4.ipynb, section "Look, diagnose, try one thing".
+from utils.training import compile_classifier
+
+
+def linear_model(shape, lr, n_classes=10):
+    """Every pixel of a photo (scaled to 0..1) in one long row, and one Dense softmax layer on it,
+    compiled with Adam at learning rate lr."""
+    model = keras.Sequential([keras.Input(shape), keras.layers.Rescaling(1 / 255),
+                              keras.layers.Flatten(),
+                              keras.layers.Dense(n_classes, activation="softmax", dtype="float32")])
+    return compile_classifier(model, lr)
+
+# %% ../../nbs/lesson4.ipynb #a57903c3
+# Defined in nbs/lesson4.ipynb, section "Look, diagnose, try one thing".
+def prediction_spread(probs):
+    """How a model's answers spread over the classes. probs: one row of class probabilities per
+    photo. Gives the photos each class gets (its first choice), how many classes get any, the
+    share of the photos that go to the two most chosen classes, and the mean probability of the
+    chosen class."""
+    probs = np.asarray(probs, dtype=np.float64)
+    counts = np.bincount(probs.argmax(axis=1), minlength=probs.shape[1])
+    return {"photos_per_class": counts.tolist(),
+            "classes_predicted": int(np.count_nonzero(counts)),
+            "top_two_share": float(np.sort(counts)[-2:].sum() / len(probs)),
+            "mean_top_probability": float(probs.max(axis=1).mean())}
+
 # %% ../../nbs/lesson4.ipynb #0b7609b8
 # Defined in nbs/lesson4.ipynb, section "Learning from photos without labels: pseudo-labels and distillation".
 def soften(probs, temperature=1.0):
