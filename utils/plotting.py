@@ -18,11 +18,14 @@ def _as_images(ims):
     return ims
 
 
-def plots(ims, titles=None, rows=1, figsize=(12, 6), interp=False):
-    """Show images side by side in `rows` rows, with optional titles; lessons 1-7."""
+def plots(ims, titles=None, rows=1, figsize=(12, 6), interp=False, title=None):
+    """Show images side by side in `rows` rows, each with an optional title, and the figure with
+    an optional `title` above them all; lessons 1-7."""
     ims = _as_images(ims)
     cols = int(np.ceil(len(ims) / rows))
     fig = plt.figure(figsize=figsize)
+    if title is not None:
+        fig.suptitle(title)
     for i, im in enumerate(ims):
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.axis("off")
@@ -74,12 +77,14 @@ def plot_history(history, metrics=("loss", "accuracy")):
     return fig
 
 
-def _grid(n, cols, figsize):
-    """A figure with n axes in rows of `cols`, axes turned off."""
+def _grid(n, cols, figsize, title=None):
+    """A figure with n axes in rows of `cols`, axes turned off, and its title if one is given."""
     cols = min(cols, n)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=figsize or (3.2 * cols, 2.2 * rows),
                              squeeze=False)
+    if title is not None:
+        fig.suptitle(title)
     for ax in axes.ravel():
         ax.axis("off")
     return fig, axes.ravel()
@@ -90,10 +95,11 @@ def _rect(ax, box, colour):
     ax.add_patch(Rectangle((x, y), w, h, fill=False, edgecolor=colour, linewidth=2))
 
 
-def plot_boxes(ims, boxes=None, pred_boxes=None, titles=None, cols=4, figsize=None):
-    """Photos with true boxes (yellow) and predicted ones (red), as (x, y, w, h); lesson 7."""
+def plot_boxes(ims, boxes=None, pred_boxes=None, titles=None, cols=4, figsize=None, title=None):
+    """Photos with true boxes (yellow) and predicted ones (red), as (x, y, w, h), under an
+    optional figure `title`; lesson 7."""
     ims = _as_images(ims)
-    fig, axes = _grid(len(ims), cols, figsize)
+    fig, axes = _grid(len(ims), cols, figsize, title)
     for i, (ax, im) in enumerate(zip(axes, ims)):
         ax.imshow(im)
         if boxes is not None and np.any(boxes[i]):
@@ -113,10 +119,11 @@ def upsample(cam, shape):
         (w, h), Image.BILINEAR))
 
 
-def plot_cams(ims, cams, titles=None, boxes=None, cols=4, alpha=0.5, figsize=None):
-    """Class activation maps drawn over their photos, hot where the class was seen; lesson 7."""
+def plot_cams(ims, cams, titles=None, boxes=None, cols=4, alpha=0.5, figsize=None, title=None):
+    """Class activation maps drawn over their photos, hot where the class was seen, under an
+    optional figure `title`; lesson 7."""
     ims = _as_images(ims)
-    fig, axes = _grid(len(ims), cols, figsize)
+    fig, axes = _grid(len(ims), cols, figsize, title)
     for i, (ax, im) in enumerate(zip(axes, ims)):
         ax.imshow(im)
         ax.imshow(upsample(cams[i], im.shape[:2]), cmap="jet", alpha=alpha)

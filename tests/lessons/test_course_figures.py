@@ -10,8 +10,8 @@ The notes mark an attributed figure as a link to the original notebook at that c
 `[0.977](https://github.com/fastai/courses/blob/<commit>/deeplearning1/nbs/lesson2.ipynb)`, bold
 or not, so the reader sees the source and this test can find it. Every other decimal figure in
 a markdown cell must be one of those figures again in the same cell, or a setting of the lesson
-(a literal of its code cells). Cells that break that rule today are listed in UNSOURCED; the list
-may only shrink.
+(a literal of its code cells): a figure of this run belongs in a code cell's output, not typed
+into the prose.
 """
 import csv
 import json
@@ -32,46 +32,6 @@ NUMBER = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w])"
 DECIMAL = re.compile(r"(?<![\w.\-/])\d+\.\d+(?![\w]|\.\d)")
 IDENTIFIER = re.compile(r"(?i)\b(?:arxiv:\s*\d{4}\.\d{4,5}(?:v\d+)?|doi:\s*\S+)")
 CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
-
-# Cells whose markdown today quotes decimal figures that are neither sourced course figures nor
-# settings of the lesson: figures typed into the prose (stand-in results, measured once and
-# written down), and course figures not yet written as links in lessons being edited elsewhere.
-# Part 3 of the issue replaces the stand-in figures; take a cell off as soon as it passes.
-UNSOURCED = {
-    "lesson1": {
-        "25f608dd",  # 1.2
-        "35636332",  # 0.9999, 0.0001, 9.2, 0.05
-    },
-    "lesson2": {
-        "9db864f4",  # 1.2, 0.8
-    },
-    "lesson3": {
-        "cba45599",  # 2.3
-        "63582488",  # 0.80, 0.83, 0.985
-        "b8b845b0",  # 0.986, 0.80, 0.85
-        "3fb73755",  # 0.9944
-    },
-    "lesson4": {
-        "7687db46",  # 4.5
-        "1aa28bbe",  # 1.4457, 0.7979, 0.7943, 3.5
-    },
-    "lesson5": {
-        "da7cb547",  # 0.60, 0.72
-    },
-    "lesson6": {
-        "7bed0399",  # 6.4, 0.693
-        "cd01acd7",  # 0.693
-        "692fa779",  # 0.693, 2.60, 2.37, 2.44, 1.76, 1.996, 0.032, 1.782
-    },
-    "lesson7": {
-        "1442d24a",  # 0.988, 0.125
-        "37ca9828",  # 0.15, 0.988
-        "bfd31a9f",  # 0.52, 0.988
-        "b8751fc8",  # 0.34, 0.18, 0.56, 0.52, 0.978, 0.988
-        "b0c52f7a",  # 0.79, 0.11, 0.18, 0.10, 0.65, 0.58, 0.976, 0.952
-    },
-}
-
 
 def table():
     with open(TABLE, newline="") as f:
@@ -152,7 +112,6 @@ def test_the_rounding_rule():
 def test_attributed_figures_are_sourced(lesson):
     rows, nb_cells = table(), cells(lesson)
     literals = settings(nb_cells)
-    listed = UNSOURCED.get(lesson, set())
     problems = []
     for cell in nb_cells:
         if cell.cell_type != "markdown":
@@ -161,13 +120,8 @@ def test_attributed_figures_are_sourced(lesson):
         for link in bad_links:
             problems.append(f"{lesson}.ipynb cell {cell.id}: the linked figure {link} has no "
                             f"row for {lesson} in nbs/course_figures.csv")
-        if loose and cell.id not in listed:
+        if loose:
             problems.append(f"{lesson}.ipynb cell {cell.id}: {', '.join(loose)} is neither a "
                             "course figure linked to its notebook nor a setting of the lesson")
-        if not loose and cell.id in listed:
-            problems.append(f"{lesson}.ipynb cell {cell.id} quotes no unsourced figure now: "
-                            "take it off UNSOURCED")
-    ids = {c.id for c in nb_cells}
-    problems += [f"{lesson}.ipynb has no cell {i}: take it off UNSOURCED" for i in listed - ids]
     assert not problems, "\n".join(problems)
 

@@ -93,6 +93,16 @@ def test_pictures_draw_boxes_and_maps():
     assert big.shape == (20, 40) and big.max() <= cams[0].max() + 1e-6
 
 
+def test_pictures_title_the_figure_only_when_asked():
+    ims = np.full((2, 20, 40, 3), 100, "uint8")
+    boxes = np.array([[2, 2, 10, 5], [5, 5, 5, 5]], float)
+    cams = np.random.default_rng(0).random((2, 2, 4))
+    fig = plot_boxes(ims, boxes, titles=["a", "b"], title="true boxes")
+    assert fig.get_suptitle() == "true boxes" and [ax.get_title() for ax in fig.axes] == ["a", "b"]
+    assert plot_cams(ims, cams, title="where it looks").get_suptitle() == "where it looks"
+    assert plot_boxes(ims, boxes).get_suptitle() == plot_cams(ims, cams).get_suptitle() == ""
+
+
 def test_conv_base_cuts_and_stores_float32_under_mixed_precision():
     keras.mixed_precision.set_global_policy("mixed_bfloat16")
     try:

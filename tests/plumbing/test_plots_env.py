@@ -50,6 +50,14 @@ def test_plots_without_titles():
     assert all(ax.get_title() == "" for ax in fig.axes)
 
 
+def test_plots_titles_the_figure_only_when_asked():
+    ims = np.zeros((3, 4, 4, 3), "uint8")
+    fig = plots(ims, ["a", "b", "c"], 1, (6, 2), False, title="three black squares")
+    assert fig.get_suptitle() == "three black squares"
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b", "c"]  # the course's arguments still
+    assert plots(ims).get_suptitle() == ""
+
+
 def test_plots_converts_0_255_floats_to_uint8():
     """Batches come as float32 in 0-255; imshow would clip them to [0, 1] and show white."""
     ims = np.stack([np.full((4, 4, 3), 10.0), np.full((4, 4, 3), 200.7)]).astype("float32")

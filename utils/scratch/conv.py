@@ -110,5 +110,8 @@ def plot_conv_stages(stages):
     ax.axis("on")
     ax.bar(range(len(stages["dense"])), stages["dense"])
     ax.set_title("dense: 10 scores", fontsize=9)
+    ax.set_xlabel("class", fontsize=9)
+    ax.set_ylabel("score", fontsize=9)
+    fig.suptitle("A digit through each stage of the network, channel by channel")
     fig.tight_layout()
     return fig

@@ -36,12 +36,14 @@ def animate(x, y, hist, frames=40, interval=120):
     ends = lin(hist["a"][steps, None], hist["b"][steps, None], grid)  # every line drawn
     ax_fit.set_ylim(min(np.min(y), ends.min()) - 1, max(np.max(y), ends.max()) + 1)
     ax_fit.set_xlabel("x")
+    ax_fit.set_ylabel("y")
     ax_fit.legend(loc="upper left")
     title = ax_fit.set_title("")
     ax_loss.plot(hist["loss"], color="lightgray")
     (trace,) = ax_loss.plot([], [], "b-")
     ax_loss.set_yscale("log")
     ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss (log scale)")
     ax_loss.set_title("loss (mean squared error)")
     fig.tight_layout()
 
