@@ -154,8 +154,10 @@ def test_a_kaggle_json_completed_by_an_environment_variable_is_present(tmp_path,
     assert kg.credentials_present() and kg.credentials_problem() is None
 
 
-def test_make_doctor_names_broken_credentials_as_the_api_would(tmp_path, capsys):
-    from utils import env
+def test_make_doctor_names_broken_credentials_as_the_api_would(tmp_path, capsys, monkeypatch):
+    from utils import env, jupyter_config
+    # the Jupyter line is not what this checks (tests/plumbing check it): no child Python for it
+    monkeypatch.setattr(jupyter_config, "summary", lambda: "not what this checks")
     path = tmp_path / "home" / ".kaggle" / "kaggle.json"
     path.parent.mkdir(parents=True)
     path.write_text('{"username": "student"}')

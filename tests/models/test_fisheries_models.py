@@ -62,7 +62,7 @@ def test_heads_build_and_box_head_learns_boxes():
     keras.utils.set_random_seed(0)
     model = lesson7.box_class_head(shape, 4, boxes.mean(0), box_weight=0.05, units=64, p=0.1, lr=1e-2)
     start = fm.box_iou(model.predict(x, verbose=0)["bb"], boxes).mean()
-    model.fit(x, {"bb": boxes, "class": y}, epochs=80, batch_size=32, verbose=0)
+    model.fit(x, {"bb": boxes, "class": y}, epochs=30, batch_size=32, verbose=0)
     pred = model.predict(x, verbose=0)
     assert fm.box_iou(pred["bb"], boxes).mean() > start + 0.2
     assert (pred["class"].argmax(1) == cell[:, 0]).mean() > 0.8

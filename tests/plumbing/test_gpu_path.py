@@ -53,23 +53,18 @@ def test_vgg16_trains_under_mirrored_strategy_on_two_devices():
     assert facts["loss_finite"] == "True"
 
 
-def test_mixed_precision_model_keeps_softmax_in_float32():
-    code = textwrap.dedent("""
-        import keras
-        keras.mixed_precision.set_global_policy("mixed_bfloat16")
-        from utils.models import Vgg16
-        vgg = Vgg16(weights=None, size=(32, 32))
-        print(vgg.model.layers[1].compute_dtype, vgg.model.layers[-1].compute_dtype,
-              vgg.model.output.dtype)
-        vgg.ft(2)
-        print(vgg.model.layers[-1].compute_dtype, vgg.model.output.dtype)
-    """)
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    base, tuned = out.stdout.split("\n")[:2]
-    assert base.split() == ["bfloat16", "float32", "float32"]
-    assert tuned.split() == ["float32", "float32"]
+def test_mixed_precision_model_keeps_softmax_in_float32(float32_policy):
+    """Built under mixed_bfloat16 in this process; the fixture restores the policy afterwards."""
+    import keras
+
+    from utils.models import Vgg16
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    vgg = Vgg16(weights=None, size=(32, 32))
+    base = [vgg.model.layers[1].compute_dtype, vgg.model.layers[-1].compute_dtype, vgg.model.output.dtype]
+    vgg.ft(2)
+    tuned = [vgg.model.layers[-1].compute_dtype, vgg.model.output.dtype]
+    assert [str(d) for d in base] == ["bfloat16", "float32", "float32"]
+    assert [str(d) for d in tuned] == ["float32", "float32"]
 
 
 def test_gpu_bench_says_so_and_passes_without_a_gpu():

@@ -160,6 +160,25 @@ def plain_env(monkeypatch, tmp_path):
     keras.mixed_precision.set_global_policy("float32")
 
 
+@pytest.fixture(scope="module")
+def jupyter_line(tmp_path_factory):
+    """What `make doctor` says of Jupyter with no Jupyter settings in HOME, as plain_env leaves it:
+    utils.jupyter_config.summary() starts a Python that loads Jupyter's settings, once here."""
+    from utils import jupyter_config
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
+        mp.delenv("XDG_CONFIG_HOME", raising=False)
+        return jupyter_config.summary()
+
+
+@pytest.fixture
+def doctor_env(plain_env, jupyter_line):
+    """plain_env, with the doctor's Jupyter line the one found above (not a new Python each call)."""
+    from utils import jupyter_config
+    plain_env.setattr(jupyter_config, "summary", lambda: jupyter_line)
+    return plain_env
+
+
 def test_platform_local(plain_env):
     assert env.platform() == "local"
 
@@ -211,7 +230,7 @@ def test_setup_quiet_prints_and_warns_nothing(plain_env, capsys, recwarn):
     assert not [w for w in recwarn if "GPU" in str(w.message) or "missing" in str(w.message)]
 
 
-def test_doctor_reports_missing_credentials(plain_env, capsys):
+def test_doctor_reports_missing_credentials(doctor_env, jupyter_line, capsys):
     import keras
     env.doctor()
     out = capsys.readouterr().out
@@ -220,26 +239,27 @@ def test_doctor_reports_missing_credentials(plain_env, capsys):
     assert re.search(r"^kaggle\s+credentials MISSING$", out, re.M)
     assert "dogs-vs-cats-redux-kernels-edition: absent" in out
     assert "GiB free" in out
+    assert re.search(rf"^jupyter\s+{re.escape(jupyter_line)}$", out, re.M)
 
 
 @pytest.mark.parametrize("var", ["COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE"])
-def test_doctor_on_a_hosted_runtime_does_not_count_papermill_as_missing(plain_env, capsys, var):
+def test_doctor_on_a_hosted_runtime_does_not_count_papermill_as_missing(doctor_env, capsys, var):
     real = env.package_version
-    plain_env.setattr(env, "package_version", lambda name: None if name == "papermill" else real(name))
-    plain_env.setenv(var, "1")
+    doctor_env.setattr(env, "package_version", lambda name: None if name == "papermill" else real(name))
+    doctor_env.setenv(var, "1")
     env.doctor()
     out = capsys.readouterr().out
     # Colab and Kaggle run the notebooks in their own Jupyter: the kit's runner is not needed there.
     assert re.search(r"^papermill\s+not needed on a hosted runtime", out, re.M)
-    plain_env.delenv(var)
+    doctor_env.delenv(var)
     env.doctor()
     assert re.search(r"^papermill\s+MISSING$", capsys.readouterr().out, re.M)
 
 
-def test_doctor_says_credentials_present_without_showing_the_key(plain_env, capsys):
+def test_doctor_says_credentials_present_without_showing_the_key(doctor_env, capsys):
     secret = "0123456789abcdef-very-secret-kaggle-key"
-    plain_env.setenv("KAGGLE_USERNAME", "student")
-    plain_env.setenv("KAGGLE_KEY", secret)
+    doctor_env.setenv("KAGGLE_USERNAME", "student")
+    doctor_env.setenv("KAGGLE_KEY", secret)
     (env.data_dir() / "dogs-vs-cats-redux-kernels-edition").mkdir(parents=True)
     env.doctor()
     out = capsys.readouterr().out
@@ -248,7 +268,7 @@ def test_doctor_says_credentials_present_without_showing_the_key(plain_env, caps
     assert "dogs-vs-cats-redux-kernels-edition: present" in out
 
 
-def test_doctor_with_a_kaggle_json_does_not_print_its_key(plain_env, capsys, tmp_path):
+def test_doctor_with_a_kaggle_json_does_not_print_its_key(doctor_env, capsys, tmp_path):
     secret = "kaggle-json-secret-key-42"
     cfg = tmp_path / "home" / ".kaggle"
     cfg.mkdir(parents=True)
