@@ -129,7 +129,7 @@ def main(argv=None, root=KIT):
         print(f"kit_source: {path.relative_to(root)} "
               f"{'does not fetch' if args.check else 'now fetches'} the kit from {where}")
     if not differ:
-        print(f"kit_source: the lessons and README.md fetch the kit from {where}, as kit.toml says")
+        print(f"kit_source: the lessons and the READMEs fetch the kit from {where}, as kit.toml says")
     elif args.check:
         print("kit_source: run python -m tools.kit_source to write kit.toml's address into them")
     return 1 if differ and args.check else 0
