@@ -92,11 +92,10 @@ def update(root=KIT, write=True):
                 nbformat.write(notebook, path)
     if (Path(root) / "nbs" / translate.EDITION).is_dir():  # the Japanese edition's first cells follow
         for lesson in translate.plan(root):
-            text = translate.serialised(lesson.notebook)
-            if not lesson.notebook_path.exists() or lesson.notebook_path.read_text(encoding="utf-8") != text:
+            if translate.differs(lesson.notebook_path, translate.serialised(lesson.notebook)):
                 differ.append(lesson.notebook_path)
                 if write:
-                    lesson.notebook_path.write_text(text, encoding="utf-8")
+                    translate.write_notebook(lesson)
     for name, folder in READMES.items():
         readme = Path(root) / name
         if name != "README.md" and not readme.exists():

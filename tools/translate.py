@@ -21,15 +21,12 @@ from typing import NamedTuple
 import nbformat
 import polib
 
+from tools.sync import notebooks as english  # the notes that export are the notes a translation follows
+
 KIT = Path(__file__).resolve().parent.parent
 EDITION = "ja"
 HEADER = {"Project-Id-Version": "dl1-kit notes", "Language": EDITION, "MIME-Version": "1.0",
           "Content-Type": "text/plain; charset=UTF-8", "Content-Transfer-Encoding": "8bit"}
-
-
-def english(root=KIT):
-    """The English notes a translation follows: nbs/lesson*.ipynb."""
-    return sorted((Path(root) / "nbs").glob("lesson*.ipynb"))
 
 
 def catalogue_path(notebook, root=KIT):
@@ -89,7 +86,7 @@ def problems(po, nb, name):
         entry = by_cell.get(cell.id)
         if entry is None or not entry.msgstr.strip():
             out.append(f"{name} cell {i} ({cell.id}): no Japanese translation yet")
-        elif "fuzzy" in entry.flags or entry.msgid != cell.source:
+        elif not current(entry) or entry.msgid != cell.source:
             out.append(f"{name} cell {i} ({cell.id}): the English changed since it was translated")
     return out
 
@@ -132,15 +129,24 @@ def plan(root=KIT):
     return rows
 
 
+def differs(path, text):
+    """True when the file at `path` is missing or holds other text."""
+    return not path.exists() or path.read_text(encoding="utf-8") != text
+
+
+def write_notebook(lesson):
+    """Write a lesson's Japanese notebook as make sync makes it."""
+    lesson.notebook_path.write_text(serialised(lesson.notebook), encoding="utf-8")
+
+
 def not_regenerated(lesson, root=KIT):
     """Lines naming a catalogue or Japanese notebook on disk that differs from what make sync writes."""
     out = []
-    po_path, ja_path = lesson.catalogue_path, lesson.notebook_path
-    if not po_path.exists() or po_path.read_text(encoding="utf-8") != str(lesson.catalogue):
-        out.append(f"{po_path.relative_to(root)} is behind its English notebook: run make sync")
-    if not ja_path.exists() or ja_path.read_text(encoding="utf-8") != serialised(lesson.notebook):
-        out.append(f"{ja_path.relative_to(root)} is not what its English notebook and catalogue make: "
-                   "run make sync")
+    if differs(lesson.catalogue_path, str(lesson.catalogue)):
+        out.append(f"{lesson.catalogue_path.relative_to(root)} is behind its English notebook: run make sync")
+    if differs(lesson.notebook_path, serialised(lesson.notebook)):
+        out.append(f"{lesson.notebook_path.relative_to(root)} is not what its English notebook and catalogue "
+                   "make: run make sync")
     return out
 
 
@@ -162,7 +168,7 @@ def main(argv=None):
     for lesson in plan():
         lesson.catalogue_path.parent.mkdir(parents=True, exist_ok=True)
         lesson.catalogue.save(str(lesson.catalogue_path))
-        lesson.notebook_path.write_text(serialised(lesson.notebook), encoding="utf-8")
+        write_notebook(lesson)
         todo.extend(lesson.todo)
     print(f"Wrote nbs/{EDITION}/po/ and nbs/{EDITION}/lesson*.ipynb.")
     if todo:

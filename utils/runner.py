@@ -42,6 +42,13 @@ JA_STYLE = ("<style>body, .jp-RenderedHTMLCommon, .jp-RenderedMarkdown { font-fa
             "'Hiragino Sans', 'Hiragino Kaku Gothic ProN', 'Yu Gothic UI', 'Yu Gothic', Meiryo, "
             "'Noto Sans CJK JP', 'Noto Sans JP', 'IPAexGothic', 'TakaoPGothic', sans-serif; "
             "line-height: 1.7; }</style>")
+# Each edition's index page: what opens it, its title, its heading, and the lessons' titles.
+INDEX = {
+    "en": ("<meta charset='utf-8'>", "dl1-kit lecture notes",
+           "dl1-kit: Practical Deep Learning for Coders, Part 1, lecture notes", TITLES),
+    "ja": ("<html lang='ja'><meta charset='utf-8'>" + JA_STYLE, "dl1-kit 講義ノート",
+           "dl1-kit：Practical Deep Learning for Coders, Part 1 の講義ノート（日本語版）", TITLES_JA),
+}
 
 
 def parse_parameter(text):
@@ -112,22 +119,15 @@ def policy_in_force(ipynb):
 
 def write_index(out_dir, status, edition="en"):
     """The notes' index page: a link per executed lesson, and why the others have none."""
-    titles = TITLES_JA if edition == "ja" else TITLES
+    head, title, heading, titles = INDEX[edition]
     rows = []
     for name in LESSONS:
-        title = html.escape(f"{name}: {titles[name]}")
+        entry = html.escape(f"{name}: {titles[name]}")
         state = status.get(name, "not written yet")
-        rows.append(f'<li><a href="{name}.html">{title}</a></li>' if state == "ok"
-                    else f"<li>{title} <em>({html.escape(state)})</em></li>")
-    if edition == "ja":
-        page = ("<!doctype html><html lang='ja'><meta charset='utf-8'>" + JA_STYLE +
-                "<title>dl1-kit 講義ノート</title>"
-                "<h1>dl1-kit：Practical Deep Learning for Coders, Part 1 の講義ノート（日本語版）</h1>"
-                f"<ul>{''.join(rows)}</ul>")
-    else:
-        page = ("<!doctype html><meta charset='utf-8'><title>dl1-kit lecture notes</title>"
-                "<h1>dl1-kit: Practical Deep Learning for Coders, Part 1, lecture notes</h1>"
-                f"<ul>{''.join(rows)}</ul>")
+        rows.append(f'<li><a href="{name}.html">{entry}</a></li>' if state == "ok"
+                    else f"<li>{entry} <em>({html.escape(state)})</em></li>")
+    page = (f"<!doctype html>{head}<title>{title}</title><h1>{heading}</h1>"
+            f"<ul>{''.join(rows)}</ul>")
     index = Path(out_dir) / "index.html"
     index.write_text(page, encoding="utf-8")
     return index
