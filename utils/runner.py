@@ -87,9 +87,16 @@ def render_html(ipynb, out_html, edition="en"):
     return Path(out_html)
 
 
+def kernel_transport():
+    """How the runner talks to the notebook's kernel: local socket files where the system has them."""
+    # Linux and macOS: nothing listens on a network port (ipykernel 7 warns at each start over TCP).
+    return {"transport": "ipc"} if os.name == "posix" else {}
+
+
 def run_lesson(name, parameters=None, out_dir=None, edition="en"):
     """Execute one lesson notebook, write it and its HTML to `out_dir`; make lessonN."""
     import papermill  # the notebook tools load only to run or render a notebook
+    from traitlets.config import Config
     src = notebook(name, edition)
     if not src.exists():
         raise FileNotFoundError(f"{name} is not written yet: {os.path.relpath(src, ROOT)} does not exist.")
@@ -98,7 +105,8 @@ def run_lesson(name, parameters=None, out_dir=None, edition="en"):
     out = out_dir / f"{name}.ipynb"
     try:
         papermill.execute_notebook(str(src), str(out), parameters=parameters or {},
-                                   kernel_name="python3", cwd=str(src.parent), progress_bar=False)
+                                   kernel_name="python3", cwd=str(src.parent), progress_bar=False,
+                                   config=Config(KernelManager=kernel_transport()))
     finally:
         if out.exists():  # the HTML of a failed run shows where it stopped
             render_html(out, out.with_suffix(".html"), edition)

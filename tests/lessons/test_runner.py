@@ -108,10 +108,12 @@ def test_main_rejects_an_unknown_target(nbs, capsys):
 # Running notebooks
 
 
-def test_run_lesson_executes_with_parameters_and_writes_html(nbs, tmp_path):
+def test_run_lesson_executes_with_parameters_and_writes_html(nbs, tmp_path, capfd):
     notebook(nbs / "lesson1.ipynb", REPORT_CELL)
     out_dir = tmp_path / "out"
     ipynb, page = runner.run_lesson("lesson1", {"DATA": "full", "N": 3}, out_dir=out_dir)
+    # The kernel's start is silent on the terminal: no network port, so no warning about one.
+    assert "Kernel is running over TCP" not in capfd.readouterr().err
     assert ipynb == out_dir / "lesson1.ipynb" and page == out_dir / "lesson1.html"
     assert ipynb.exists() and page.exists()
     assert "DATA=full N2=6 LR=0.1 types=int,float" in printed(ipynb)
