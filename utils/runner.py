@@ -12,6 +12,7 @@ import html
 import os
 import re
 import sys
+import tempfile
 from pathlib import Path
 
 from utils.paths import ROOT, build_dir
@@ -87,10 +88,11 @@ def render_html(ipynb, out_html, edition="en"):
     return Path(out_html)
 
 
-def kernel_transport():
-    """How the runner talks to the notebook's kernel: local socket files where the system has them."""
+def kernel_transport(folder):
+    """How the runner talks to a notebook's kernel: socket files in `folder` where the system has them."""
     # Linux and macOS: nothing listens on a network port (ipykernel 7 warns at each start over TCP).
-    return {"transport": "ipc"} if os.name == "posix" else {}
+    # The path is absolute: a relative one would put the sockets in the notebook's own folder.
+    return {"transport": "ipc", "ip": os.path.join(folder, "kernel")} if os.name == "posix" else {}
 
 
 def run_lesson(name, parameters=None, out_dir=None, edition="en"):
@@ -104,9 +106,10 @@ def run_lesson(name, parameters=None, out_dir=None, edition="en"):
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{name}.ipynb"
     try:
-        papermill.execute_notebook(str(src), str(out), parameters=parameters or {},
-                                   kernel_name="python3", cwd=str(src.parent), progress_bar=False,
-                                   config=Config(KernelManager=kernel_transport()))
+        with tempfile.TemporaryDirectory(prefix="dl1-kernel-") as sockets:
+            papermill.execute_notebook(str(src), str(out), parameters=parameters or {},
+                                       kernel_name="python3", cwd=str(src.parent), progress_bar=False,
+                                       config=Config(KernelManager=kernel_transport(sockets)))
     finally:
         if out.exists():  # the HTML of a failed run shows where it stopped
             render_html(out, out.with_suffix(".html"), edition)

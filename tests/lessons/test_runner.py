@@ -15,6 +15,7 @@ from utils.paths import build_dir
 PARAMS_CELL = "DATA = 'auto'\nN = 1\nLR = 0.1"
 REPORT_CELL = ("import pathlib\n"
                "print(f'DATA={DATA} N2={N * 2} LR={LR} types={type(N).__name__},{type(LR).__name__}')\n"
+               "print('files here:', *sorted(p.name for p in pathlib.Path().iterdir()))\n"
                "pathlib.Path(f'ran-{DATA}.txt').write_text(str(N))")
 
 
@@ -112,8 +113,10 @@ def test_run_lesson_executes_with_parameters_and_writes_html(nbs, tmp_path, capf
     notebook(nbs / "lesson1.ipynb", REPORT_CELL)
     out_dir = tmp_path / "out"
     ipynb, page = runner.run_lesson("lesson1", {"DATA": "full", "N": 3}, out_dir=out_dir)
-    # The kernel's start is silent on the terminal: no network port, so no warning about one.
+    # The kernel's start is silent on the terminal (no network port, so no warning about one), and
+    # while it runs, the notebook's folder holds only the notebook: its sockets are elsewhere.
     assert "Kernel is running over TCP" not in capfd.readouterr().err
+    assert "files here: lesson1.ipynb\n" in printed(ipynb)
     assert ipynb == out_dir / "lesson1.ipynb" and page == out_dir / "lesson1.html"
     assert ipynb.exists() and page.exists()
     assert "DATA=full N2=6 LR=0.1 types=int,float" in printed(ipynb)
